@@ -1,0 +1,164 @@
+#include "common/server/server_runner.h"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <cstring>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "glog/logging.h"
+
+namespace arbiter::server {
+namespace {
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& contents) {
+  std::string tmp = absl::StrCat(path, ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << contents;
+    out.close();
+    if (!out) {
+      return absl::InternalError(absl::StrCat("cannot write ", tmp));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot rename ", tmp, " to ", path, ": ",
+                     std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+absl::Status ServerOptions::Validate() const {
+  size_t colon = listen.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen: expected HOST:PORT with a port in 0..65535, got \"", listen,
+        "\""));
+  }
+  if (drain_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--drain_grace: must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSignals();
+  CHECK_EQ(pthread_sigmask(SIG_BLOCK, &set, nullptr), 0);
+}
+
+ServerRunner::ServerRunner(ServerOptions options)
+    : options_(std::move(options)) {}
+
+ServerRunner::~ServerRunner() { Stop(); }
+
+void ServerRunner::AddService(grpc::Service* service, std::string full_name) {
+  CHECK(server_ == nullptr) << "AddService after Start";
+  services_.push_back(service);
+  service_names_.push_back(std::move(full_name));
+}
+
+absl::Status ServerRunner::Start() {
+  CHECK(server_ == nullptr) << "Start called twice";
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default, which would let a second process bind
+  // the same port and silently share its traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(),
+                           &port_);
+  for (grpc::Service* service : services_) builder.RegisterService(service);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options_.listen,
+                     " (address in use or not local?)"));
+  }
+  SetServing(true);
+  if (!options_.port_file.empty()) {
+    absl::Status s = WriteFileAtomically(options_.port_file,
+                                         absl::StrCat(port_, "\n"));
+    if (!s.ok()) {
+      server_->Shutdown();
+      server_.reset();
+      return s;
+    }
+  }
+  LOG(INFO) << "listening on " << options_.listen << " (port " << port_ << ")";
+  return absl::OkStatus();
+}
+
+void ServerRunner::SetServing(bool serving) {
+  if (server_ == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus("", serving);
+  for (const std::string& name : service_names_) {
+    health->SetServingStatus(name, serving);
+  }
+}
+
+int ServerRunner::WaitForTerminationSignal() {
+  sigset_t set = TerminationSignals();
+  while (!stop_requested_.load()) {
+    timespec timeout{0, 100'000'000};  // re-check stop_requested_ every 100ms
+    int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig > 0) {
+      LOG(INFO) << "received signal " << sig << " (" << strsignal(sig)
+                << "), draining";
+      return sig;
+    }
+  }
+  return 0;
+}
+
+void ServerRunner::RequestStop() { stop_requested_.store(true); }
+
+void ServerRunner::Drain() {
+  if (server_ == nullptr || stopped_) return;
+  stopped_ = true;
+  SetServing(false);
+  LOG(INFO) << "health NOT_SERVING; serving for the grace period of "
+            << options_.drain_grace;
+  absl::SleepFor(options_.drain_grace);
+  LOG(INFO) << "shutting down (in-flight calls get "
+            << options_.shutdown_deadline << ")";
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(options_.shutdown_deadline));
+  server_->Wait();
+  LOG(INFO) << "server stopped";
+}
+
+void ServerRunner::Stop() {
+  if (server_ == nullptr || stopped_) return;
+  stopped_ = true;
+  SetServing(false);
+  server_->Shutdown(std::chrono::system_clock::now());
+  server_->Wait();
+}
+
+}  // namespace arbiter::server

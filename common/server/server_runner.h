@@ -1,0 +1,108 @@
+#ifndef ARBITER_COMMON_SERVER_SERVER_RUNNER_H_
+#define ARBITER_COMMON_SERVER_SERVER_RUNNER_H_
+
+// Starts a gRPC server the way every Arbiter binary does: the standard
+// grpc.health.v1 service and server reflection, one listening address (port 0
+// picks a free port, written to a port file once listening), and a drain on
+// SIGTERM/SIGINT:
+//
+//   health NOT_SERVING -> keep serving for the grace period (load balancers
+//   move away) -> Shutdown(deadline) (new calls refused, in-flight calls
+//   finish or are cancelled at the deadline) -> Wait.
+//
+// Usage, in main():
+//   BlockTerminationSignals();           // first, before any thread starts
+//   ServerRunner runner(options);
+//   runner.AddService(&service, v1::LogService::service_full_name());
+//   if (auto s = runner.Start(); !s.ok()) { LOG(ERROR) << s; return 1; }
+//   runner.WaitForTerminationSignal();
+//   runner.Drain();                       // returns when the server is down
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace arbiter::server {
+
+struct ServerOptions {
+  // HOST:PORT to listen on; port 0 picks a free port.
+  std::string listen = "127.0.0.1:0";
+  // If non-empty, the chosen port is written here (atomically, by rename)
+  // once the server is listening.
+  std::string port_file;
+  // How long to keep serving after health goes NOT_SERVING.
+  absl::Duration drain_grace = absl::Seconds(5);
+  // How long Shutdown waits for in-flight calls before cancelling them.
+  absl::Duration shutdown_deadline = absl::Seconds(10);
+
+  // INVALID_ARGUMENT naming the bad field.
+  absl::Status Validate() const;
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts
+// later, so that WaitForTerminationSignal() can take them synchronously. Call
+// it first in main().
+void BlockTerminationSignals();
+
+// Not thread-safe, except SetServing() and RequestStop(), which may be called
+// from any thread once Start() returned OK.
+class ServerRunner {
+ public:
+  explicit ServerRunner(ServerOptions options);
+  ~ServerRunner();
+  ServerRunner(const ServerRunner&) = delete;
+  ServerRunner& operator=(const ServerRunner&) = delete;
+
+  // Registers a service (sync or callback) under its full name (the
+  // generated `Service::service_full_name()`), which the health service
+  // reports too. Not owned: it must outlive the runner. REQUIRES: before
+  // Start().
+  void AddService(grpc::Service* service, std::string full_name);
+
+  // Builds and starts the server with health SERVING. UNAVAILABLE if the
+  // address cannot be bound; INTERNAL if the port file cannot be written.
+  absl::Status Start();
+
+  // The port the server listens on. REQUIRES: Start() returned OK.
+  int port() const { return port_; }
+
+  // Sets the overall health status and that of every registered service.
+  void SetServing(bool serving);
+
+  // Waits for SIGTERM or SIGINT (or RequestStop()); returns the signal
+  // number (0 for RequestStop).
+  int WaitForTerminationSignal();
+
+  // Makes WaitForTerminationSignal() return.
+  void RequestStop();
+
+  // health NOT_SERVING, keep serving for the grace period, then Shutdown
+  // with the deadline and wait for the server to stop. Idempotent.
+  void Drain();
+
+  // Shutdown at once (no grace; in-flight calls are cancelled) and wait.
+  // Idempotent; the destructor calls it.
+  void Stop();
+
+  // The underlying server, for services that need it. REQUIRES: started.
+  grpc::Server* server() { return server_.get(); }
+
+ private:
+  ServerOptions options_;
+  std::vector<grpc::Service*> services_;
+  std::vector<std::string> service_names_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool stopped_ = false;
+  std::atomic<bool> stop_requested_{false};
+};
+
+}  // namespace arbiter::server
+
+#endif  // ARBITER_COMMON_SERVER_SERVER_RUNNER_H_
