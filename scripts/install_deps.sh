@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Arbiter needs to build and test on Debian 12, skipping what is
+# already there: Debian packages (apt-get) and the pinned npm tools
+# (scripts/node/package-lock.json). Safe to run again. Needs root for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  grpc-proto libabsl-dev libgoogle-glog-dev libsqlite3-dev libssl-dev
+  catch2 libbenchmark-dev
+  python3-grpcio python3-grpc-tools
+  nodejs npm
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "==> installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm tools, pinned by package-lock.json: buf (lint, curl) and the Node client
+# of the interop tests.
+if [ ! -x scripts/node/node_modules/.bin/buf ] || \
+   [ scripts/node/package-lock.json -nt scripts/node/node_modules/.package-lock.json ]; then
+  echo "==> installing npm tools (scripts/node)"
+  (cd scripts/node && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The README's run command: installs what is missing, builds, and starts the
+# whole suite on this machine with the default ports of DESIGN.md §5
+#   arbiter-log     127.0.0.1:50051   data in ./var/log
+#   arbiter-writer  127.0.0.1:50052   host data in ./var/host
+#   arbiter-reader  127.0.0.1:50053   and a second one on 127.0.0.1:50054
+# loads the demo policy and facts (scripts/demo/), prints how to query, and
+# stops everything on Ctrl-C.
+#   scripts/run.sh            run in the foreground
+#   scripts/run.sh --detach   leave the suite running; stop it with
+#   scripts/run.sh stop
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD_DIR=${ARBITER_BUILD_DIR:-build}
+VAR=$ROOT/var
+RUN=$VAR/run
+BUF=$ROOT/scripts/node/node_modules/.bin/buf
+HEALTH_PROTO=/usr/share/grpc-proto/grpc/health/v1/health.proto
+
+stop_all() {
+  for f in "$RUN"/*.pid; do
+    [ -f "$f" ] || continue
+    kill -TERM "$(cat "$f")" 2>/dev/null || true
+  done
+  for f in "$RUN"/*.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$f"
+  done
+}
+
+if [ "${1:-}" = "stop" ]; then
+  stop_all
+  echo "stopped"
+  exit 0
+fi
+
+scripts/install_deps.sh
+scripts/build.sh
+stop_all
+mkdir -p "$RUN" "$VAR/log" "$VAR/host"
+
+start() {  # name binary args...
+  local name=$1 bin=$2
+  shift 2
+  "$BUILD_DIR/services/$bin" "$@" --drain_grace=1s >"$RUN/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+}
+
+wait_serving() {  # name port
+  for _ in $(seq 300); do
+    if "$BUF" curl --protocol grpc --http2-prior-knowledge --schema "$HEALTH_PROTO" \
+        "http://127.0.0.1:$2/grpc.health.v1.Health/Check" -d '{}' 2>/dev/null |
+        grep -q '"SERVING"'; then
+      echo "  $1 on 127.0.0.1:$2: SERVING"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "  $1 on 127.0.0.1:$2 did not become SERVING; its log:" >&2
+  tail -20 "$RUN/$1.log" >&2
+  return 1
+}
+
+echo "==> starting the suite (logs in var/run/)"
+start log log/arbiter-log --listen=127.0.0.1:50051 --data_dir="$VAR/log"
+start writer writer/arbiter-writer --listen=127.0.0.1:50052 --data_dir="$VAR/host" \
+  --log_address=127.0.0.1:50051
+start reader-1 reader/arbiter-reader --listen=127.0.0.1:50053 --data_dir="$VAR/host" \
+  --log_address=127.0.0.1:50051
+start reader-2 reader/arbiter-reader --listen=127.0.0.1:50054 --data_dir="$VAR/host" \
+  --log_address=127.0.0.1:50051
+trap 'echo; echo "==> stopping"; stop_all; exit 0' INT TERM
+wait_serving log 50051
+wait_serving writer 50052
+wait_serving reader-1 50053
+wait_serving reader-2 50054
+
+if [ -x "$BUILD_DIR/services/cli/arbiter" ] && [ -x scripts/demo/load.sh ]; then
+  echo "==> loading the demo policy and facts"
+  scripts/demo/load.sh "$BUILD_DIR/services/cli/arbiter"
+fi
+
+cat <<MSG
+
+Arbiter is running. Try:
+  $BUF curl --protocol grpc --http2-prior-knowledge --list-services http://127.0.0.1:50053
+  $BUF curl --protocol grpc --http2-prior-knowledge --schema $HEALTH_PROTO \\
+      http://127.0.0.1:50053/grpc.health.v1.Health/Check -d '{}'
+MSG
+
+if [ "${1:-}" = "--detach" ]; then
+  trap - INT TERM
+  echo "Left running; stop with: scripts/run.sh stop"
+  exit 0
+fi
+echo "Press Ctrl-C to stop."
+while true; do sleep 1; done
