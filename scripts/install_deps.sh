@@ -11,8 +11,11 @@ PACKAGES=(
   grpc-proto libabsl-dev libgoogle-glog-dev libsqlite3-dev libssl-dev
   catch2 libbenchmark-dev
   python3-grpcio python3-grpc-tools
-  nodejs npm
 )
+# Node.js and npm: the machine image may already ship them outside Debian's
+# packages (whose nodejs conflicts with that npm); install Debian's only when
+# no npm is on PATH.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
