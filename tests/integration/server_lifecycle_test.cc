@@ -62,6 +62,9 @@ TEST_CASE("a service starts, serves health and reflection, drains on SIGTERM",
   // NOT_SERVING at once, while the server still answers during the grace.
   INFO(process->LogTail());
   CHECK(WaitForHealth(channel.get(), Health::kNotServing, absl::Seconds(5)).ok());
+  // Close our connection: an idle client that never reads its socket would
+  // hold the server's graceful GOAWAY for ~5 s (see docs/ARCHITECTURE.md).
+  channel.reset();
 
   auto exit = process->Wait(absl::Seconds(15));
   REQUIRE(exit.ok());
