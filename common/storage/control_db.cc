@@ -1,0 +1,327 @@
+#include "common/storage/control_db.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/storage/internal/sv.h"
+
+namespace arbiter::storage {
+
+using internal::Sv;
+
+// One row holds the host's state, so Read() is two small queries and every
+// update rewrites one row. The registry is its own table, keyed by name.
+constexpr char kSchema[] = R"sql(
+CREATE TABLE control(
+  id                 INTEGER PRIMARY KEY CHECK (id = 0),
+  schema_major       INTEGER NOT NULL,
+  schema_minor       INTEGER NOT NULL,
+  cluster_id         TEXT    NOT NULL DEFAULT '',
+  epoch              INTEGER NOT NULL DEFAULT 0,
+  current_generation INTEGER NOT NULL DEFAULT 0,
+  applied_offset     INTEGER NOT NULL DEFAULT 0,
+  fresh_boot_id      TEXT    NOT NULL DEFAULT '',
+  fresh_boottime_ns  INTEGER NOT NULL DEFAULT 0,
+  head_offset        INTEGER NOT NULL DEFAULT 0,
+  replication_state  TEXT    NOT NULL DEFAULT 'RESTORING'
+      CHECK (replication_state IN ('RESTORING', 'REPLAYING', 'LIVE')),
+  drain_state        TEXT    NOT NULL DEFAULT 'ACTIVE'
+      CHECK (drain_state IN ('ACTIVE', 'DRAINING', 'DRAINED'))
+);
+CREATE TABLE tenants(
+  name           TEXT    NOT NULL PRIMARY KEY,
+  path           TEXT    NOT NULL,
+  applied_offset INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+std::string_view ToString(ReplicationState state) {
+  switch (state) {
+    case ReplicationState::kRestoring:
+      return "RESTORING";
+    case ReplicationState::kReplaying:
+      return "REPLAYING";
+    case ReplicationState::kLive:
+      return "LIVE";
+  }
+  return "RESTORING";
+}
+
+std::string_view ToString(DrainState state) {
+  switch (state) {
+    case DrainState::kActive:
+      return "ACTIVE";
+    case DrainState::kDraining:
+      return "DRAINING";
+    case DrainState::kDrained:
+      return "DRAINED";
+  }
+  return "ACTIVE";
+}
+
+absl::StatusOr<ReplicationState> ParseReplicationState(std::string_view text) {
+  for (ReplicationState s : {ReplicationState::kRestoring,
+                             ReplicationState::kReplaying,
+                             ReplicationState::kLive}) {
+    if (text == ToString(s)) return s;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown replication state \"", Sv(text), "\""));
+}
+
+absl::StatusOr<DrainState> ParseDrainState(std::string_view text) {
+  for (DrainState s :
+       {DrainState::kActive, DrainState::kDraining, DrainState::kDrained}) {
+    if (text == ToString(s)) return s;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown drain state \"", Sv(text), "\""));
+}
+
+absl::Status ControlDb::Create(const std::string& path) {
+  return CreateDatabase(path, [](Db* db) -> absl::Status {
+    ARBITER_RETURN_IF_ERROR(db->Exec(kSchema));
+    return db->Exec(absl::StrCat(
+        "INSERT INTO control(id, schema_major, schema_minor) VALUES(0, ",
+        kControlSchemaMajor, ", ", kControlSchemaMinor, ")"));
+  });
+}
+
+absl::StatusOr<std::unique_ptr<ControlDb>> ControlDb::Open(
+    const std::string& path, DbOptions options) {
+  options.create = false;
+  ARBITER_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path, options));
+  std::unique_ptr<ControlDb> control(new ControlDb(std::move(db)));
+  absl::StatusOr<ControlState> state = control->Read();
+  if (!state.ok()) {
+    if (absl::IsInternal(state.status()) || absl::IsNotFound(state.status()) ||
+        absl::IsInvalidArgument(state.status())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("open ", path, ": not an arbiter control database: ",
+                       state.status().message()));
+    }
+    return state.status();
+  }
+  if (state->schema_major != kControlSchemaMajor) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "open ", path, ": control schema version ", state->schema_major, ".",
+        state->schema_minor, " is ",
+        state->schema_major > kControlSchemaMajor ? "newer" : "older",
+        " than this binary's ", kControlSchemaMajor, ".", kControlSchemaMinor));
+  }
+  return control;
+}
+
+absl::StatusOr<ControlState> ControlDb::Read() {
+  // Inside the caller's transaction if one is open, else in our own.
+  std::optional<Transaction> txn;
+  if (!db_->InTransaction()) {
+    ARBITER_ASSIGN_OR_RETURN(
+        Transaction t, Transaction::Begin(db_.get(), Transaction::Mode::kRead));
+    txn.emplace(std::move(t));
+  }
+  ControlState state;
+  {
+    ARBITER_ASSIGN_OR_RETURN(
+        PooledStatement stmt,
+        db_->Prepare("SELECT schema_major, schema_minor, cluster_id, epoch, "
+                     "current_generation, applied_offset, fresh_boot_id, "
+                     "fresh_boottime_ns, head_offset, replication_state, "
+                     "drain_state FROM control WHERE id = 0"));
+    ARBITER_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) {
+      return absl::NotFoundError(
+          absl::StrCat("control database ", db_->path(), " has no control row"));
+    }
+    state.schema_major = static_cast<int>(stmt->ColumnInt64(0));
+    state.schema_minor = static_cast<int>(stmt->ColumnInt64(1));
+    state.cluster_id = std::string(stmt->ColumnText(2));
+    state.epoch = stmt->ColumnInt64(3);
+    state.current_generation = stmt->ColumnInt64(4);
+    state.applied_offset = stmt->ColumnInt64(5);
+    state.fresh_as_of.boot_id = std::string(stmt->ColumnText(6));
+    state.fresh_as_of.boottime_ns = stmt->ColumnInt64(7);
+    state.head_offset = stmt->ColumnInt64(8);
+    ARBITER_ASSIGN_OR_RETURN(state.replication_state,
+                             ParseReplicationState(stmt->ColumnText(9)));
+    ARBITER_ASSIGN_OR_RETURN(state.drain_state,
+                             ParseDrainState(stmt->ColumnText(10)));
+  }
+  {
+    ARBITER_ASSIGN_OR_RETURN(
+        PooledStatement stmt,
+        db_->Prepare("SELECT name, path, applied_offset FROM tenants "
+                     "ORDER BY name"));
+    while (true) {
+      ARBITER_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      state.tenants.push_back({std::string(stmt->ColumnText(0)),
+                               std::string(stmt->ColumnText(1)),
+                               stmt->ColumnInt64(2)});
+    }
+  }
+  if (txn.has_value()) ARBITER_RETURN_IF_ERROR(txn->Commit());
+  return state;
+}
+
+absl::StatusOr<Transaction> ControlDb::BeginWrite() {
+  if (db_->read_only()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("control database ", db_->path(), " is open read-only"));
+  }
+  return Transaction::Begin(db_.get(), Transaction::Mode::kImmediate);
+}
+
+absl::Status ControlDb::UpdateApplied(const AppliedUpdate& update) {
+  ARBITER_ASSIGN_OR_RETURN(Transaction txn, BeginWrite());
+  ARBITER_ASSIGN_OR_RETURN(
+      int64_t current,
+      db_->QueryInt64("SELECT applied_offset FROM control WHERE id = 0"));
+  if (update.applied_offset < current) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("control database: applied offset would go back from ",
+                     current, " to ", update.applied_offset));
+  }
+  {
+    ARBITER_ASSIGN_OR_RETURN(
+        PooledStatement stmt,
+        db_->Prepare("UPDATE control SET applied_offset = ?1, "
+                     "head_offset = MAX(head_offset, ?2) WHERE id = 0"));
+    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(1, update.applied_offset));
+    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(2, update.head_offset));
+    ARBITER_RETURN_IF_ERROR(stmt->Run());
+  }
+  if (update.fresh_as_of.has_value()) {
+    ARBITER_ASSIGN_OR_RETURN(
+        PooledStatement stmt,
+        db_->Prepare("UPDATE control SET fresh_boot_id = ?1, "
+                     "fresh_boottime_ns = ?2 WHERE id = 0"));
+    ARBITER_RETURN_IF_ERROR(stmt->BindText(1, update.fresh_as_of->boot_id));
+    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(2, update.fresh_as_of->boottime_ns));
+    ARBITER_RETURN_IF_ERROR(stmt->Run());
+  }
+  for (const auto& [name, offset] : update.tenant_offsets) {
+    ARBITER_ASSIGN_OR_RETURN(
+        PooledStatement stmt,
+        db_->Prepare("UPDATE tenants SET applied_offset = ?1 WHERE name = ?2"));
+    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(1, offset));
+    ARBITER_RETURN_IF_ERROR(stmt->BindText(2, name));
+    ARBITER_RETURN_IF_ERROR(stmt->Run());
+    if (stmt->Changes() == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("control database: tenant \"", name,
+                       "\" is not registered"));
+    }
+  }
+  return txn.Commit();
+}
+
+absl::Status ControlDb::SetText(std::string_view column, std::string_view value) {
+  ARBITER_ASSIGN_OR_RETURN(Transaction txn, BeginWrite());
+  ARBITER_ASSIGN_OR_RETURN(
+      PooledStatement stmt,
+      db_->Prepare(absl::StrCat("UPDATE control SET ", Sv(column), " = ? WHERE id = 0")));
+  ARBITER_RETURN_IF_ERROR(stmt->BindText(1, value));
+  ARBITER_RETURN_IF_ERROR(stmt->Run());
+  return txn.Commit();
+}
+
+absl::Status ControlDb::SetReplicationState(ReplicationState state) {
+  return SetText("replication_state", ToString(state));
+}
+
+absl::Status ControlDb::SetDrainState(DrainState state) {
+  return SetText("drain_state", ToString(state));
+}
+
+absl::Status ControlDb::SetClusterIdentity(std::string_view cluster_id,
+                                           int64_t epoch) {
+  ARBITER_ASSIGN_OR_RETURN(Transaction txn, BeginWrite());
+  {
+    ARBITER_ASSIGN_OR_RETURN(
+        PooledStatement stmt,
+        db_->Prepare("SELECT cluster_id, epoch FROM control WHERE id = 0"));
+    ARBITER_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) {
+      return absl::FailedPreconditionError("control database has no control row");
+    }
+    if (!stmt->ColumnText(0).empty() && stmt->ColumnText(0) != cluster_id) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "control database belongs to cluster ", Sv(stmt->ColumnText(0)),
+          ", not ", Sv(cluster_id)));
+    }
+    if (epoch < stmt->ColumnInt64(1)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("control database: epoch would go back from ",
+                       stmt->ColumnInt64(1), " to ", epoch));
+    }
+  }
+  ARBITER_ASSIGN_OR_RETURN(
+      PooledStatement stmt,
+      db_->Prepare("UPDATE control SET cluster_id = ?1, epoch = ?2 WHERE id = 0"));
+  ARBITER_RETURN_IF_ERROR(stmt->BindText(1, cluster_id));
+  ARBITER_RETURN_IF_ERROR(stmt->BindInt64(2, epoch));
+  ARBITER_RETURN_IF_ERROR(stmt->Run());
+  return txn.Commit();
+}
+
+absl::Status ControlDb::RegisterTenant(const TenantEntry& tenant) {
+  ARBITER_ASSIGN_OR_RETURN(Transaction txn, BeginWrite());
+  ARBITER_ASSIGN_OR_RETURN(
+      PooledStatement stmt,
+      db_->Prepare("INSERT INTO tenants(name, path, applied_offset) "
+                   "VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING"));
+  ARBITER_RETURN_IF_ERROR(stmt->BindText(1, tenant.name));
+  ARBITER_RETURN_IF_ERROR(stmt->BindText(2, tenant.path));
+  ARBITER_RETURN_IF_ERROR(stmt->BindInt64(3, tenant.applied_offset));
+  ARBITER_RETURN_IF_ERROR(stmt->Run());
+  if (stmt->Changes() == 0) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "control database: tenant \"", tenant.name, "\" is already registered"));
+  }
+  return txn.Commit();
+}
+
+absl::Status ControlDb::SetGeneration(int64_t generation,
+                                      std::span<const TenantEntry> tenants,
+                                      int64_t applied_offset) {
+  ARBITER_ASSIGN_OR_RETURN(Transaction txn, BeginWrite());
+  ARBITER_ASSIGN_OR_RETURN(
+      int64_t current,
+      db_->QueryInt64("SELECT current_generation FROM control WHERE id = 0"));
+  if (generation <= current) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "control database: generation ", generation,
+        " is not newer than the current generation ", current));
+  }
+  ARBITER_RETURN_IF_ERROR(db_->Exec("DELETE FROM tenants"));
+  for (const TenantEntry& tenant : tenants) {
+    ARBITER_ASSIGN_OR_RETURN(
+        PooledStatement stmt,
+        db_->Prepare("INSERT INTO tenants(name, path, applied_offset) "
+                     "VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING"));
+    ARBITER_RETURN_IF_ERROR(stmt->BindText(1, tenant.name));
+    ARBITER_RETURN_IF_ERROR(stmt->BindText(2, tenant.path));
+    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(3, tenant.applied_offset));
+    ARBITER_RETURN_IF_ERROR(stmt->Run());
+    if (stmt->Changes() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "generation ", generation, ": tenant \"", tenant.name,
+          "\" is listed twice"));
+    }
+  }
+  ARBITER_ASSIGN_OR_RETURN(
+      PooledStatement stmt,
+      // The new generation has not proved itself fresh yet: the old
+      // fresh_as_of described other data (DESIGN §8.5).
+      db_->Prepare("UPDATE control SET applied_offset = ?1, "
+                   "current_generation = ?2, fresh_boot_id = '', "
+                   "fresh_boottime_ns = 0 WHERE id = 0"));
+  ARBITER_RETURN_IF_ERROR(stmt->BindInt64(1, applied_offset));
+  ARBITER_RETURN_IF_ERROR(stmt->BindInt64(2, generation));
+  ARBITER_RETURN_IF_ERROR(stmt->Run());
+  return txn.Commit();
+}
+
+}  // namespace arbiter::storage
