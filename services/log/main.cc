@@ -3,13 +3,17 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/base/crash_point.h"
 #include "common/server/server_runner.h"
 #include "glog/logging.h"
+#include "services/log/log_core.h"
 #include "services/log/log_service.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -17,10 +21,26 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
 ABSL_FLAG(std::string, port_file, "",
           "if set, the chosen port is written to this file once listening");
 ABSL_FLAG(std::string, data_dir, "./var/log",
-          "directory for the log's durable store and snapshots");
+          "directory for the log's durable store, materialized state and "
+          "snapshots");
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(5),
           "on SIGTERM, how long to keep serving after health goes "
           "NOT_SERVING");
+ABSL_FLAG(int64_t, snapshot_every_entries, 10000,
+          "cut a snapshot after this many new entries (0: only by time)");
+ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(10),
+          "cut a snapshot at least this often when something changed");
+ABSL_FLAG(absl::Duration, snapshot_retention, absl::Hours(24),
+          "keep snapshots (and the log entries after the oldest kept one) "
+          "for at least this long");
+ABSL_FLAG(absl::Duration, subscriber_stall_timeout, absl::Seconds(30),
+          "cancel a subscriber (RESOURCE_EXHAUSTED) whose pending write has "
+          "not completed for this long");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Milliseconds(250),
+          "Subscribe heartbeat period");
+ABSL_FLAG(int64_t, wal_checkpoint_bytes, 16 << 20,
+          "checkpoint (RESTART) the log's WAL once it grows past this");
+ABSL_FLAG(std::string, crash_at, "", "(testing) _exit(3) at this named point");
 
 int main(int argc, char** argv) {
   arbiter::server::BlockTerminationSignals();
@@ -36,12 +56,30 @@ int main(int argc, char** argv) {
       .port_file = absl::GetFlag(FLAGS_port_file),
       .drain_grace = absl::GetFlag(FLAGS_drain_grace),
   };
-  if (absl::Status s = server_options.Validate(); !s.ok()) {
-    std::cerr << "arbiter-log: " << s.message() << "\n";
-    return 2;
+  arbiter::log::LogOptions log_options{
+      .data_dir = absl::GetFlag(FLAGS_data_dir),
+      .snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every_entries),
+      .snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval),
+      .snapshot_retention = absl::GetFlag(FLAGS_snapshot_retention),
+      .subscriber_stall_timeout = absl::GetFlag(FLAGS_subscriber_stall_timeout),
+      .heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval),
+      .wal_checkpoint_bytes = absl::GetFlag(FLAGS_wal_checkpoint_bytes),
+  };
+  for (absl::Status s : {server_options.Validate(), log_options.Validate()}) {
+    if (!s.ok()) {
+      std::cerr << "arbiter-log: " << s.message() << "\n";
+      return 2;
+    }
   }
+  arbiter::SetCrashPoint(absl::GetFlag(FLAGS_crash_at));
 
-  arbiter::log::LogService service;
+  absl::StatusOr<std::unique_ptr<arbiter::log::LogCore>> core =
+      arbiter::log::LogCore::Open(log_options);
+  if (!core.ok()) {
+    LOG(ERROR) << "cannot open the log: " << core.status();
+    return 1;
+  }
+  arbiter::log::LogService service(core->get());
   arbiter::server::ServerRunner runner(server_options);
   runner.AddService(&service, arbiter::v1::LogService::service_full_name());
   if (absl::Status s = runner.Start(); !s.ok()) {
@@ -49,6 +87,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   runner.WaitForTerminationSignal();
+  // Subscribe streams never end by themselves: end them when the grace
+  // period is over, so Shutdown does not wait for its deadline.
+  std::thread end_streams([&core, grace = server_options.drain_grace] {
+    absl::SleepFor(grace);
+    (*core)->subscriptions()->FinishAll();
+  });
   runner.Drain();
+  end_streams.join();
+  (*core)->Stop();
   return 0;
 }

@@ -1,0 +1,77 @@
+#ifndef ARBITER_COMMON_REPLICA_APPLIER_H_
+#define ARBITER_COMMON_REPLICA_APPLIER_H_
+
+// Applies log entries to per-tenant databases (storage::TenantDb): the one
+// piece of apply code shared by the log's materializer and the host writer
+// (DESIGN.md §1, §8.4).
+//
+// For a batch of entries, each touched tenant gets ONE transaction holding
+// all of that tenant's entries of the batch and the tenant's applied offset
+// (meta.applied_offset = the batch's last entry for that tenant). Entries
+// whose offset is <= the tenant's recorded applied offset are skipped, so
+// re-applying after a crash never applies anything twice. The caller records
+// its own global applied offset after ApplyBatch returns.
+//
+//   CreateTenant -> TenantDb::Create(<dir>/<tenant>.db) (temporary file and
+//                   rename) with applied_offset = the entry's offset;
+//   WriteBatch   -> InsertFact / DeletePattern in order, at the offset;
+//   PolicyUpdate -> TenantDb::SetPolicy(source, version = offset).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "arbiter/v1/log.pb.h"
+#include "common/storage/tenant_db.h"
+
+namespace arbiter::replica {
+
+struct ApplierOptions {
+  // Directory of the tenant databases (<tenants_dir>/<tenant>.db); created
+  // if missing.
+  std::string tenants_dir;
+  // Stamped into new tenant databases (DESIGN §8.1).
+  std::string cluster_id;
+  // Options for the connections the applier opens.
+  storage::DbOptions db_options;
+};
+
+// Not thread-safe: one applier per applying thread. Keeps one open
+// connection per tenant it has touched.
+class Applier {
+ public:
+  static absl::StatusOr<std::unique_ptr<Applier>> Open(ApplierOptions options);
+  Applier(const Applier&) = delete;
+  Applier& operator=(const Applier&) = delete;
+
+  // Verifies each entry's CRC32C and decodes its payload (DATA_LOSS if
+  // either fails), then applies as described above. REQUIRES: entries in
+  // increasing offset order. FAILED_PRECONDITION for an entry of a tenant
+  // that has no database and is not a CreateTenant entry. On error nothing
+  // of the failing tenant's transaction is kept (tenants committed before
+  // it stay committed, which is safe: they are skipped on retry).
+  absl::Status ApplyBatch(const std::vector<v1::LogEntry>& entries);
+  absl::Status Apply(const v1::LogEntry& entry) { return ApplyBatch({entry}); }
+
+  // The database file of `tenant`.
+  std::string TenantPath(const std::string& tenant) const;
+  // The open connection of `tenant` (opened if needed); NOT_FOUND if it has
+  // no database. For the owner thread only (e.g. to pin a read transaction).
+  absl::StatusOr<storage::TenantDb*> Tenant(const std::string& tenant);
+  // Closes every connection (e.g. before files are replaced).
+  void CloseAll() { dbs_.clear(); }
+
+ private:
+  explicit Applier(ApplierOptions options) : options_(std::move(options)) {}
+
+  ApplierOptions options_;
+  std::map<std::string, std::unique_ptr<storage::TenantDb>> dbs_;
+};
+
+}  // namespace arbiter::replica
+
+#endif  // ARBITER_COMMON_REPLICA_APPLIER_H_

@@ -1,0 +1,311 @@
+#include "services/log/log_core.h"
+
+#include <pthread.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/api/api.h"
+#include "common/base/crash_point.h"
+#include "common/base/sha256.h"
+#include "common/base/status_macros.h"
+#include "common/storage/tenant_db.h"
+#include "glog/logging.h"
+
+namespace arbiter::log {
+namespace fs = std::filesystem;
+
+namespace {
+absl::Status FsyncFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", path));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return absl::InternalError(absl::StrCat("fsync ", path));
+  return absl::OkStatus();
+}
+}  // namespace
+
+absl::Status LogOptions::Validate() const {
+  if (data_dir.empty()) return absl::InvalidArgumentError("--data_dir: must not be empty");
+  if (snapshot_every_entries < 0) {
+    return absl::InvalidArgumentError("--snapshot_every_entries: must be >= 0");
+  }
+  if (snapshot_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--snapshot_interval: must be positive");
+  }
+  if (snapshot_retention < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--snapshot_retention: must be >= 0");
+  }
+  if (subscriber_stall_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--subscriber_stall_timeout: must be positive");
+  }
+  if (heartbeat_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--heartbeat_interval: must be positive");
+  }
+  if (wal_checkpoint_bytes < (1 << 16)) {
+    return absl::InvalidArgumentError("--wal_checkpoint_bytes: must be >= 65536");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options) {
+  std::unique_ptr<LogCore> core(new LogCore(options));
+  std::error_code ec;
+  fs::create_directories(options.data_dir, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("create ", options.data_dir, ": ", ec.message()));
+  }
+  ARBITER_ASSIGN_OR_RETURN(
+      core->store_, logstore::SqliteLogStore::Open(
+                        {.path = options.data_dir + "/log.db",
+                         .checkpoint_bytes = options.wal_checkpoint_bytes}));
+  core->snapshots_ = std::make_unique<snapshot::SnapshotStore>(options.data_dir + "/snapshots");
+  ARBITER_RETURN_IF_ERROR(core->snapshots_->Cleanup());
+  ARBITER_RETURN_IF_ERROR(core->RestoreStateIfBehind());
+  ARBITER_ASSIGN_OR_RETURN(
+      core->materializer_,
+      Materializer::Start(core->store_.get(),
+                          {.state_dir = options.data_dir + "/state",
+                           .cluster_id = core->store_->identity().cluster_id}));
+  core->hub_ = std::make_unique<SubscriptionHub>(
+      core->store_.get(),
+      SubscriptionOptions{.heartbeat_interval = options.heartbeat_interval,
+                          .stall_timeout = options.subscriber_stall_timeout,
+                          .cancel_grace = options.subscriber_stall_timeout});
+  LogCore* raw = core.get();
+  ARBITER_ASSIGN_OR_RETURN(
+      core->sequencer_,
+      Sequencer::Start(
+          core->store_.get(), {},
+          [raw](const std::string& tenant, uint64_t head,
+                const polar::Program& program) -> absl::StatusOr<NonFittingFacts> {
+            raw->materializer_->Notify();
+            ARBITER_RETURN_IF_ERROR(
+                raw->materializer_->WaitApplied(head, absl::Seconds(60)));
+            return raw->materializer_->CheckFacts(tenant, program);
+          },
+          [raw](uint64_t head) {
+            raw->hub_->OnHead(head);
+            raw->materializer_->Notify();
+          }));
+  {
+    absl::MutexLock l(&core->snap_mu_);
+    ARBITER_ASSIGN_OR_RETURN(auto list, core->snapshots_->List());
+    for (const auto& m : list) {
+      if (m.cluster_id() != core->store_->identity().cluster_id) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "snapshot ", m.snapshot_id(), " belongs to cluster ", m.cluster_id(),
+            ", this log is cluster ", core->store_->identity().cluster_id,
+            ": move ", options.data_dir, "/snapshots away"));
+      }
+    }
+    if (!list.empty()) {
+      core->last_snapshot_offset_ = list.front().offset();
+      core->last_snapshot_time_ = absl::FromUnixMillis(list.front().created_unix_ms());
+    } else {
+      core->last_snapshot_time_ = absl::Now();
+    }
+  }
+  core->snapshotter_ = std::thread([raw] { raw->SnapshotLoop(); });
+  LOG(INFO) << "log open: cluster " << core->store_->identity().cluster_id << " epoch "
+            << core->store_->identity().epoch << " head " << core->store_->Head()
+            << " oldest " << core->store_->OldestRetained();
+  return core;
+}
+
+absl::Status LogCore::RestoreStateIfBehind() {
+  const std::string state_dir = options_.data_dir + "/state";
+  const std::string state_db = state_dir + "/materializer.db";
+  int64_t applied = 0;
+  if (fs::exists(state_db)) {
+    ARBITER_ASSIGN_OR_RETURN(auto db, storage::Db::Open(state_db, {}));
+    absl::StatusOr<int64_t> a = db->QueryInt64("SELECT offset FROM applied WHERE id = 0");
+    if (a.ok()) applied = *a;
+  }
+  const uint64_t oldest = store_->OldestRetained();
+  if (static_cast<uint64_t>(applied) + 1 >= oldest) return absl::OkStatus();
+  ARBITER_ASSIGN_OR_RETURN(auto list, snapshots_->List());
+  if (list.empty() || list.front().offset() + 1 < oldest) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "materialized state is at offset ", applied, ", the log starts at ", oldest,
+        " and no snapshot covers the gap"));
+  }
+  const v1::SnapshotManifest& m = list.front();
+  LOG(WARNING) << "materialized state is at offset " << applied << " but the log starts at "
+               << oldest << ": restoring it from " << m.snapshot_id();
+  std::error_code ec;
+  const std::string tmp = state_dir + ".restore";
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp + "/tenants", ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", tmp, ": ", ec.message()));
+  for (const auto& f : m.files()) {
+    const std::string from = absl::StrCat(snapshots_->dir(), "/", m.snapshot_id(), "/", f.name());
+    ARBITER_ASSIGN_OR_RETURN(std::string sha, Sha256File(from));
+    if (sha != f.sha256()) {
+      return absl::DataLossError(absl::StrCat(from, " does not match its manifest"));
+    }
+    fs::copy_file(from, absl::StrCat(tmp, "/", f.name()), ec);
+    if (ec) return absl::InternalError(absl::StrCat("copy ", from, ": ", ec.message()));
+  }
+  {
+    ARBITER_ASSIGN_OR_RETURN(auto db, storage::Db::Open(tmp + "/materializer.db", {.create = true}));
+    ARBITER_RETURN_IF_ERROR(db->Exec(absl::StrCat(
+        "CREATE TABLE applied(id INTEGER PRIMARY KEY CHECK (id = 0), offset INTEGER NOT NULL);"
+        "INSERT INTO applied(id, offset) VALUES (0, ", m.offset(), ");")));
+  }
+  // Durable before it replaces the old state (which is useless anyway).
+  for (const auto& e : fs::recursive_directory_iterator(tmp)) {
+    if (e.is_regular_file()) ARBITER_RETURN_IF_ERROR(FsyncFile(e.path().string()));
+  }
+  ARBITER_RETURN_IF_ERROR(storage::SyncDirectory(tmp + "/tenants"));
+  ARBITER_RETURN_IF_ERROR(storage::SyncDirectory(tmp));
+  fs::remove_all(state_dir, ec);
+  fs::rename(tmp, state_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("rename ", tmp, ": ", ec.message()));
+  return storage::SyncDirectory(options_.data_dir);
+}
+
+LogCore::~LogCore() { Stop(); }
+
+void LogCore::Stop() {
+  {
+    absl::MutexLock l(&stop_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (hub_) hub_->Stop();
+  if (sequencer_) {
+    sequencer_->Stop();
+    Sequencer::Stats st = sequencer_->stats();
+    LOG(INFO) << "sequencer stats: " << st.entries << " entries in " << st.groups
+              << " groups";
+  }
+  if (snapshotter_.joinable()) snapshotter_.join();
+  if (materializer_) materializer_->Stop();
+}
+
+v1::GetHeadResponse LogCore::GetHead() const {
+  v1::GetHeadResponse out;
+  out.set_cluster_id(store_->identity().cluster_id);
+  out.set_epoch(store_->identity().epoch);
+  out.set_head_offset(store_->Head());
+  out.set_oldest_retained_offset(store_->OldestRetained());
+  out.set_server_time_unix_ms(absl::ToUnixMillis(absl::Now()));
+  return out;
+}
+
+std::string LogCore::Token(uint64_t offset) const {
+  return api::EncodeConsistencyToken(store_->identity().cluster_id, offset);
+}
+
+void LogCore::SnapshotLoop() {
+  pthread_setname_np(pthread_self(), "log-snapshotter");
+  while (true) {
+    {
+      absl::MutexLock l(&stop_mu_);
+      if (stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(200))) {
+        return;
+      }
+    }
+    absl::MutexLock l(&snap_mu_);
+    const uint64_t applied = materializer_->applied();
+    const bool by_count = options_.snapshot_every_entries > 0 &&
+                          applied >= last_snapshot_offset_ +
+                                         static_cast<uint64_t>(options_.snapshot_every_entries);
+    const bool by_time = applied > last_snapshot_offset_ &&
+                         absl::Now() - last_snapshot_time_ >= options_.snapshot_interval;
+    if (by_count || by_time) {
+      absl::StatusOr<v1::SnapshotManifest> m = CutSnapshot();
+      if (!m.ok()) {
+        LOG(ERROR) << "snapshot failed: " << m.status();
+        last_snapshot_time_ = absl::Now();  // retry after an interval, not at once
+      }
+    }
+    if (absl::Status s = ApplyRetention(); !s.ok()) {
+      LOG_EVERY_N(ERROR, 100) << "retention: " << s;
+    }
+  }
+}
+
+absl::StatusOr<v1::SnapshotManifest> LogCore::SnapshotNow() {
+  absl::MutexLock l(&snap_mu_);
+  if (materializer_->applied() > last_snapshot_offset_) return CutSnapshot();
+  ARBITER_ASSIGN_OR_RETURN(auto list, snapshots_->List());
+  if (list.empty()) return absl::NotFoundError("no snapshot");
+  return list.front();
+}
+
+absl::StatusOr<v1::SnapshotManifest> LogCore::CutSnapshot() {
+  struct Open {
+    std::unique_ptr<storage::TenantDb> db;
+    std::optional<storage::Transaction> txn;
+  };
+  std::vector<Open> open;
+  std::vector<snapshot::TenantSource> sources;
+  uint64_t offset = 0;
+  // Pause the applier only while the read transactions are opened.
+  ARBITER_RETURN_IF_ERROR(materializer_->Paused([&](uint64_t applied) -> absl::Status {
+    offset = applied;
+    std::error_code ec;
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(materializer_->tenants_dir(), ec)) {
+      std::string f = e.path().filename().string();
+      if (!absl::EndsWith(f, ".db") || f.find(".tmp") != std::string::npos) continue;
+      names.push_back(f.substr(0, f.size() - 3));
+    }
+    if (ec) return absl::InternalError(absl::StrCat("list tenants: ", ec.message()));
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      Open o;
+      ARBITER_ASSIGN_OR_RETURN(
+          o.db, storage::TenantDb::Open(
+                    absl::StrCat(materializer_->tenants_dir(), "/", name, ".db"),
+                    {.read_only = true}));
+      ARBITER_ASSIGN_OR_RETURN(auto txn, storage::Transaction::Begin(
+                                             o.db->db(), storage::Transaction::Mode::kRead));
+      o.txn.emplace(std::move(txn));
+      ARBITER_ASSIGN_OR_RETURN(storage::TenantMeta meta, o.db->Meta());
+      sources.push_back({.name = name,
+                         .db = o.db->db(),
+                         .applied_offset = static_cast<uint64_t>(meta.applied_offset),
+                         .policy_version = static_cast<uint64_t>(meta.policy_version)});
+      open.push_back(std::move(o));
+    }
+    return absl::OkStatus();
+  }));
+  if (offset == 0) return absl::FailedPreconditionError("nothing to snapshot");
+  absl::Time now = absl::Now();
+  ARBITER_ASSIGN_OR_RETURN(
+      v1::SnapshotManifest m,
+      snapshot::WriteSnapshot(snapshots_->dir(),
+                              {.cluster_id = store_->identity().cluster_id,
+                               .epoch = store_->identity().epoch,
+                               .offset = offset,
+                               .created_unix_ms = absl::ToUnixMillis(now)},
+                              sources, +[] { MaybeCrash("mid_snapshot"); }));
+  last_snapshot_offset_ = offset;
+  last_snapshot_time_ = now;
+  LOG(INFO) << "snapshot " << m.snapshot_id() << ": " << m.tenants_size() << " tenants";
+  return m;
+}
+
+absl::Status LogCore::ApplyRetention() {
+  ARBITER_ASSIGN_OR_RETURN(uint64_t keep_after,
+                           snapshots_->ApplyRetention(absl::Now(), options_.snapshot_retention));
+  if (keep_after == 0) return absl::OkStatus();
+  // Never past what the materializer applied (it reads the log).
+  uint64_t upto = std::min(keep_after, materializer_->applied());
+  if (upto + 1 > store_->OldestRetained()) {
+    ARBITER_RETURN_IF_ERROR(store_->TruncateBefore(upto + 1));
+    LOG(INFO) << "truncated the log before offset " << upto + 1;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace arbiter::log

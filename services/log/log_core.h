@@ -1,0 +1,99 @@
+#ifndef ARBITER_SERVICES_LOG_LOG_CORE_H_
+#define ARBITER_SERVICES_LOG_LOG_CORE_H_
+
+// arbiter-log's core, without gRPC types except the Subscribe reactor:
+//
+//   <data_dir>/log.db                 the durable log (SqliteLogStore)
+//   <data_dir>/state/tenants/*.db     the materialized tenants (Materializer)
+//   <data_dir>/state/materializer.db  its applied offset
+//   <data_dir>/snapshots/snap-*/      snapshots (common/snapshot)
+//
+// Threads: the sequencer, the materializer, the subscription pump and
+// ticker, and the snapshotter (cuts snapshots, applies retention).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "arbiter/v1/log.pb.h"
+#include "common/logstore/sqlite_log_store.h"
+#include "common/snapshot/snapshot.h"
+#include "services/log/materializer.h"
+#include "services/log/sequencer.h"
+#include "services/log/subscriptions.h"
+
+namespace arbiter::log {
+
+struct LogOptions {
+  std::string data_dir = "./var/log";
+  int64_t snapshot_every_entries = 10000;  // 0: never by count
+  absl::Duration snapshot_interval = absl::Minutes(10);
+  absl::Duration snapshot_retention = absl::Hours(24);
+  absl::Duration subscriber_stall_timeout = absl::Seconds(30);
+  absl::Duration heartbeat_interval = absl::Milliseconds(250);
+  int64_t wal_checkpoint_bytes = 16 << 20;
+
+  // INVALID_ARGUMENT naming the flag (--snapshot_interval, ...).
+  absl::Status Validate() const;
+};
+
+// Thread-safe.
+class LogCore {
+ public:
+  // Creates data_dir if needed, opens the store (creating the cluster
+  // identity on first start), starts every thread.
+  static absl::StatusOr<std::unique_ptr<LogCore>> Open(const LogOptions& options);
+  ~LogCore();
+
+  Sequencer* sequencer() { return sequencer_.get(); }
+  SubscriptionHub* subscriptions() { return hub_.get(); }
+  snapshot::SnapshotStore* snapshots() { return snapshots_.get(); }
+  logstore::SqliteLogStore* store() { return store_.get(); }
+  Materializer* materializer() { return materializer_.get(); }
+
+  v1::GetHeadResponse GetHead() const;
+  std::string Token(uint64_t offset) const;
+
+  // Cuts a snapshot now if anything was applied since the last one
+  // (returns it), else returns the newest (NOT_FOUND if none).
+  absl::StatusOr<v1::SnapshotManifest> SnapshotNow() ABSL_LOCKS_EXCLUDED(snap_mu_);
+
+  // Stops every thread, input first (subscribers, sequencer), then the
+  // materializer and snapshotter. Idempotent.
+  void Stop();
+
+ private:
+  explicit LogCore(LogOptions options) : options_(std::move(options)) {}
+  // If the materialized state is missing or older than the oldest retained
+  // entry (state/ lost after a truncation), replaces it with the newest
+  // snapshot (files verified against the manifest).
+  absl::Status RestoreStateIfBehind();
+  void SnapshotLoop();
+  absl::StatusOr<v1::SnapshotManifest> CutSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snap_mu_);
+  absl::Status ApplyRetention() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snap_mu_);
+
+  const LogOptions options_;
+  std::unique_ptr<logstore::SqliteLogStore> store_;
+  std::unique_ptr<Materializer> materializer_;
+  std::unique_ptr<SubscriptionHub> hub_;
+  std::unique_ptr<Sequencer> sequencer_;
+  std::unique_ptr<snapshot::SnapshotStore> snapshots_;
+
+  absl::Mutex snap_mu_;  // one snapshot / retention pass at a time
+  uint64_t last_snapshot_offset_ ABSL_GUARDED_BY(snap_mu_) = 0;
+  absl::Time last_snapshot_time_ ABSL_GUARDED_BY(snap_mu_);
+
+  absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::thread snapshotter_;
+};
+
+}  // namespace arbiter::log
+
+#endif  // ARBITER_SERVICES_LOG_LOG_CORE_H_

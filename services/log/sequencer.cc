@@ -1,0 +1,350 @@
+#include "services/log/sequencer.h"
+
+#include <pthread.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/api/api.h"
+#include "common/base/crash_point.h"
+#include "common/base/crc32c.h"
+#include "common/eval/engine.h"
+#include "common/polar/policy.h"
+#include "glog/logging.h"
+
+namespace arbiter::log {
+namespace {
+
+constexpr size_t kMaxListedFacts = 20;
+
+absl::Status TenantNotFound(const std::string& tenant) {
+  return absl::NotFoundError(absl::StrCat("tenant \"", tenant, "\" not found"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const polar::Program>> CompileAndTestPolicy(
+    const std::string& source, const std::string& filename) {
+  absl::StatusOr<polar::Program> program = polar::CompilePolicy(source, filename);
+  if (!program.ok()) return program.status();
+  absl::StatusOr<std::vector<eval::TestResult>> results = eval::RunTests(*program);
+  if (!results.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(filename, ": policy tests could not run: ", results.status().message()));
+  }
+  std::string failures;
+  int failed = 0;
+  for (const auto& t : *results) {
+    if (t.passed) continue;
+    for (const auto& f : t.failures) {
+      if (failed++ >= 20) break;
+      absl::StrAppend(&failures, failures.empty() ? "" : "\n", filename, ":",
+                      f.location.line, ":", f.location.column, ": test \"", t.name,
+                      "\" failed: ", f.source, ": ", f.message);
+    }
+    if (t.failures.empty()) {
+      ++failed;
+      absl::StrAppend(&failures, failures.empty() ? "" : "\n", filename, ":",
+                      t.location.line, ":", t.location.column, ": test \"", t.name,
+                      "\" failed");
+    }
+  }
+  if (failed > 0) return absl::InvalidArgumentError(failures);
+  return std::make_shared<const polar::Program>(*std::move(program));
+}
+
+absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Start(
+    logstore::LogStore* store, SequencerOptions options,
+    StoredFactChecker checker, HeadListener on_head) {
+  std::unique_ptr<Sequencer> seq(
+      new Sequencer(store, options, std::move(checker), std::move(on_head)));
+  absl::StatusOr<std::vector<logstore::TenantRecord>> tenants = store->Tenants();
+  if (!tenants.ok()) return tenants.status();
+  for (auto& t : *tenants) {
+    TenantState st;
+    st.created_offset = t.created_offset;
+    st.policy_version = t.policy_version;
+    st.policy_source = t.policy_source;
+    st.policy_filename = t.policy_filename;
+    st.policy_forced = t.policy_forced;
+    if (t.policy_version > 0) {
+      // Compiled as stored: a policy accepted once stays accepted (its tests
+      // ran when it was set).
+      absl::StatusOr<polar::Program> p =
+          polar::CompilePolicy(t.policy_source, t.policy_filename);
+      if (!p.ok()) {
+        return absl::DataLossError(absl::StrCat("stored policy of tenant \"", t.name,
+                                                "\" no longer compiles: ",
+                                                p.status().message()));
+      }
+      st.program = std::make_shared<const polar::Program>(*std::move(p));
+    }
+    seq->working_[t.name] = st;
+  }
+  {
+    absl::MutexLock l(&seq->published_mu_);
+    seq->published_ = seq->working_;
+  }
+  seq->next_offset_ = store->Head() + 1;
+  seq->thread_ = std::thread([s = seq.get()] { s->Run(); });
+  return seq;
+}
+
+Sequencer::~Sequencer() { Stop(); }
+
+void Sequencer::Stop() {
+  {
+    absl::MutexLock l(&queue_mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Sequencer::Enqueue(Pending p) {
+  {
+    absl::MutexLock l(&queue_mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(p));
+      return;
+    }
+  }
+  p.done({.status = absl::UnavailableError("the log is shutting down")});
+}
+
+void Sequencer::CreateTenant(v1::CreateTenantRequest request, SequenceDone done) {
+  if (absl::Status s = api::ValidateCreateTenantRequest(request); !s.ok()) {
+    return done({.status = s});
+  }
+  size_t bytes = request.ByteSizeLong();
+  Enqueue({.request = std::move(request), .done = std::move(done), .bytes = bytes});
+}
+
+void Sequencer::Write(v1::WriteRequest request, SequenceDone done) {
+  if (absl::Status s = api::ValidateWriteRequest(request); !s.ok()) {
+    return done({.status = s});
+  }
+  size_t bytes = request.ByteSizeLong();
+  Enqueue({.request = std::move(request), .done = std::move(done), .bytes = bytes});
+}
+
+void Sequencer::SetPolicy(v1::SetPolicyRequest request, SequenceDone done) {
+  if (absl::Status s = api::ValidateSetPolicyRequest(request); !s.ok()) {
+    return done({.status = s});
+  }
+  if (request.filename().empty()) request.set_filename(api::kDefaultPolicyFilename);
+  auto program = CompileAndTestPolicy(request.source(), request.filename());
+  if (!program.ok()) return done({.status = program.status()});
+  size_t bytes = request.ByteSizeLong();
+  Enqueue({.request = std::move(request),
+           .program = *std::move(program),
+           .done = std::move(done),
+           .bytes = bytes});
+}
+
+void Sequencer::Run() {
+  pthread_setname_np(pthread_self(), "log-sequencer");
+  while (true) {
+    std::deque<Pending> batch;
+    {
+      absl::MutexLock l(&queue_mu_);
+      queue_mu_.Await(absl::Condition(
+          +[](Sequencer* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return s->stopping_ || !s->queue_.empty();
+          },
+          this));
+      if (stopping_) {
+        batch.swap(queue_);
+        queue_mu_.Unlock();
+        for (auto& p : batch) {
+          p.done({.status = absl::UnavailableError("the log is shutting down")});
+        }
+        queue_mu_.Lock();
+        return;
+      }
+      size_t bytes = 0;
+      while (!queue_.empty() && batch.size() < options_.max_group_entries &&
+             (batch.empty() || bytes + queue_.front().bytes <= options_.max_group_bytes)) {
+        bytes += queue_.front().bytes;
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    for (auto& p : batch) Sequence(p);
+    Commit();
+  }
+}
+
+absl::StatusOr<std::optional<uint64_t>> Sequencer::FindRequest(
+    const std::string& tenant, const std::string& request_id) {
+  if (request_id.empty()) return std::optional<uint64_t>();
+  auto it = group_requests_.find({tenant, request_id});
+  if (it != group_requests_.end()) return std::optional<uint64_t>(it->second);
+  return store_->LookupRequest(tenant, request_id);
+}
+
+void Sequencer::Append(Pending& p, const std::string& tenant, v1::LogPayload payload,
+                       const std::string& request_id,
+                       std::optional<TenantState> new_state) {
+  const uint64_t offset = next_offset_++;
+  logstore::AppendRecord rec;
+  rec.entry.set_offset(offset);
+  rec.entry.set_tenant(tenant);
+  rec.entry.set_time_unix_ms(absl::ToUnixMillis(absl::Now()));
+  payload.SerializeToString(rec.entry.mutable_payload());
+  rec.entry.set_payload_crc32c(Crc32c(rec.entry.payload()));
+  rec.request_id = request_id;
+  if (new_state.has_value()) {
+    if (new_state->created_offset == 0) new_state->created_offset = offset;
+    rec.tenant = logstore::TenantRecord{
+        .name = tenant,
+        .created_offset = new_state->created_offset,
+        .policy_version = new_state->policy_version,
+        .policy_source = new_state->policy_source,
+        .policy_filename = new_state->policy_filename,
+        .policy_forced = new_state->policy_forced};
+    working_[tenant] = *new_state;
+    group_tenants_[tenant] = *new_state;
+  }
+  if (!request_id.empty()) group_requests_[{tenant, request_id}] = offset;
+  group_.push_back(std::move(rec));
+  slots_.push_back({.done = std::move(p.done), .result = {.offset = offset}});
+}
+
+void Sequencer::Sequence(Pending& p) {
+  auto fail = [&](absl::Status s) {
+    slots_.push_back({.done = std::move(p.done), .result = {.status = std::move(s)}});
+  };
+  auto duplicate = [&](uint64_t offset) {
+    slots_.push_back({.done = std::move(p.done), .result = {.offset = offset}});
+  };
+  if (auto* r = std::get_if<v1::CreateTenantRequest>(&p.request)) {
+    auto found = FindRequest(r->tenant(), r->request_id());
+    if (!found.ok()) return fail(found.status());
+    if (found->has_value()) return duplicate(**found);
+    if (working_.count(r->tenant())) {
+      return fail(absl::AlreadyExistsError(
+          absl::StrCat("tenant \"", r->tenant(), "\" already exists")));
+    }
+    v1::LogPayload payload;
+    payload.mutable_create_tenant()->set_request_id(r->request_id());
+    return Append(p, r->tenant(), std::move(payload), r->request_id(), TenantState{});
+  }
+  if (auto* r = std::get_if<v1::WriteRequest>(&p.request)) {
+    auto it = working_.find(r->tenant());
+    if (it == working_.end()) return fail(TenantNotFound(r->tenant()));
+    auto found = FindRequest(r->tenant(), r->request_id());
+    if (!found.ok()) return fail(found.status());
+    if (found->has_value()) return duplicate(**found);
+    const TenantState& st = it->second;
+    if (st.program == nullptr) {
+      return fail(absl::FailedPreconditionError(absl::StrCat(
+          "tenant \"", r->tenant(), "\" has no policy: SetPolicy first")));
+    }
+    for (int i = 0; i < r->operations_size(); ++i) {
+      const auto& op = r->operations(i);
+      if (!op.has_insert()) continue;  // delete patterns: structure only
+      absl::Status s = polar::CheckFact(*st.program, api::FromProto(op.insert()));
+      if (!s.ok()) {
+        return fail(absl::Status(s.code(), absl::StrCat("operations[", i,
+                                                        "].insert: ", s.message())));
+      }
+    }
+    v1::LogPayload payload;
+    auto* batch = payload.mutable_write();
+    batch->mutable_operations()->Swap(r->mutable_operations());
+    batch->set_request_id(r->request_id());
+    return Append(p, r->tenant(), std::move(payload), r->request_id(), std::nullopt);
+  }
+  auto* r = std::get_if<v1::SetPolicyRequest>(&p.request);
+  auto it = working_.find(r->tenant());
+  if (it == working_.end()) return fail(TenantNotFound(r->tenant()));
+  auto found = FindRequest(r->tenant(), r->request_id());
+  if (!found.ok()) return fail(found.status());
+  if (found->has_value()) return duplicate(**found);
+  // Everything before this policy must be durable and materialized before
+  // its stored facts can be checked.
+  Commit();
+  NonFittingFacts bad;
+  if (checker_ && working_[r->tenant()].created_offset > 0) {
+    absl::StatusOr<NonFittingFacts> checked =
+        checker_(r->tenant(), next_offset_ - 1, *p.program);
+    if (!checked.ok()) return fail(checked.status());
+    bad = *std::move(checked);
+  }
+  if (bad.count > 0 && !r->force()) {
+    std::string msg = absl::StrCat(
+        bad.count, " stored fact(s) of tenant \"", r->tenant(),
+        "\" do not fit the new policy (set force to install it anyway: they "
+        "stay stored but inert)");
+    for (size_t i = 0; i < bad.first.size() && i < kMaxListedFacts; ++i) {
+      absl::StrAppend(&msg, "\n  ", ToString(bad.first[i]));
+    }
+    if (bad.count > kMaxListedFacts) absl::StrAppend(&msg, "\n  ...");
+    return fail(absl::FailedPreconditionError(msg));
+  }
+  TenantState st = it->second;
+  st.policy_version = next_offset_;
+  st.policy_source = r->source();
+  st.policy_filename = r->filename();
+  st.policy_forced = r->force();
+  st.program = p.program;
+  v1::LogPayload payload;
+  auto* up = payload.mutable_set_policy();
+  up->set_source(r->source());
+  up->set_filename(r->filename());
+  up->set_forced(r->force());
+  up->set_request_id(r->request_id());
+  std::string tenant = r->tenant();
+  std::string request_id = r->request_id();
+  Append(p, tenant, std::move(payload), request_id, std::move(st));
+  slots_.back().result.inert_fact_count = bad.count;
+  slots_.back().result.inert_facts = std::move(bad.first);
+}
+
+void Sequencer::Commit() {
+  if (!group_.empty()) {
+    absl::Status s = store_->Append(group_);
+    if (!s.ok()) {
+      // The in-memory state is ahead of the disk now; a restart recovers
+      // the durable state from the store (docs/LOG_FORMAT.md).
+      LOG(FATAL) << "log append failed, exiting to recover from disk: " << s;
+    }
+    MaybeCrash("after_commit_before_ack");
+    groups_.fetch_add(1, std::memory_order_relaxed);
+    entries_.fetch_add(group_.size(), std::memory_order_relaxed);
+    {
+      absl::MutexLock l(&published_mu_);
+      for (auto& [name, st] : group_tenants_) published_[name] = st;
+    }
+    if (on_head_) on_head_(group_.back().entry.offset());
+  }
+  for (auto& slot : slots_) slot.done(std::move(slot.result));
+  group_.clear();
+  slots_.clear();
+  group_requests_.clear();
+  group_tenants_.clear();
+}
+
+absl::StatusOr<v1::GetPolicyResponse> Sequencer::GetPolicy(const std::string& tenant) {
+  absl::MutexLock l(&published_mu_);
+  auto it = published_.find(tenant);
+  if (it == published_.end()) return TenantNotFound(tenant);
+  v1::GetPolicyResponse out;
+  out.set_source(it->second.policy_source);
+  out.set_version(it->second.policy_version);
+  out.set_filename(it->second.policy_filename);
+  return out;
+}
+
+v1::ListTenantsResponse Sequencer::ListTenants() {
+  absl::MutexLock l(&published_mu_);
+  v1::ListTenantsResponse out;
+  for (const auto& [name, st] : published_) {
+    auto* t = out.add_tenants();
+    t->set_name(name);
+    t->set_created_offset(st.created_offset);
+    t->set_policy_version(st.policy_version);
+  }
+  return out;
+}
+
+}  // namespace arbiter::log

@@ -1,0 +1,154 @@
+#include "common/snapshot/snapshot.h"
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <set>
+
+#include "absl/time/clock.h"
+#include "common/base/sha256.h"
+#include "common/replica/applier.h"
+#include "tests/testing/process.h"
+#include "tests/unit/replica/test_entries.h"
+
+namespace arbiter::snapshot {
+namespace {
+
+using testing::CreateEntry;
+using testing::WriteEntry;
+
+std::set<std::string> IdsIn(const std::string& path) {
+  auto db = storage::TenantDb::Open(path, {});
+  REQUIRE(db.ok());
+  std::set<std::string> out;
+  REQUIRE((*db)->ForEachFact([&](const Fact& f) {
+    out.insert(f.args[0].id);
+    return true;
+  }).ok());
+  return out;
+}
+
+TEST_CASE("a snapshot copies each tenant as its read transaction saw it",
+          "[unit][snapshot]") {
+  testing::TempDir dir;
+  auto applier = replica::Applier::Open({.tenants_dir = dir.File("tenants")});
+  REQUIRE(applier.ok());
+  REQUIRE((*applier)->ApplyBatch({CreateEntry(1, "acme"), CreateEntry(2, "beta"),
+                                  WriteEntry(3, "acme", {"a"}), WriteEntry(4, "beta", {"b"})})
+              .ok());
+  // Pin both views at offset 4...
+  std::vector<std::unique_ptr<storage::TenantDb>> dbs;
+  std::vector<storage::Transaction> txns;
+  std::vector<TenantSource> sources;
+  for (std::string t : {"acme", "beta"}) {
+    auto db = storage::TenantDb::Open(dir.File("tenants/" + t + ".db"), {.read_only = true});
+    REQUIRE(db.ok());
+    auto txn = storage::Transaction::Begin((*db)->db(), storage::Transaction::Mode::kRead);
+    REQUIRE(txn.ok());
+    txns.push_back(*std::move(txn));
+    sources.push_back({.name = t, .db = (*db)->db(), .applied_offset = 4});
+    dbs.push_back(*std::move(db));
+  }
+  // ...then the applier moves on: the snapshot must not see offset 5.
+  REQUIRE((*applier)->Apply(WriteEntry(5, "acme", {"later", "-a"})).ok());
+
+  mkdir(dir.File("snaps").c_str(), 0755);
+  auto m = WriteSnapshot(dir.File("snaps"),
+                         {.cluster_id = "c", .epoch = 1, .offset = 4,
+                          .created_unix_ms = absl::ToUnixMillis(absl::Now())},
+                         sources);
+  REQUIRE(m.ok());
+  txns.clear();
+  CHECK(m->snapshot_id() == "snap-00000000000000000004");
+  REQUIRE(m->files_size() == 2);
+  for (const auto& f : m->files()) {
+    std::string path = dir.File("snaps/" + m->snapshot_id() + "/" + f.name());
+    CHECK(std::filesystem::file_size(path) == f.size_bytes());
+    CHECK(*Sha256File(path) == f.sha256());
+  }
+  CHECK(IdsIn(dir.File("snaps/snap-00000000000000000004/tenants/acme.db")) ==
+        std::set<std::string>{"a"});
+  CHECK(IdsIn(dir.File("snaps/snap-00000000000000000004/tenants/beta.db")) ==
+        std::set<std::string>{"b"});
+  CHECK(WriteSnapshot(dir.File("snaps"), {.offset = 4}, {}).status().code() ==
+        absl::StatusCode::kAlreadyExists);
+}
+
+TEST_CASE("store: list, chunks, pins, retention, cleanup", "[unit][snapshot]") {
+  testing::TempDir dir;
+  SnapshotStore store(dir.File("snaps"));
+  REQUIRE(store.Cleanup().ok());
+  absl::Time now = absl::Now();
+  for (uint64_t off : {10, 20, 30}) {
+    REQUIRE(WriteSnapshot(store.dir(),
+                          {.cluster_id = "c", .offset = off,
+                           .created_unix_ms = absl::ToUnixMillis(now - absl::Hours(40 - off))},
+                          {})
+                .ok());
+  }
+  std::filesystem::create_directories(dir.File("snaps/snap-00000000000000000040.tmp"));
+  std::filesystem::create_directories(dir.File("snaps/snap-00000000000000000050"));
+  auto list = store.List();
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 3);
+  CHECK((*list)[0].offset() == 30);
+  CHECK(store.Get("snap-nope").status().code() == absl::StatusCode::kNotFound);
+  REQUIRE(store.Cleanup().ok());
+  CHECK(!std::filesystem::exists(dir.File("snaps/snap-00000000000000000050")));
+
+  // Retention 25h: 10 (30h old) and 20 (20h old)... R = newest >= 25h old = 10.
+  auto r = store.ApplyRetention(now, absl::Hours(25));
+  REQUIRE(r.ok());
+  CHECK(*r == 10);
+  CHECK(store.List()->size() == 3);
+  // Retention 15h: R = 20, so 10 goes unless pinned.
+  store.Pin("snap-00000000000000000010");
+  r = store.ApplyRetention(now, absl::Hours(15));
+  CHECK(*r == 20);
+  CHECK(store.List()->size() == 3);
+  store.Unpin("snap-00000000000000000010");
+  r = store.ApplyRetention(now, absl::Hours(15));
+  CHECK(store.List()->size() == 2);
+  // Retention 0: only the newest remains.
+  r = store.ApplyRetention(now, absl::ZeroDuration());
+  CHECK(*r == 30);
+  CHECK(store.List()->size() == 1);
+}
+
+TEST_CASE("chunks are at most 256 KiB and resume at a byte offset", "[unit][snapshot]") {
+  testing::TempDir dir;
+  auto applier = replica::Applier::Open({.tenants_dir = dir.File("tenants")});
+  REQUIRE((*applier)->Apply(CreateEntry(1, "big")).ok());
+  std::vector<v1::LogEntry> writes;
+  for (int i = 0; i < 60; ++i) {
+    writes.push_back(WriteEntry(2 + i, "big", {std::string(900, 'a' + i % 26) + std::to_string(i)}));
+  }
+  REQUIRE((*applier)->ApplyBatch(writes).ok());
+  auto db = storage::TenantDb::Open(dir.File("tenants/big.db"), {.read_only = true});
+  auto txn = storage::Transaction::Begin((*db)->db(), storage::Transaction::Mode::kRead);
+  TenantSource src{.name = "big", .db = (*db)->db()};
+  SnapshotStore store(dir.File("snaps"));
+  REQUIRE(store.Cleanup().ok());
+  auto m = WriteSnapshot(store.dir(), {.offset = 61}, {&src, 1});
+  REQUIRE(m.ok());
+  const auto& f = m->files(0);
+  std::string all;
+  uint64_t off = 0;
+  while (true) {
+    auto c = store.ReadChunk(*m, f.name(), off);
+    REQUIRE(c.ok());
+    CHECK(c->data.size() <= kChunkBytes);
+    CHECK(c->file_size == f.size_bytes());
+    if (c->data.empty()) break;
+    all += c->data;
+    off += c->data.size();
+  }
+  CHECK(Sha256Hex(all) == f.sha256());
+  CHECK(store.ReadChunk(*m, f.name(), f.size_bytes() + 1).status().code() ==
+        absl::StatusCode::kOutOfRange);
+  CHECK(store.ReadChunk(*m, "tenants/x.db", 0).status().code() == absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace arbiter::snapshot
