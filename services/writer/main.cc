@@ -9,8 +9,12 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
+#include "common/base/crash_point.h"
 #include "common/server/server_runner.h"
+#include "common/storage/boot_clock.h"
 #include "glog/logging.h"
+#include "services/writer/host_monitor.h"
+#include "services/writer/replicator.h"
 #include "services/writer/writer_admin_service.h"
 
 namespace {
@@ -18,6 +22,7 @@ std::string EnvOr(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? v : fallback;
 }
+const arbiter::writer::WriterOptions kDefaults;
 }  // namespace
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052",
@@ -25,7 +30,7 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50052",
           "on loopback unless the network is trusted: Drain is unauthenticated");
 ABSL_FLAG(std::string, port_file, "",
           "if set, the chosen port is written to this file once listening");
-ABSL_FLAG(std::string, data_dir, "./var/host",
+ABSL_FLAG(std::string, data_dir, kDefaults.data_dir,
           "the host's data directory (tenant replicas, control.db)");
 ABSL_FLAG(std::string, log_address,
           EnvOr("ARBITER_LOG_ADDRESS", "127.0.0.1:50051"),
@@ -33,6 +38,15 @@ ABSL_FLAG(std::string, log_address,
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(5),
           "on SIGTERM, how long to keep serving after health goes "
           "NOT_SERVING");
+ABSL_FLAG(absl::Duration, live_enter, kDefaults.live_enter,
+          "become LIVE once the replica was fresh within this long");
+ABSL_FLAG(absl::Duration, live_exit, kDefaults.live_exit,
+          "stop being LIVE once the replica has not been fresh for this long");
+ABSL_FLAG(int, max_batch_entries, kDefaults.max_batch_entries,
+          "most log entries applied in one batch (one transaction per tenant)");
+ABSL_FLAG(absl::Duration, reconnect_max, kDefaults.reconnect_max,
+          "longest backoff between attempts to reach the log");
+ABSL_FLAG(std::string, crash_at, "", "test hook: _exit(3) at this named point");
 
 int main(int argc, char** argv) {
   arbiter::server::BlockTerminationSignals();
@@ -48,19 +62,56 @@ int main(int argc, char** argv) {
       .port_file = absl::GetFlag(FLAGS_port_file),
       .drain_grace = absl::GetFlag(FLAGS_drain_grace),
   };
-  if (absl::Status s = server_options.Validate(); !s.ok()) {
-    std::cerr << "arbiter-writer: " << s.message() << "\n";
-    return 2;
+  arbiter::writer::WriterOptions options;
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.log_address = absl::GetFlag(FLAGS_log_address);
+  options.live_enter = absl::GetFlag(FLAGS_live_enter);
+  options.live_exit = absl::GetFlag(FLAGS_live_exit);
+  options.max_batch_entries = absl::GetFlag(FLAGS_max_batch_entries);
+  options.reconnect_max = absl::GetFlag(FLAGS_reconnect_max);
+  options.crash_at = absl::GetFlag(FLAGS_crash_at);
+  for (const absl::Status& s : {server_options.Validate(), options.Validate()}) {
+    if (!s.ok()) {
+      std::cerr << "arbiter-writer: " << s.message() << "\n";
+      return 2;
+    }
   }
+  arbiter::SetCrashPoint(options.crash_at);
 
-  arbiter::writer::WriterAdminService service;
+  auto clock = arbiter::storage::SystemBootClock::Create();
+  if (!clock.ok()) {
+    LOG(ERROR) << clock.status();
+    return 1;
+  }
   arbiter::server::ServerRunner runner(server_options);
-  runner.AddService(&service, arbiter::v1::WriterAdminService::service_full_name());
+  auto replicator = arbiter::writer::Replicator::Create(
+      options, clock->get(), [&runner] { runner.RequestStop(); });
+  if (!replicator.ok()) {
+    LOG(ERROR) << replicator.status().message();
+    return 1;
+  }
+  auto monitor = arbiter::writer::HostMonitor::Create(options, clock->get());
+  if (!monitor.ok()) {
+    LOG(ERROR) << monitor.status();
+    return 1;
+  }
+  arbiter::writer::WriterAdminService service(monitor->get());
+  runner.AddService(&service,
+                    arbiter::v1::WriterAdminService::service_full_name());
   if (absl::Status s = runner.Start(); !s.ok()) {
     LOG(ERROR) << s;
     return 1;
   }
+  (*replicator)->Start();
+  (*monitor)->Start();
   runner.WaitForTerminationSignal();
   runner.Drain();
+  (*replicator)->Stop();
+  (*monitor)->Stop();
+  std::string fatal = (*replicator)->fatal_error();
+  if (!fatal.empty()) {
+    std::cerr << "arbiter-writer: " << fatal << "\n";
+    return 1;
+  }
   return 0;
 }

@@ -1,0 +1,390 @@
+#include "services/writer/replicator.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/crash_point.h"
+#include "common/base/status_macros.h"
+#include "common/server/grpc_status.h"
+#include "common/storage/sqlite.h"
+#include "glog/logging.h"
+#include "services/writer/restorer.h"
+
+namespace arbiter::writer {
+namespace {
+
+namespace fs = std::filesystem;
+using storage::ReplicationState;
+
+std::chrono::system_clock::time_point Deadline(absl::Duration d) {
+  return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(d);
+}
+
+int64_t FileSize(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Replicator>> Replicator::Create(
+    const WriterOptions& options, const storage::BootClock* clock,
+    std::function<void()> on_fatal) {
+  host::DataDir dir(options.data_dir);
+  std::error_code ec;
+  fs::create_directories(dir.root(), ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--data_dir: cannot create ", dir.root(), ": ", ec.message()));
+  }
+  if (!fs::exists(dir.ControlDbPath())) {
+    ARBITER_RETURN_IF_ERROR(storage::ControlDb::Create(dir.ControlDbPath()));
+  }
+  auto control = storage::ControlDb::Open(dir.ControlDbPath(), storage::DbOptions{});
+  if (!control.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir.ControlDbPath(), " cannot be used (", control.status().message(),
+        "); move the data directory away to start this host afresh"));
+  }
+  ARBITER_ASSIGN_OR_RETURN(storage::ControlState state, (*control)->Read());
+  // DESIGN.md §8.4: REPLAYING before anything else, so no reader trusts a
+  // LIVE left behind by a previous process.
+  ARBITER_RETURN_IF_ERROR((*control)->SetReplicationState(
+      state.current_generation == 0 ? ReplicationState::kRestoring
+                                    : ReplicationState::kReplaying));
+  return std::unique_ptr<Replicator>(
+      new Replicator(options, clock, std::move(on_fatal), std::move(*control)));
+}
+
+Replicator::Replicator(const WriterOptions& options, const storage::BootClock* clock,
+                       std::function<void()> on_fatal,
+                       std::unique_ptr<storage::ControlDb> control)
+    : options_(options),
+      clock_(clock),
+      on_fatal_(std::move(on_fatal)),
+      dir_(options.data_dir),
+      control_(std::move(control)) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  // Reconnect quickly when the log comes back (our own loop backs off).
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.reconnect_max)));
+  channel_ = grpc::CreateCustomChannel(options.log_address,
+                                       grpc::InsecureChannelCredentials(), args);
+  log_ = v1::LogService::NewStub(channel_);
+}
+
+Replicator::~Replicator() { Stop(); }
+
+void Replicator::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Replicator::Stop() {
+  stopping_.store(true);
+  {
+    absl::MutexLock l(&mu_);
+    if (stream_ctx_ != nullptr) stream_ctx_->TryCancel();
+  }
+  if (thread_.joinable()) thread_.join();
+  CloseTenants();
+}
+
+std::string Replicator::fatal_error() const {
+  absl::MutexLock l(&mu_);
+  return fatal_error_;
+}
+
+bool Replicator::SleepUnlessStopped(absl::Duration d) {
+  absl::Time until = absl::Now() + d;
+  while (!stopping_.load() && absl::Now() < until) {
+    absl::SleepFor(std::min(absl::Milliseconds(20), until - absl::Now()));
+  }
+  return !stopping_.load();
+}
+
+void Replicator::Run() {
+  absl::Duration backoff = options_.reconnect_min;
+  while (!stopping_.load()) {
+    absl::Time started = absl::Now();
+    absl::Status s = RunOnce();
+    if (stopping_.load()) break;
+    if (s.code() == absl::StatusCode::kFailedPrecondition) {
+      LOG(ERROR) << "the writer cannot continue: " << s.message();
+      {
+        absl::MutexLock l(&mu_);
+        fatal_error_ = std::string(s.message());
+      }
+      on_fatal_();
+      return;
+    }
+    if (s.ok()) {
+      backoff = options_.reconnect_min;
+      continue;
+    }
+    // A connection that lasted a while earns a fresh backoff.
+    if (absl::Now() - started > options_.reconnect_max) {
+      backoff = options_.reconnect_min;
+    }
+    LOG(WARNING) << "log " << options_.log_address << ": " << s
+                 << "; retrying in " << backoff;
+    if (!SleepUnlessStopped(backoff)) break;
+    backoff = std::min(backoff * 2, options_.reconnect_max);
+  }
+}
+
+absl::Status Replicator::RunOnce() {
+  v1::GetHeadResponse head;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline(options_.rpc_timeout));
+    ARBITER_RETURN_IF_ERROR(server::FromGrpcStatus(
+        log_->GetHead(&ctx, v1::GetHeadRequest(), &head)));
+  }
+  ARBITER_ASSIGN_OR_RETURN(storage::ControlState state, control_->Read());
+  ARBITER_ASSIGN_OR_RETURN(bool restore, NeedsRestore(head, state));
+  if (restore) return Restore(head, state);
+  return Follow(head, state);
+}
+
+absl::StatusOr<bool> Replicator::NeedsRestore(const v1::GetHeadResponse& head,
+                                              const storage::ControlState& state) {
+  if (force_restore_) return true;
+  if (state.current_generation == 0) return true;
+  const auto epoch = static_cast<int64_t>(head.epoch());
+  if (!state.cluster_id.empty()) {
+    if (state.cluster_id != head.cluster_id()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the data directory ", dir_.root(), " holds cluster ", state.cluster_id,
+          " but the log at ", options_.log_address, " is cluster ", head.cluster_id(),
+          ": point --log_address at the right log, or move the data directory "
+          "away to start this host afresh"));
+    }
+    if (state.epoch > epoch) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the data directory holds epoch ", state.epoch, " of cluster ", state.cluster_id,
+          " but the log is at the older epoch ", epoch,
+          ": the log went back in time; move the data directory away to start "
+          "this host afresh from the log"));
+    }
+    if (state.epoch < epoch) {
+      LOG(WARNING) << "the log moved to epoch " << epoch << " (host data: epoch "
+                   << state.epoch << "): re-restoring";
+      return true;
+    }
+  }
+  if (state.applied_offset > static_cast<int64_t>(head.head_offset())) {
+    LOG(ERROR) << "the host applied up to offset " << state.applied_offset
+               << " but the log's head is " << head.head_offset()
+               << ": the log lost history; re-restoring";
+    return true;
+  }
+  if (applier_ != nullptr && generation_ == state.current_generation) {
+    return false;  // checked when this generation was opened
+  }
+
+  // DESIGN.md §8.4: every registered tenant's file must exist and be at least
+  // as far as the registry says; never recreate a tenant empty.
+  CloseTenants();
+  for (const auto& t : state.tenants) {
+    std::string path = dir_.TenantPath(state.current_generation, t.path);
+    auto db = storage::TenantDb::Open(path, storage::DbOptions{.wal_autocheckpoint = 0});
+    if (!db.ok()) {
+      LOG(ERROR) << "tenant " << t.name << ": " << path << " cannot be used ("
+                 << db.status() << "); re-restoring into a new generation";
+      return true;
+    }
+    auto meta = (*db)->Meta();
+    if (!meta.ok() || meta->tenant != t.name || meta->applied_offset < t.applied_offset) {
+      LOG(ERROR) << "tenant " << t.name << ": " << path
+                 << (meta.ok() ? absl::StrCat(" is at offset ", meta->applied_offset,
+                                              ", behind the registry's ", t.applied_offset)
+                               : absl::StrCat(": ", meta.status().ToString()))
+                 << "; re-restoring into a new generation";
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::Status Replicator::Restore(const v1::GetHeadResponse& head,
+                                 const storage::ControlState& state) {
+  ARBITER_RETURN_IF_ERROR(control_->SetReplicationState(ReplicationState::kRestoring));
+  CloseTenants();
+  generation_ = 0;
+  const int64_t generation = state.current_generation + 1;
+  ARBITER_ASSIGN_OR_RETURN(RestoredGeneration r,
+                           RestoreGeneration(*log_, head, dir_, generation, options_));
+  ARBITER_RETURN_IF_ERROR(control_->SetClusterIdentity(r.cluster_id, r.epoch));
+  ARBITER_RETURN_IF_ERROR(control_->SetGeneration(generation, r.tenants, r.offset));
+  ARBITER_RETURN_IF_ERROR(control_->SetReplicationState(ReplicationState::kReplaying));
+  force_restore_ = false;
+  LOG(INFO) << "generation " << generation << " installed at offset " << r.offset
+            << " with " << r.tenants.size() << " tenants; REPLAYING";
+  // Keep the previous generation for readers still switching over; older
+  // ones are unused.
+  for (int64_t g = generation - 2; g >= 1; --g) {
+    std::error_code ec;
+    if (!fs::exists(dir_.GenerationDir(g), ec)) break;
+    fs::remove_all(dir_.GenerationDir(g), ec);
+  }
+  return absl::OkStatus();
+}
+
+void Replicator::CloseTenants() { applier_.reset(); }
+
+absl::Status Replicator::OpenGeneration(const storage::ControlState& state) {
+  if (applier_ != nullptr && generation_ == state.current_generation) {
+    return absl::OkStatus();
+  }
+  replica::ApplierOptions options;
+  options.tenants_dir = dir_.GenerationDir(state.current_generation) + "/tenants";
+  options.cluster_id = state.cluster_id;
+  options.db_options.wal_autocheckpoint = 0;  // checkpointed in ApplyBatch
+  ARBITER_ASSIGN_OR_RETURN(applier_, replica::Applier::Open(std::move(options)));
+  generation_ = state.current_generation;
+  return absl::OkStatus();
+}
+
+absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
+                                const storage::ControlState& state) {
+  ARBITER_RETURN_IF_ERROR(OpenGeneration(state));
+  applied_ = state.applied_offset;
+  tenant_offsets_.clear();
+  for (const auto& t : state.tenants) tenant_offsets_[t.name] = t.applied_offset;
+
+  grpc::ClientContext ctx;
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_.load()) return absl::CancelledError("stopping");
+    stream_ctx_ = &ctx;
+  }
+  struct Unregister {
+    Replicator* self;
+    ~Unregister() {
+      absl::MutexLock l(&self->mu_);
+      self->stream_ctx_ = nullptr;
+    }
+  } unregister{this};
+
+  v1::SubscribeRequest req;
+  req.set_from_offset(static_cast<uint64_t>(applied_) + 1);
+  req.set_expected_cluster_id(head.cluster_id());
+  auto stream = log_->Subscribe(&ctx, req);
+  LOG(INFO) << "subscribed to " << options_.log_address << " from offset "
+            << applied_ + 1 << " (log head " << head.head_offset() << ")";
+
+  std::vector<v1::LogEntry> batch;
+  uint64_t last_head = 0;
+  storage::BootTime last_received;
+  absl::Status result;
+  v1::SubscribeResponse msg;
+  while (stream->Read(&msg)) {
+    storage::BootTime received = clock_->Now();
+    if (msg.cluster_id() != head.cluster_id() || msg.epoch() != head.epoch()) {
+      force_restore_ = msg.epoch() > head.epoch();
+      result = absl::AbortedError(absl::StrCat("the log changed identity to cluster ",
+                                               msg.cluster_id(), " epoch ", msg.epoch()));
+      break;
+    }
+    last_head = msg.durable_head();
+    last_received = received;
+    if (msg.has_entry()) {
+      v1::LogEntry* entry = msg.mutable_entry();
+      const int64_t expected = applied_ + static_cast<int64_t>(batch.size()) + 1;
+      if (static_cast<int64_t>(entry->offset()) != expected) {
+        result = absl::DataLossError(absl::StrCat("the log sent offset ", entry->offset(),
+                                                  ", expected ", expected));
+        break;
+      }
+      batch.push_back(std::move(*entry));
+      if (static_cast<int>(batch.size()) >= options_.max_batch_entries ||
+          batch.back().offset() >= msg.durable_head()) {
+        result = ApplyBatch(batch, msg.durable_head(), received);
+        batch.clear();
+        if (!result.ok()) break;
+      }
+    } else {
+      result = ApplyBatch(batch, msg.durable_head(), received);
+      batch.clear();
+      if (!result.ok()) break;
+    }
+    if (stopping_.load()) break;
+  }
+  if (!batch.empty() && result.ok()) {
+    // Durable, validated entries: apply them even though the stream broke.
+    result = ApplyBatch(batch, last_head, last_received);
+  }
+  if (!result.ok()) {
+    ctx.TryCancel();
+    (void)stream->Finish();
+    return result;
+  }
+  absl::Status s = server::FromGrpcStatus(stream->Finish());
+  if (s.code() == absl::StatusCode::kOutOfRange) {
+    LOG(WARNING) << "history was truncated past this host (" << s.message()
+                 << "): re-restoring into a new generation";
+    force_restore_ = true;
+    return absl::OkStatus();
+  }
+  if (s.ok()) s = absl::UnavailableError("the log ended the stream");
+  return s;
+}
+
+absl::Status Replicator::ApplyBatch(std::vector<v1::LogEntry>& entries, uint64_t head,
+                                    const storage::BootTime& received) {
+  storage::AppliedUpdate update;
+  update.applied_offset = applied_;
+  if (!entries.empty()) {
+    absl::Status applied = applier_->ApplyBatch(entries);
+    if (applied.code() == absl::StatusCode::kFailedPrecondition) {
+      // A tenant database this host should have is gone: the data cannot be
+      // trusted any more.
+      force_restore_ = true;
+      return absl::DataLossError(applied.message());
+    }
+    ARBITER_RETURN_IF_ERROR(applied);
+    MaybeCrash("apply_after_tenant_commit");
+    // Per tenant: its last offset in the batch; tenants created by the batch
+    // join the registry (a crash before this re-applies their CreateTenant,
+    // which the applier skips, and registers them then).
+    std::map<std::string, std::pair<int64_t, int64_t>> range;  // first, last
+    for (const auto& e : entries) {
+      auto [it, inserted] = range.try_emplace(
+          e.tenant(), static_cast<int64_t>(e.offset()), static_cast<int64_t>(e.offset()));
+      if (!inserted) it->second.second = static_cast<int64_t>(e.offset());
+    }
+    for (const auto& [tenant, first_last] : range) {
+      if (!tenant_offsets_.contains(tenant)) {
+        ARBITER_RETURN_IF_ERROR(control_->RegisterTenant(
+            {tenant, host::DataDir::TenantRelativePath(tenant), first_last.first}));
+        LOG(INFO) << "tenant " << tenant << " created at offset " << first_last.first;
+      }
+      tenant_offsets_[tenant] = first_last.second;
+      update.tenant_offsets.emplace_back(tenant, first_last.second);
+    }
+    update.applied_offset = static_cast<int64_t>(entries.back().offset());
+  }
+  update.head_offset = static_cast<int64_t>(head);
+  if (static_cast<int64_t>(head) <= update.applied_offset) update.fresh_as_of = received;
+  ARBITER_RETURN_IF_ERROR(control_->UpdateApplied(update));
+  applied_ = update.applied_offset;
+  MaybeCrash("apply_after_control_commit");
+
+  // DESIGN.md §8.10: bound each WAL (automatic checkpoints are off).
+  for (const auto& [tenant, offset] : update.tenant_offsets) {
+    ARBITER_ASSIGN_OR_RETURN(storage::TenantDb * db, applier_->Tenant(tenant));
+    if (FileSize(db->db()->path() + "-wal") > options_.wal_checkpoint_bytes) {
+      absl::Status s = db->db()->Checkpoint("RESTART");
+      if (!s.ok()) LOG(WARNING) << "checkpoint of tenant " << tenant << ": " << s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace arbiter::writer

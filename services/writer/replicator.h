@@ -1,0 +1,112 @@
+#ifndef ARBITER_SERVICES_WRITER_REPLICATOR_H_
+#define ARBITER_SERVICES_WRITER_REPLICATOR_H_
+
+// The writer's apply loop (DESIGN.md §1, §8.1–§8.5, §8.8): one thread that
+// restores when the host has no trustworthy data, subscribes to the log from
+// the replica's applied offset + 1, applies entries in batches (one SQLite
+// transaction per tenant, then one control.db transaction with the global
+// applied offset and fresh_as_of), and reconnects with capped exponential
+// backoff when the log goes away. It is the only code that writes tenant
+// databases and the applied offset / fresh_as_of in control.db.
+//
+//   start ─▶ control.db: REPLAYING (first) ─▶ GetHead ─▶ data trustworthy?
+//              no ─▶ RESTORING ─▶ new generation ─┐
+//              yes ───────────────────────────────┴▶ Subscribe(applied+1) ─▶ apply …
+//   OUT_OF_RANGE (history truncated past us) or a newer epoch ─▶ RESTORING
+//   stream broken ─▶ backoff ─▶ GetHead …
+//
+// LIVE is derived by the HostMonitor from fresh_as_of; this loop only keeps
+// fresh_as_of true.
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "arbiter/v1/log.grpc.pb.h"
+#include "common/host/data_dir.h"
+#include "common/replica/applier.h"
+#include "common/storage/boot_clock.h"
+#include "common/storage/control_db.h"
+#include "common/storage/tenant_db.h"
+#include "services/writer/writer_options.h"
+
+namespace arbiter::writer {
+
+// Thread-safe: Start() and Stop() from one thread; the loop runs on its own.
+class Replicator {
+ public:
+  // Opens (creating if needed) the data directory and control.db, and marks
+  // the host REPLAYING before anything else (RESTORING when it holds no
+  // generation yet). FAILED_PRECONDITION when control.db cannot be used (the
+  // message says what to do).
+  // `on_fatal` is called once, from the loop thread, if the loop stops on a
+  // condition it cannot recover from (see fatal_error()).
+  static absl::StatusOr<std::unique_ptr<Replicator>> Create(
+      const WriterOptions& options, const storage::BootClock* clock,
+      std::function<void()> on_fatal = [] {});
+  ~Replicator();
+
+  void Start();
+  // Stops the loop (cancels an open stream) and joins it. Idempotent.
+  void Stop();
+
+  // A fatal condition the loop cannot recover from by itself (e.g. the log
+  // belongs to another cluster than the host's data); empty while healthy.
+  // The process should report it and exit.
+  std::string fatal_error() const;
+
+ private:
+  Replicator(const WriterOptions& options, const storage::BootClock* clock,
+             std::function<void()> on_fatal,
+             std::unique_ptr<storage::ControlDb> control);
+
+  void Run();
+  // One connection's worth of work; returns why it ended.
+  absl::Status RunOnce();
+  // Checks the local data against the log's identity and head; returns
+  // true when the host must re-restore.
+  absl::StatusOr<bool> NeedsRestore(const v1::GetHeadResponse& head,
+                                    const storage::ControlState& state);
+  absl::Status Restore(const v1::GetHeadResponse& head,
+                       const storage::ControlState& state);
+  absl::Status Follow(const v1::GetHeadResponse& head,
+                      const storage::ControlState& state);
+  // Applies `entries` (consecutive offsets) and records the new applied
+  // offset, the head, and fresh_as_of (when head <= the new applied offset).
+  absl::Status ApplyBatch(std::vector<v1::LogEntry>& entries, uint64_t head,
+                          const storage::BootTime& received);
+  // Opens the applier over the current generation's tenant directory.
+  absl::Status OpenGeneration(const storage::ControlState& state);
+  void CloseTenants();
+  bool SleepUnlessStopped(absl::Duration d);
+
+  const WriterOptions options_;
+  const storage::BootClock* const clock_;
+  const std::function<void()> on_fatal_;
+  const host::DataDir dir_;
+  std::unique_ptr<storage::ControlDb> control_;  // loop thread only
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::LogService::Stub> log_;
+
+  // Loop-thread state.
+  int64_t generation_ = 0;
+  int64_t applied_ = 0;
+  bool force_restore_ = false;
+  std::unique_ptr<replica::Applier> applier_;  // of generation_
+  std::map<std::string, int64_t> tenant_offsets_;  // registry view
+
+  std::atomic<bool> stopping_{false};
+  mutable absl::Mutex mu_;
+  grpc::ClientContext* stream_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::string fatal_error_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace arbiter::writer
+
+#endif  // ARBITER_SERVICES_WRITER_REPLICATOR_H_

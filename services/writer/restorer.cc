@@ -1,0 +1,233 @@
+#include "services/writer/restorer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/crash_point.h"
+#include "common/base/crc32c.h"
+#include "common/base/sha256.h"
+#include "common/base/status_macros.h"
+#include "common/server/grpc_status.h"
+#include "common/storage/sqlite.h"
+#include "common/storage/tenant_db.h"
+#include "glog/logging.h"
+
+namespace arbiter::writer {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kFetchAttempts = 5;
+
+std::chrono::system_clock::time_point Deadline(absl::Duration d) {
+  return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(d);
+}
+
+absl::Status Errno(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+// A snapshot file name must stay inside the staging directory.
+absl::Status CheckRelativeName(const std::string& name) {
+  if (name.empty() || name[0] == '/' || absl::StrContains(name, "..")) {
+    return absl::DataLossError(
+        absl::StrCat("snapshot file name \"", name, "\" is not a safe relative path"));
+  }
+  return absl::OkStatus();
+}
+
+// Appends the file from byte `from` to `fd`; returns the new size.
+absl::StatusOr<uint64_t> FetchFrom(v1::LogService::Stub& log,
+                                   const std::string& snapshot_id,
+                                   const v1::SnapshotFile& file, int fd,
+                                   uint64_t from, const WriterOptions& options) {
+  grpc::ClientContext ctx;
+  // The whole remaining file must arrive within a generous deadline: one
+  // rpc_timeout per 16 MiB, at least one.
+  int64_t chunks16 = static_cast<int64_t>((file.size_bytes() - from) >> 24) + 1;
+  ctx.set_deadline(Deadline(options.rpc_timeout * chunks16));
+  v1::FetchSnapshotRequest req;
+  req.set_snapshot_id(snapshot_id);
+  req.set_file(file.name());
+  req.set_byte_offset(from);
+  auto reader = log.FetchSnapshot(&ctx, req);
+  v1::FetchSnapshotResponse chunk;
+  uint64_t pos = from;
+  while (reader->Read(&chunk)) {
+    if (chunk.byte_offset() != pos) {
+      ctx.TryCancel();
+      (void)reader->Finish();
+      return absl::DataLossError(absl::StrCat(
+          file.name(), ": chunk at byte ", chunk.byte_offset(), ", expected ", pos));
+    }
+    if (Crc32c(chunk.data()) != chunk.crc32c()) {
+      ctx.TryCancel();
+      (void)reader->Finish();
+      return absl::DataLossError(
+          absl::StrCat(file.name(), ": CRC32C mismatch in the chunk at byte ", pos));
+    }
+    if (::pwrite(fd, chunk.data().data(), chunk.data().size(),
+                 static_cast<off_t>(pos)) !=
+        static_cast<ssize_t>(chunk.data().size())) {
+      ctx.TryCancel();
+      (void)reader->Finish();
+      return Errno(absl::StrCat("write ", file.name()));
+    }
+    pos += chunk.data().size();
+    MaybeCrash("restore_mid_download");
+  }
+  ARBITER_RETURN_IF_ERROR(server::FromGrpcStatus(reader->Finish()));
+  return pos;
+}
+
+// Downloads one file, resuming after interruptions, and verifies it.
+absl::Status FetchFile(v1::LogService::Stub& log, const std::string& snapshot_id,
+                       const v1::SnapshotFile& file, const std::string& path,
+                       const WriterOptions& options) {
+  fs::create_directories(fs::path(path).parent_path());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno(absl::StrCat("open ", path));
+  uint64_t size = 0;
+  absl::Status last;
+  for (int attempt = 0; attempt < kFetchAttempts && size < file.size_bytes();
+       ++attempt) {
+    auto got = FetchFrom(log, snapshot_id, file, fd, size, options);
+    if (got.ok()) {
+      size = *got;
+      if (size >= file.size_bytes()) break;
+      last = absl::DataLossError(absl::StrCat(file.name(), ": stream ended at byte ",
+                                              size, " of ", file.size_bytes()));
+      continue;
+    }
+    last = got.status();
+    if (last.code() == absl::StatusCode::kNotFound) break;  // snapshot gone
+    LOG(WARNING) << "fetching " << file.name() << " from byte " << size
+                 << " failed (" << last << "); resuming";
+    // Resume from what is certainly on disk: the bytes before `size` passed
+    // their CRC; a partial failed chunk is rewritten from `size`.
+    absl::SleepFor(options.reconnect_min * (attempt + 1));
+  }
+  bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (size != file.size_bytes()) {
+    return last.ok() ? absl::DataLossError(absl::StrCat(file.name(), ": incomplete"))
+                     : last;
+  }
+  if (!synced) return Errno(absl::StrCat("fsync ", path));
+  ARBITER_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
+  if (sha != file.sha256()) {
+    return absl::DataLossError(absl::StrCat(file.name(), ": SHA-256 ", sha,
+                                            " does not match the manifest's ",
+                                            file.sha256()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SnapshotManifest> NewestSnapshot(v1::LogService::Stub& log,
+                                                    const WriterOptions& options) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline(options.rpc_timeout));
+  v1::ListSnapshotsResponse resp;
+  ARBITER_RETURN_IF_ERROR(server::FromGrpcStatus(
+      log.ListSnapshots(&ctx, v1::ListSnapshotsRequest(), &resp)));
+  if (resp.snapshots().empty()) return absl::NotFoundError("no snapshot");
+  const v1::SnapshotManifest* best = &resp.snapshots(0);
+  for (const auto& m : resp.snapshots()) {
+    if (m.offset() > best->offset()) best = &m;
+  }
+  return *best;
+}
+
+}  // namespace
+
+absl::StatusOr<RestoredGeneration> RestoreGeneration(
+    v1::LogService::Stub& log, const v1::GetHeadResponse& head,
+    const host::DataDir& dir, int64_t generation, const WriterOptions& options) {
+  const std::string staging = dir.RestoreStagingDir();
+  const std::string target = dir.GenerationDir(generation);
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  fs::remove_all(target, ec);  // an unreferenced leftover of a crashed attempt
+  fs::create_directories(staging + "/tenants", ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot create ", staging, ": ", ec.message()));
+  }
+
+  RestoredGeneration result;
+  result.generation = generation;
+  result.cluster_id = head.cluster_id();
+  result.epoch = static_cast<int64_t>(head.epoch());
+
+  auto manifest = NewestSnapshot(log, options);
+  if (!manifest.ok() && manifest.status().code() != absl::StatusCode::kNotFound) {
+    return manifest.status();
+  }
+  if (!manifest.ok()) {
+    if (head.oldest_retained_offset() > 1) {
+      return absl::UnavailableError(absl::StrCat(
+          "the log has no snapshot and its history starts at offset ",
+          head.oldest_retained_offset(), "; waiting for a snapshot"));
+    }
+    LOG(INFO) << "the log has no snapshot yet: starting generation " << generation
+              << " empty, replaying the whole log";
+  } else {
+    const v1::SnapshotManifest& m = *manifest;
+    if (m.cluster_id() != head.cluster_id() || m.epoch() != head.epoch()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "snapshot ", m.snapshot_id(), " belongs to cluster ", m.cluster_id(),
+          " epoch ", m.epoch(), ", the log to cluster ", head.cluster_id(),
+          " epoch ", head.epoch()));
+    }
+    LOG(INFO) << "RESTORING snapshot " << m.snapshot_id() << " at offset "
+              << m.offset() << " (" << m.files_size() << " files, "
+              << m.tenants_size() << " tenants) into generation " << generation;
+    for (const auto& file : m.files()) {
+      ARBITER_RETURN_IF_ERROR(CheckRelativeName(file.name()));
+      ARBITER_RETURN_IF_ERROR(Annotate(
+          FetchFile(log, m.snapshot_id(), file, staging + "/" + file.name(), options),
+          absl::StrCat("snapshot ", m.snapshot_id())));
+    }
+    result.offset = static_cast<int64_t>(m.offset());
+    for (const auto& t : m.tenants()) {
+      ARBITER_RETURN_IF_ERROR(CheckRelativeName(t.file()));
+      std::string relative = host::DataDir::TenantRelativePath(t.name());
+      std::string path = staging + "/" + relative;
+      if (t.file() != relative) {
+        fs::rename(staging + "/" + t.file(), path, ec);
+        if (ec) {
+          return absl::InternalError(absl::StrCat("cannot move ", t.file(), ": ", ec.message()));
+        }
+      }
+      // Opening it writable checks it is a tenant database of our schema and
+      // switches it to WAL with a persistent -wal file, so readers can open it
+      // read-only.
+      storage::DbOptions db_options;
+      db_options.wal_autocheckpoint = 0;
+      ARBITER_ASSIGN_OR_RETURN(auto db, storage::TenantDb::Open(path, db_options));
+      ARBITER_ASSIGN_OR_RETURN(storage::TenantMeta meta, db->Meta());
+      if (meta.tenant != t.name()) {
+        return absl::DataLossError(absl::StrCat("snapshot file ", t.file(), " holds tenant \"",
+                                                meta.tenant, "\", expected \"", t.name(), "\""));
+      }
+      result.tenants.push_back({t.name(), relative, meta.applied_offset});
+    }
+  }
+  ARBITER_RETURN_IF_ERROR(storage::SyncDirectory(staging + "/tenants"));
+  ARBITER_RETURN_IF_ERROR(storage::SyncDirectory(staging));
+  MaybeCrash("restore_before_rename");
+  fs::rename(staging, target, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot rename ", staging, " to ", target,
+                                            ": ", ec.message()));
+  }
+  ARBITER_RETURN_IF_ERROR(storage::SyncDirectory(dir.root()));
+  return result;
+}
+
+}  // namespace arbiter::writer

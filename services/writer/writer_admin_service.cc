@@ -1,0 +1,39 @@
+#include "services/writer/writer_admin_service.h"
+
+#include "common/server/grpc_status.h"
+
+namespace arbiter::writer {
+
+using server::ToGrpcStatus;
+
+grpc::ServerUnaryReactor* WriterAdminService::GetStatus(grpc::CallbackServerContext* ctx,
+                                                        const v1::GetStatusRequest*,
+                                                        v1::GetStatusResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  auto status = monitor_->Status();
+  if (status.ok()) *resp = std::move(*status);
+  reactor->Finish(ToGrpcStatus(status.status()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WriterAdminService::Drain(grpc::CallbackServerContext* ctx,
+                                                    const v1::DrainRequest*,
+                                                    v1::DrainResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  auto state = monitor_->Drain();
+  if (state.ok()) resp->set_drain_state(*state);
+  reactor->Finish(ToGrpcStatus(state.status()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WriterAdminService::Undrain(grpc::CallbackServerContext* ctx,
+                                                      const v1::UndrainRequest*,
+                                                      v1::UndrainResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  auto state = monitor_->Undrain();
+  if (state.ok()) resp->set_drain_state(*state);
+  reactor->Finish(ToGrpcStatus(state.status()));
+  return reactor;
+}
+
+}  // namespace arbiter::writer

@@ -1,0 +1,27 @@
+#include "services/writer/writer_options.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace arbiter::writer {
+
+absl::Status WriterOptions::Validate() const {
+  if (data_dir.empty()) return absl::InvalidArgumentError("--data_dir: must not be empty");
+  if (log_address.empty() || log_address.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--log_address: expected HOST:PORT, got \"", log_address, "\""));
+  }
+  if (live_enter <= absl::ZeroDuration() || live_exit < live_enter) {
+    return absl::InvalidArgumentError(
+        "--live_enter / --live_exit: need 0 < live_enter <= live_exit");
+  }
+  if (max_batch_entries < 1) {
+    return absl::InvalidArgumentError("--max_batch_entries: must be at least 1");
+  }
+  if (reconnect_min <= absl::ZeroDuration() || reconnect_max < reconnect_min) {
+    return absl::InvalidArgumentError(
+        "--reconnect_min / --reconnect_max: need 0 < min <= max");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace arbiter::writer

@@ -1,0 +1,46 @@
+#ifndef ARBITER_SERVICES_WRITER_WRITER_OPTIONS_H_
+#define ARBITER_SERVICES_WRITER_WRITER_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace arbiter::writer {
+
+struct WriterOptions {
+  // The host's data directory (created if missing).
+  std::string data_dir = "./var/host";
+  // arbiter-log's HOST:PORT.
+  std::string log_address = "127.0.0.1:50051";
+  // LIVE is entered when the replica was fresh within `live_enter` and left
+  // when it has not been fresh for `live_exit` (hysteresis, DESIGN.md §8.5:
+  // one bulk import does not flap every host). Readers apply their own
+  // --max_staleness on top, from fresh_as_of.
+  absl::Duration live_enter = absl::Seconds(1);
+  absl::Duration live_exit = absl::Seconds(10);
+  // At most this many entries are applied in one batch (one transaction per
+  // tenant, then one control.db transaction).
+  int max_batch_entries = 1000;
+  // A tenant database whose WAL grows past this is checkpointed with
+  // wal_checkpoint(RESTART) after a batch (DESIGN.md §8.10).
+  int64_t wal_checkpoint_bytes = 64 << 20;
+  // Reconnecting to the log backs off exponentially between these.
+  absl::Duration reconnect_min = absl::Milliseconds(100);
+  absl::Duration reconnect_max = absl::Seconds(5);
+  // Deadline of unary calls to the log, and of each snapshot chunk.
+  absl::Duration rpc_timeout = absl::Seconds(10);
+  // How often the host monitor re-derives LIVE and the drain state.
+  absl::Duration monitor_interval = absl::Milliseconds(100);
+  // Test hook (hidden flag --crash_at): _exit(3) at a named point, see
+  // crash_point.h. Empty in production.
+  std::string crash_at;
+
+  // INVALID_ARGUMENT naming the flag.
+  absl::Status Validate() const;
+};
+
+}  // namespace arbiter::writer
+
+#endif  // ARBITER_SERVICES_WRITER_WRITER_OPTIONS_H_
