@@ -1,17 +1,37 @@
 // arbiter-reader: answers authorization questions from the host's replica
-// (DESIGN.md §1).
+// (DESIGN.md §1). Wiring only; see reader_service.h for the request path and
+// replica_watcher.h for the background loop.
+//
+// Order: flags -> options -> watcher (first poll) -> server -> registration
+// file -> wait for SIGTERM -> drain: NOT_SERVING, registration DRAINING,
+// answer for --drain_grace, pending consistency waits get UNAVAILABLE,
+// Shutdown (in-flight RPCs finish) -> stop the loops -> remove the
+// registration file -> exit 0.
 
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/host/data_dir.h"
 #include "common/server/server_runner.h"
+#include "common/storage/boot_clock.h"
 #include "glog/logging.h"
+#include "services/reader/consistency_waiters.h"
+#include "services/reader/freshness_gate.h"
+#include "services/reader/log_head_client.h"
+#include "services/reader/reader_options.h"
 #include "services/reader/reader_service.h"
+#include "services/reader/registrar.h"
+#include "services/reader/replica_watcher.h"
+#include "services/reader/work_queue.h"
 
 namespace {
 std::string EnvOr(const char* name, const char* fallback) {
@@ -30,6 +50,9 @@ ABSL_FLAG(std::string, log_address,
           EnvOr("ARBITER_LOG_ADDRESS", "127.0.0.1:50051"),
           "arbiter-log's HOST:PORT, for fully_consistent reads (default from "
           "$ARBITER_LOG_ADDRESS)");
+ABSL_FLAG(std::string, reader_id, "",
+          "this reader's id on the host: its registration file is "
+          "<data_dir>/readers/<id>.json; default reader-<port>");
 ABSL_FLAG(absl::Duration, max_staleness, absl::Seconds(2),
           "serve only while the replica proved fresh within this long");
 ABSL_FLAG(absl::Duration, max_consistency_wait, absl::Seconds(5),
@@ -37,6 +60,11 @@ ABSL_FLAG(absl::Duration, max_consistency_wait, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(5),
           "on SIGTERM or host drain, how long to keep serving after health "
           "goes NOT_SERVING");
+ABSL_FLAG(absl::Duration, poll_interval, absl::Milliseconds(20),
+          "how often control.db is read (at most 50ms)");
+ABSL_FLAG(int, workers, 2,
+          "worker threads for List, Query, GetFacts, Explain and released "
+          "consistency waits");
 
 int main(int argc, char** argv) {
   arbiter::server::BlockTerminationSignals();
@@ -47,24 +75,130 @@ int main(int argc, char** argv) {
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
 
+  arbiter::reader::ReaderOptions options{
+      .data_dir = absl::GetFlag(FLAGS_data_dir),
+      .log_address = absl::GetFlag(FLAGS_log_address),
+      .reader_id = absl::GetFlag(FLAGS_reader_id),
+      .max_staleness = absl::GetFlag(FLAGS_max_staleness),
+      .max_consistency_wait = absl::GetFlag(FLAGS_max_consistency_wait),
+      .drain_grace = absl::GetFlag(FLAGS_drain_grace),
+      .poll_interval = absl::GetFlag(FLAGS_poll_interval),
+      .workers = absl::GetFlag(FLAGS_workers),
+  };
+  // The grace is run here (see below), so the runner shuts down at once.
   arbiter::server::ServerOptions server_options{
       .listen = absl::GetFlag(FLAGS_listen),
       .port_file = absl::GetFlag(FLAGS_port_file),
-      .drain_grace = absl::GetFlag(FLAGS_drain_grace),
+      .drain_grace = absl::ZeroDuration(),
   };
-  if (absl::Status s = server_options.Validate(); !s.ok()) {
-    std::cerr << "arbiter-reader: " << s.message() << "\n";
+  absl::Status valid = options.Validate();
+  if (valid.ok()) valid = server_options.Validate();
+  if (!valid.ok()) {
+    std::cerr << "arbiter-reader: " << valid.message() << "\n";
     return 2;
   }
+  auto clock = arbiter::storage::SystemBootClock::Create();
+  if (!clock.ok()) {
+    LOG(ERROR) << clock.status();
+    return 1;
+  }
 
-  arbiter::reader::ReaderService service;
+  using namespace arbiter::reader;  // NOLINT: wiring only
+  FreshnessGate gate(options.max_staleness, clock->get());
+  ConsistencyWaiters waiters;
+  WorkQueue work(options.workers);
+  LogHeadClient log(options.log_address);
   arbiter::server::ServerRunner runner(server_options);
+  ReaderService* service_ptr = nullptr;
+  std::unique_ptr<Registrar> registrar;  // created once the port is known
+  Registrar* registrar_ptr = nullptr;
+  // Health is set by the poller until the drain starts, then only here: the
+  // mutex orders a poller's SetServing(true) before the drain's (false).
+  absl::Mutex health_mu;
+  bool started = false, draining = false;
+  ReplicaWatcher watcher(
+      WatcherOptions{.data_dir = options.data_dir,
+                     .poll_interval = options.poll_interval,
+                     .drain_grace = options.drain_grace},
+      &gate, &waiters, nullptr,
+      ReplicaWatcher::Hooks{
+          .set_serving =
+              [&](bool serving) {
+                absl::MutexLock l(&health_mu);
+                if (started && !draining) runner.SetServing(serving);
+              },
+          .in_flight =
+              [&]() -> int64_t {
+                return service_ptr != nullptr ? service_ptr->in_flight() : 0;
+              },
+      });
+  ReaderService service(
+      ReaderServiceOptions{.max_consistency_wait = options.max_consistency_wait},
+      &watcher, &gate, &waiters, &log, &work);
+  service_ptr = &service;
   runner.AddService(&service, arbiter::v1::ReaderService::service_full_name());
   if (absl::Status s = runner.Start(); !s.ok()) {
     LOG(ERROR) << s;
     return 1;
   }
-  runner.WaitForTerminationSignal();
-  runner.Drain();
+  {
+    // Health starts SERVING in the runner; NOT_SERVING until the first poll
+    // proves the replica fresh.
+    absl::MutexLock l(&health_mu);
+    started = true;
+    runner.SetServing(false);
+  }
+
+  const std::string listen = server_options.listen;
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  const std::string id = options.reader_id.empty()
+                             ? absl::StrCat("reader-", runner.port())
+                             : options.reader_id;
+  registrar = std::make_unique<Registrar>(
+      RegistrarOptions{
+          .readers_dir = arbiter::host::DataDir(options.data_dir).ReadersDir(),
+          .id = id,
+          .address = absl::StrCat(host, ":", runner.port()),
+          .lease = options.lease},
+      clock->get(), [&]() -> uint64_t {
+        auto v = watcher.view();
+        auto age = arbiter::storage::Age(v->fresh_as_of, gate.clock()->Now());
+        return age ? static_cast<uint64_t>(absl::ToInt64Milliseconds(*age)) : 0;
+      });
+  registrar_ptr = registrar.get();
+  if (absl::Status s = registrar->Start(); !s.ok()) {
+    LOG(ERROR) << "cannot write the registration file: " << s;
+    return 1;
+  }
+  watcher.SetRegistrar(registrar_ptr);
+  watcher.Start();
+  LOG(INFO) << "arbiter-reader " << id << " on port " << runner.port()
+            << ", data " << options.data_dir << ", max staleness "
+            << options.max_staleness;
+
+  const int sig = runner.WaitForTerminationSignal();
+  LOG(INFO) << "signal " << sig << ": draining (grace " << options.drain_grace
+            << ")";
+  {
+    absl::MutexLock l(&health_mu);
+    draining = true;
+    runner.SetServing(false);  // and it stays so
+  }
+  watcher.BeginShutdown();
+  if (absl::Status s = registrar->SetDrainState(arbiter::v1::DRAIN_STATE_DRAINING);
+      !s.ok()) {
+    LOG(WARNING) << "registration file: " << s;
+  }
+  absl::SleepFor(options.drain_grace);
+  waiters.FailAll(absl::UnavailableError(
+      "reader draining: the consistency wait was still pending at the end of "
+      "the drain grace period"));
+  runner.Drain();  // Shutdown: new calls refused, in-flight calls finish
+  work.Stop();
+  watcher.Stop();
+  if (absl::Status s = registrar->Remove(); !s.ok()) {
+    LOG(WARNING) << "removing the registration file: " << s;
+  }
+  LOG(INFO) << "arbiter-reader stopped";
   return 0;
 }

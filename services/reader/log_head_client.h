@@ -1,0 +1,47 @@
+#ifndef ARBITER_SERVICES_READER_LOG_HEAD_CLIENT_H_
+#define ARBITER_SERVICES_READER_LOG_HEAD_CLIENT_H_
+
+// Asks arbiter-log for its head (LogService.GetHead) with gRPC's callback
+// client API: never blocks the calling thread (a server callback), the
+// answer arrives on a gRPC thread. Used by fully_consistent reads and to
+// confirm a consistency token ahead of the head this host heard of. The
+// channel is created on first use.
+//
+// Thread-safe.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "arbiter/v1/log.grpc.pb.h"
+
+namespace arbiter::reader {
+
+class LogHeadClient {
+ public:
+  using Callback = std::function<void(absl::StatusOr<v1::GetHeadResponse>)>;
+
+  explicit LogHeadClient(std::string address) : address_(std::move(address)) {}
+
+  // Calls `done` exactly once, on a gRPC thread (or inline when the call
+  // cannot be started). UNAVAILABLE (naming the log) when the log cannot be
+  // reached by `deadline`.
+  void GetHead(absl::Time deadline, Callback done) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  v1::LogService::Stub* stub() ABSL_LOCKS_EXCLUDED(mu_);
+
+  const std::string address_;
+  absl::Mutex mu_;
+  std::unique_ptr<v1::LogService::Stub> stub_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace arbiter::reader
+
+#endif  // ARBITER_SERVICES_READER_LOG_HEAD_CLIENT_H_

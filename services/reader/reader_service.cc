@@ -1,0 +1,226 @@
+#include "services/reader/reader_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/api/api.h"
+#include "common/server/grpc_status.h"
+#include "services/reader/read_requests.h"
+
+namespace arbiter::reader {
+
+template <typename Req, typename Resp>
+struct ReaderService::Call {
+  grpc::ServerUnaryReactor* reactor = nullptr;
+  const Req* req = nullptr;
+  Resp* resp = nullptr;
+  RequestPlan plan;
+  absl::Time wait_deadline;
+  bool inline_ok = false;
+  std::atomic<int64_t>* in_flight = nullptr;
+
+  void Finish(const absl::Status& s) {
+    reactor->Finish(server::ToGrpcStatus(s));
+    in_flight->fetch_sub(1);
+  }
+};
+
+ReaderService::ReaderService(ReaderServiceOptions options,
+                             ReplicaWatcher* watcher, FreshnessGate* gate,
+                             ConsistencyWaiters* waiters, LogHeadClient* log,
+                             WorkQueue* work)
+    : options_(options),
+      watcher_(watcher),
+      gate_(gate),
+      waiters_(waiters),
+      log_(log),
+      work_(work) {}
+
+namespace {
+
+absl::Time RpcDeadline(const grpc::CallbackServerContext* ctx) {
+  const auto d = ctx->deadline();
+  // gRPC's "no deadline" is the far future; absl::FromChrono would overflow.
+  if (d >= std::chrono::system_clock::now() + std::chrono::hours(24 * 365)) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(d);
+}
+
+absl::Status TenantNotFound(const std::string& tenant) {
+  return absl::NotFoundError(
+      absl::StrCat("tenant \"", tenant, "\" not found on this host"));
+}
+
+}  // namespace
+
+template <typename Req, typename Resp>
+grpc::ServerUnaryReactor* ReaderService::Handle(grpc::CallbackServerContext* ctx,
+                                                const Req* req, Resp* resp,
+                                                bool inline_ok) {
+  in_flight_.fetch_add(1);
+  auto call = std::make_shared<Call<Req, Resp>>();
+  call->reactor = ctx->DefaultReactor();
+  call->req = req;
+  call->resp = resp;
+  call->inline_ok = inline_ok;
+  call->in_flight = &in_flight_;
+  grpc::ServerUnaryReactor* reactor = call->reactor;
+
+  absl::StatusOr<RequestPlan> plan = Validate(*req);
+  if (!plan.ok()) {
+    call->Finish(plan.status());
+    return reactor;
+  }
+  call->plan = std::move(*plan);
+  std::shared_ptr<const ReplicaView> view = watcher_->view();
+  if (auto admitted = gate_->Admit(*view); !admitted.ok()) {
+    call->Finish(admitted.status());
+    return reactor;
+  }
+  // The tenant is looked up in the view the answer is computed from (after
+  // any wait: a token may name the tenant's CreateTenant entry).
+  call->wait_deadline =
+      std::min(RpcDeadline(ctx), absl::Now() + options_.max_consistency_wait);
+
+  int64_t target = call->plan.page ? call->plan.page->min_offset : 0;
+  bool ask_log = call->plan.fully_consistent;
+  if (call->plan.at_least) {
+    const v1::ConsistencyTokenPayload& t = *call->plan.at_least;
+    if (t.cluster_id() != view->cluster_id) {
+      call->Finish(absl::FailedPreconditionError(absl::StrCat(
+          "consistency token is from cluster \"", t.cluster_id(),
+          "\"; this host holds cluster \"", view->cluster_id, "\"")));
+      return reactor;
+    }
+    target = std::max<int64_t>(target, static_cast<int64_t>(t.offset()));
+  }
+  // A target ahead of the newest head this host heard of is confirmed with
+  // the log (one round trip): right after a write the host may simply not
+  // have heard of it yet; a token ahead of the log's own head is refused.
+  const bool confirm = target > view->head_offset;
+  if (!ask_log && !confirm) {
+    WaitThenRun(call, target, *view);
+    return reactor;
+  }
+  const std::string cluster = view->cluster_id;
+  log_->GetHead(call->wait_deadline, [this, call, target, cluster, ask_log](
+                                         absl::StatusOr<v1::GetHeadResponse> head) {
+    if (!head.ok()) {
+      call->Finish(head.status());
+      return;
+    }
+    if (head->cluster_id() != cluster) {
+      call->Finish(absl::FailedPreconditionError(absl::StrCat(
+          "the log at --log_address serves cluster \"", head->cluster_id(),
+          "\"; this host holds cluster \"", cluster, "\"")));
+      return;
+    }
+    const int64_t log_head = static_cast<int64_t>(head->head_offset());
+    if (target > log_head) {
+      call->Finish(absl::FailedPreconditionError(absl::StrCat(
+          "consistency offset ", target, " is ahead of the log's head (",
+          log_head, ")")));
+      return;
+    }
+    const int64_t t = ask_log ? std::max(target, log_head) : target;
+    std::shared_ptr<const ReplicaView> v = watcher_->view();
+    WaitThenRun(call, t, *v);
+  });
+  return reactor;
+}
+
+template <typename Req, typename Resp>
+void ReaderService::WaitThenRun(std::shared_ptr<Call<Req, Resp>> call,
+                                int64_t target, const ReplicaView& view) {
+  if (target <= view.applied_offset) {
+    if (call->inline_ok) {
+      Run(call, view);
+    } else {
+      work_->Post([this, call] { Run(call, *watcher_->view()); });
+    }
+    return;
+  }
+  waiters_->Add(target, call->wait_deadline, [this, call](absl::Status s) {
+    if (!s.ok()) {
+      call->Finish(s);
+      return;
+    }
+    work_->Post([this, call] { Run(call, *watcher_->view()); });
+  });
+}
+
+template <typename Req, typename Resp>
+void ReaderService::Run(const std::shared_ptr<Call<Req, Resp>>& call,
+                        const ReplicaView& view) {
+  // Freshness is checked once, after evaluating (below): evaluating a view
+  // that turns out stale costs nothing but time, and the answer is refused.
+  const TenantSnapshot* tenant = view.Find(call->plan.tenant);
+  if (tenant == nullptr) {
+    call->Finish(TenantNotFound(call->plan.tenant));
+    return;
+  }
+  absl::Status s = Execute(ExecContext{view, *tenant, call->plan}, *call->req,
+                           call->resp);
+  if (s.ok()) {
+    // Freshness again, at the end: no answer reports more than the maximum.
+    absl::StatusOr<absl::Duration> staleness = gate_->Check(view);
+    if (!staleness.ok()) {
+      call->Finish(staleness.status());
+      return;
+    }
+    v1::Evaluation* e = call->resp->mutable_evaluation();
+    e->set_offset(static_cast<uint64_t>(view.applied_offset));
+    e->set_consistency_token(view.consistency_token);
+    e->set_staleness_ms(
+        static_cast<uint64_t>(absl::ToInt64Milliseconds(*staleness)));
+    e->set_policy_version(static_cast<uint64_t>(tenant->policy_version));
+  }
+  call->Finish(s);
+}
+
+grpc::ServerUnaryReactor* ReaderService::Authorize(
+    grpc::CallbackServerContext* ctx, const v1::AuthorizeRequest* req,
+    v1::AuthorizeResponse* resp) {
+  return Handle(ctx, req, resp, /*inline_ok=*/true);
+}
+
+grpc::ServerUnaryReactor* ReaderService::AuthorizeResources(
+    grpc::CallbackServerContext* ctx, const v1::AuthorizeResourcesRequest* req,
+    v1::AuthorizeResourcesResponse* resp) {
+  return Handle(ctx, req, resp, /*inline_ok=*/req->resources_size() <= 16);
+}
+
+grpc::ServerUnaryReactor* ReaderService::List(grpc::CallbackServerContext* ctx,
+                                              const v1::ListRequest* req,
+                                              v1::ListResponse* resp) {
+  return Handle(ctx, req, resp, /*inline_ok=*/false);
+}
+
+grpc::ServerUnaryReactor* ReaderService::Actions(grpc::CallbackServerContext* ctx,
+                                                 const v1::ActionsRequest* req,
+                                                 v1::ActionsResponse* resp) {
+  return Handle(ctx, req, resp, /*inline_ok=*/true);
+}
+
+grpc::ServerUnaryReactor* ReaderService::Query(grpc::CallbackServerContext* ctx,
+                                               const v1::QueryRequest* req,
+                                               v1::QueryResponse* resp) {
+  return Handle(ctx, req, resp, /*inline_ok=*/false);
+}
+
+grpc::ServerUnaryReactor* ReaderService::GetFacts(grpc::CallbackServerContext* ctx,
+                                                  const v1::GetFactsRequest* req,
+                                                  v1::GetFactsResponse* resp) {
+  return Handle(ctx, req, resp, /*inline_ok=*/false);
+}
+
+grpc::ServerUnaryReactor* ReaderService::Explain(grpc::CallbackServerContext* ctx,
+                                                 const v1::ExplainRequest* req,
+                                                 v1::ExplainResponse* resp) {
+  return Handle(ctx, req, resp, /*inline_ok=*/false);
+}
+
+}  // namespace arbiter::reader

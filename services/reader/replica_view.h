@@ -1,0 +1,76 @@
+#ifndef ARBITER_SERVICES_READER_REPLICA_VIEW_H_
+#define ARBITER_SERVICES_READER_REPLICA_VIEW_H_
+
+// The reader's picture of the host's replica at one moment: what control.db
+// said in one read transaction, plus every tenant's immutable in-memory index
+// brought up to (at least) that state. Published as one
+// std::shared_ptr<const ReplicaView> by the ReplicaWatcher; a request takes
+// one view and answers entirely from it, so an answer never mixes offsets,
+// and the offset and staleness it reports belong to the data it read.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "common/eval/engine.h"
+#include "common/eval/memory_fact_source.h"
+#include "common/storage/boot_clock.h"
+#include "common/storage/control_db.h"
+
+namespace arbiter::reader {
+
+// One tenant's immutable index (DESIGN.md §8.6). Thread-compatible:
+// immutable once published.
+struct TenantSnapshot {
+  std::string tenant;
+  // meta.applied_offset of the tenant database the facts were read at.
+  int64_t tenant_offset = 0;
+  // The policy the engine was compiled from (0: none).
+  int64_t policy_version = 0;
+  std::shared_ptr<const eval::MemoryFactSource> facts;
+  // Null when the tenant has no policy, or it does not compile; then
+  // `policy_status` says why (FAILED_PRECONDITION).
+  std::shared_ptr<const eval::Engine> engine;
+  absl::Status policy_status;
+};
+
+using TenantMap =
+    absl::flat_hash_map<std::string, std::shared_ptr<const TenantSnapshot>>;
+
+// Thread-compatible: immutable once published.
+struct ReplicaView {
+  // Which control.db read this view reflects (increases with each new view).
+  uint64_t sequence = 0;
+  int64_t generation = 0;
+  std::string cluster_id;
+  // Every log entry <= applied_offset is in every tenant snapshot below: it
+  // was read from control.db before the tenant databases were read (a lower
+  // bound, DESIGN.md §8.6).
+  int64_t applied_offset = 0;
+  // api::EncodeConsistencyToken(cluster_id, applied_offset), made once.
+  std::string consistency_token;
+  // The newest durable log head the host's writer heard of.
+  int64_t head_offset = 0;
+  // The replica held everything the log had made durable at this time
+  // (DESIGN.md §8.5), as recorded with applied_offset.
+  storage::BootTime fresh_as_of;
+  storage::ReplicationState replication_state =
+      storage::ReplicationState::kRestoring;
+  storage::DrainState host_drain_state = storage::DrainState::kActive;
+  // Never null in a published view.
+  std::shared_ptr<const TenantMap> tenants;
+
+  // nullptr when the host has no such tenant.
+  const TenantSnapshot* Find(absl::string_view tenant) const {
+    if (tenants == nullptr) return nullptr;
+    auto it = tenants->find(tenant);
+    return it == tenants->end() ? nullptr : it->second.get();
+  }
+};
+
+}  // namespace arbiter::reader
+
+#endif  // ARBITER_SERVICES_READER_REPLICA_VIEW_H_

@@ -1,0 +1,193 @@
+#include "services/reader/replica_watcher.h"
+
+#include <utility>
+
+#include "common/api/api.h"
+#include "common/storage/sqlite.h"
+#include "glog/logging.h"
+
+namespace arbiter::reader {
+namespace {
+
+bool SameControl(const storage::ControlState& a, const storage::ControlState& b) {
+  return a.cluster_id == b.cluster_id && a.epoch == b.epoch &&
+         a.current_generation == b.current_generation &&
+         a.applied_offset == b.applied_offset && a.fresh_as_of == b.fresh_as_of &&
+         a.head_offset == b.head_offset &&
+         a.replication_state == b.replication_state &&
+         a.drain_state == b.drain_state && a.tenants == b.tenants;
+}
+
+}  // namespace
+
+ReplicaWatcher::ReplicaWatcher(WatcherOptions options, FreshnessGate* gate,
+                               ConsistencyWaiters* waiters, Registrar* registrar,
+                               Hooks hooks)
+    : options_(std::move(options)),
+      dir_(options_.data_dir),
+      gate_(gate),
+      waiters_(waiters),
+      registrar_(registrar),
+      hooks_(std::move(hooks)),
+      replicas_(dir_) {
+  auto empty = std::make_shared<ReplicaView>();
+  view_ = std::move(empty);
+}
+
+ReplicaWatcher::~ReplicaWatcher() { Stop(); }
+
+void ReplicaWatcher::Start() {
+  PollOnce();
+  thread_ = std::thread([this] {
+    while (!stop_.WaitForNotificationWithTimeout(options_.poll_interval)) {
+      PollOnce();
+    }
+  });
+}
+
+void ReplicaWatcher::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ReplicaWatcher::BeginShutdown() {
+  shutting_down_.store(true);
+  gate_->set_drain_state(gate_->drain_state() == ReaderDrainState::kDrained
+                             ? ReaderDrainState::kDrained
+                             : ReaderDrainState::kDraining);
+  if (hooks_.set_serving) hooks_.set_serving(false);
+}
+
+void ReplicaWatcher::Publish(std::shared_ptr<const ReplicaView> v) {
+  absl::MutexLock l(&mu_);
+  view_ = std::move(v);
+}
+
+void ReplicaWatcher::PollOnce() {
+  absl::MutexLock poll_lock(&poll_mu_);
+  const absl::Time wall_now = absl::Now();
+  absl::Status error;
+  if (control_ == nullptr) {
+    storage::DbOptions o;
+    o.read_only = true;
+    auto c = storage::ControlDb::Open(dir_.ControlDbPath(), o);
+    if (c.ok()) {
+      control_ = std::move(*c);
+    } else {
+      error = c.status();
+    }
+  }
+  if (control_ != nullptr) {
+    absl::StatusOr<storage::ControlState> state = control_->Read();
+    if (!state.ok()) {
+      error = state.status();
+      control_.reset();  // reopen next time
+    } else if (!last_control_ || !SameControl(*last_control_, *state)) {
+      absl::StatusOr<std::shared_ptr<const TenantMap>> tenants =
+          replicas_.Advance(*state);
+      if (!tenants.ok()) {
+        error = tenants.status();
+      } else {
+        auto v = std::make_shared<ReplicaView>();
+        v->sequence = ++sequence_;
+        v->generation = state->current_generation;
+        v->cluster_id = state->cluster_id;
+        v->applied_offset = state->applied_offset;
+        v->head_offset = state->head_offset;
+        v->consistency_token = api::EncodeConsistencyToken(
+            state->cluster_id, static_cast<uint64_t>(state->applied_offset));
+        v->fresh_as_of = state->fresh_as_of;
+        v->replication_state = state->replication_state;
+        v->host_drain_state = state->drain_state;
+        v->tenants = std::move(*tenants);
+        Publish(std::move(v));
+        last_control_ = std::move(*state);
+        // Only now is a view at this offset visible to new requests.
+        waiters_->Advance(last_control_->applied_offset);
+      }
+    }
+  }
+  if (!error.ok() && wall_now - last_error_log_ > absl::Seconds(5)) {
+    last_error_log_ = wall_now;
+    LOG(WARNING) << "replica not readable (answering from the last view "
+                    "while it is fresh): "
+                 << error;
+  }
+  waiters_->Expire(wall_now);
+  std::shared_ptr<const ReplicaView> v = view();
+  StepHostDrain(*v);
+  UpdateHealth(*v, gate_->clock()->Now());
+}
+
+void ReplicaWatcher::UpdateHealth(const ReplicaView& v,
+                                  const storage::BootTime& now) {
+  if (shutting_down_.load()) return;
+  const bool serving = gate_->ShouldServe(v, now);
+  if (serving_ == serving) return;
+  serving_ = serving;
+  if (serving) {
+    LOG(INFO) << "health SERVING (offset " << v.applied_offset << ")";
+  } else {
+    absl::StatusOr<absl::Duration> why = gate_->CheckAt(v, now);
+    LOG(INFO) << "health NOT_SERVING: "
+              << (why.ok() ? std::string("reader draining")
+                           : std::string(why.status().message()));
+  }
+  if (hooks_.set_serving) hooks_.set_serving(serving);
+}
+
+void ReplicaWatcher::StepHostDrain(const ReplicaView& v) {
+  if (shutting_down_.load() || v.generation == 0) return;
+  const bool host_draining = v.host_drain_state != storage::DrainState::kActive;
+  const ReaderDrainState state = gate_->drain_state();
+  auto set_registration = [&](v1::DrainState s) {
+    if (registrar_ == nullptr) return;
+    if (absl::Status st = registrar_->SetDrainState(s); !st.ok()) {
+      LOG(WARNING) << "registration file: " << st;
+    }
+  };
+  if (!host_draining) {
+    if (state != ReaderDrainState::kActive) {
+      LOG(INFO) << "host ACTIVE again: reader ACTIVE";
+      gate_->set_drain_state(ReaderDrainState::kActive);
+      waiters_->Reopen();
+      drain_waiters_failed_ = false;
+      set_registration(v1::DRAIN_STATE_ACTIVE);
+    }
+    return;
+  }
+  const absl::Time now = absl::Now();
+  switch (state) {
+    case ReaderDrainState::kActive:
+      LOG(INFO) << "host " << storage::ToString(v.host_drain_state)
+                << ": reader DRAINING, answering for the grace period of "
+                << options_.drain_grace;
+      gate_->set_drain_state(ReaderDrainState::kDraining);
+      drain_started_ = now;
+      drain_waiters_failed_ = false;
+      set_registration(v1::DRAIN_STATE_DRAINING);
+      return;
+    case ReaderDrainState::kDraining: {
+      if (now < drain_started_ + options_.drain_grace) return;
+      if (!drain_waiters_failed_) {
+        drain_waiters_failed_ = true;
+        waiters_->FailAll(absl::UnavailableError(
+            "reader draining: the consistency wait was still pending at the "
+            "end of the drain grace period"));
+      }
+      const int64_t in_flight = hooks_.in_flight ? hooks_.in_flight() : 0;
+      if (in_flight > 0 &&
+          now < drain_started_ + options_.drain_grace + options_.in_flight_wait) {
+        return;
+      }
+      LOG(INFO) << "reader DRAINED (" << in_flight << " RPCs in flight)";
+      gate_->set_drain_state(ReaderDrainState::kDrained);
+      set_registration(v1::DRAIN_STATE_DRAINED);
+      return;
+    }
+    case ReaderDrainState::kDrained:
+      return;
+  }
+}
+
+}  // namespace arbiter::reader
