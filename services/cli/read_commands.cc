@@ -1,0 +1,256 @@
+// authorize, list, actions, query, facts, explain: reads from arbiter-reader.
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "services/cli/commands.h"
+#include "services/cli/values.h"
+
+namespace arbiter::cli {
+namespace {
+
+constexpr char kReader[] = "arbiter-reader";
+
+// The flags every read shares: consistency, context facts, page size.
+struct ReadOptions {
+  std::optional<v1::Consistency> consistency;
+  std::vector<v1::Fact> context;
+  uint32_t page_size = 0;
+};
+
+absl::StatusOr<ReadOptions> ParseReadOptions(const Context& ctx) {
+  ReadOptions r;
+  auto consistency = ctx.Consistency();
+  if (!consistency.ok()) return consistency.status();
+  r.consistency = *consistency;
+  for (const std::string& words : ctx.args().GetAll("context")) {
+    auto fact = ParseFactWords(words);
+    if (!fact.ok()) return absl::InvalidArgumentError(
+        absl::StrCat("--context: ", fact.status().message()));
+    r.context.push_back(*std::move(fact));
+  }
+  if (ctx.args().Has("page_size")) {
+    std::string s = ctx.args().Get("page_size");
+    if (!absl::SimpleAtoi(s, &r.page_size) || r.page_size < 1 || r.page_size > 10000) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--page_size: \"", s, "\" is not a number in 1..10000"));
+    }
+  }
+  return r;
+}
+
+template <typename Request>
+void ApplyCommon(const Context& ctx, const ReadOptions& o, Request* r) {
+  r->set_tenant(ctx.tenant());
+  if (o.consistency) *r->mutable_consistency() = *o.consistency;
+  for (const auto& f : o.context) *r->add_context_facts() = f;
+}
+
+// Positional word i as a value, named for errors.
+absl::StatusOr<v1::Value> ValueArg(const Context& ctx, int i, absl::string_view name) {
+  return ParseValue(ctx.args().positional()[i], name);
+}
+
+std::vector<std::string> Rest(const Context& ctx) {
+  const auto& p = ctx.args().positional();
+  return std::vector<std::string>(p.begin() + 1, p.end());
+}
+
+// Calls `rpc` for every page, appending each page's results with `merge`
+// (the first response is kept as the result: its evaluation is the one
+// reported). Returns the exit code.
+template <typename Request, typename Response, typename Rpc, typename Merge>
+int FetchAllPages(Context& ctx, Request request, Response* result, Rpc rpc, Merge merge) {
+  bool first = true;
+  while (true) {
+    Response page;
+    auto call = ctx.NewCall();
+    grpc::Status s = rpc(call.get(), request, &page);
+    if (!s.ok()) return ctx.RpcError(s, kReader);
+    std::string next = page.next_page_token();
+    if (first) {
+      *result = page;
+      first = false;
+    } else {
+      merge(page, result);
+    }
+    if (next.empty()) break;
+    request.set_page_token(next);
+  }
+  result->clear_next_page_token();
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunAuthorize(Context& ctx) {
+  auto options = ParseReadOptions(ctx);
+  if (!options.ok()) return ctx.UsageError(options.status().message());
+  auto actor = ValueArg(ctx, 0, "actor");
+  if (!actor.ok()) return ctx.UsageError(actor.status().message());
+  auto resource = ValueArg(ctx, 2, "resource");
+  if (!resource.ok()) return ctx.UsageError(resource.status().message());
+  v1::AuthorizeRequest request;
+  ApplyCommon(ctx, *options, &request);
+  *request.mutable_actor() = *actor;
+  request.set_action(ctx.args().positional()[1]);
+  *request.mutable_resource() = *resource;
+
+  v1::AuthorizeResponse response;
+  auto call = ctx.NewCall();
+  grpc::Status s = ctx.reader().Authorize(call.get(), request, &response);
+  if (!s.ok()) return ctx.RpcError(s, kReader);
+  if (ctx.json()) {
+    ctx.PrintJson(response);
+  } else {
+    ctx.out() << (response.allowed() ? "allowed" : "denied") << "\n";
+  }
+  return response.allowed() ? kExitOk : kExitFalse;
+}
+
+int RunList(Context& ctx) {
+  auto options = ParseReadOptions(ctx);
+  if (!options.ok()) return ctx.UsageError(options.status().message());
+  auto actor = ValueArg(ctx, 0, "actor");
+  if (!actor.ok()) return ctx.UsageError(actor.status().message());
+  v1::ListRequest request;
+  ApplyCommon(ctx, *options, &request);
+  *request.mutable_actor() = *actor;
+  request.set_action(ctx.args().positional()[1]);
+  request.set_resource_type(ctx.args().positional()[2]);
+  request.set_page_size(options->page_size);
+
+  v1::ListResponse result;
+  int code = FetchAllPages(
+      ctx, request, &result,
+      [&](grpc::ClientContext* c, const v1::ListRequest& r, v1::ListResponse* p) {
+        return ctx.reader().List(c, r, p);
+      },
+      [](const v1::ListResponse& page, v1::ListResponse* all) {
+        all->mutable_resource_ids()->MergeFrom(page.resource_ids());
+      });
+  if (code != kExitOk) return code;
+  if (ctx.json()) {
+    ctx.PrintJson(result);
+  } else {
+    for (const auto& id : result.resource_ids()) ctx.out() << id << "\n";
+  }
+  return kExitOk;
+}
+
+int RunActions(Context& ctx) {
+  auto options = ParseReadOptions(ctx);
+  if (!options.ok()) return ctx.UsageError(options.status().message());
+  auto actor = ValueArg(ctx, 0, "actor");
+  if (!actor.ok()) return ctx.UsageError(actor.status().message());
+  auto resource = ValueArg(ctx, 1, "resource");
+  if (!resource.ok()) return ctx.UsageError(resource.status().message());
+  v1::ActionsRequest request;
+  ApplyCommon(ctx, *options, &request);
+  *request.mutable_actor() = *actor;
+  *request.mutable_resource() = *resource;
+
+  v1::ActionsResponse response;
+  auto call = ctx.NewCall();
+  grpc::Status s = ctx.reader().Actions(call.get(), request, &response);
+  if (!s.ok()) return ctx.RpcError(s, kReader);
+  if (ctx.json()) {
+    ctx.PrintJson(response);
+  } else {
+    for (const auto& a : response.actions()) ctx.out() << a << "\n";
+  }
+  return kExitOk;
+}
+
+int RunQuery(Context& ctx) {
+  auto options = ParseReadOptions(ctx);
+  if (!options.ok()) return ctx.UsageError(options.status().message());
+  auto query = ParseQuery(ctx.args().positional()[0], Rest(ctx));
+  if (!query.ok()) return ctx.UsageError(query.status().message());
+  v1::QueryRequest request = query->request;
+  ApplyCommon(ctx, *options, &request);
+  request.set_page_size(options->page_size);
+
+  v1::QueryResponse result;
+  int code = FetchAllPages(
+      ctx, request, &result,
+      [&](grpc::ClientContext* c, const v1::QueryRequest& r, v1::QueryResponse* p) {
+        return ctx.reader().Query(c, r, p);
+      },
+      [](const v1::QueryResponse& page, v1::QueryResponse* all) {
+        all->mutable_results()->MergeFrom(page.results());
+      });
+  if (code != kExitOk) return code;
+  // Typed wildcards (Type:_) are filtered here: the API's variables are untyped.
+  auto* results = result.mutable_results();
+  results->erase(std::remove_if(results->begin(), results->end(),
+                                [&](const v1::Fact& f) { return !PassesTypeFilter(*query, f); }),
+                 results->end());
+  if (ctx.json()) {
+    ctx.PrintJson(result);
+  } else {
+    for (const auto& f : result.results()) ctx.out() << FormatFact(f) << "\n";
+  }
+  return kExitOk;
+}
+
+int RunFacts(Context& ctx) {
+  auto options = ParseReadOptions(ctx);
+  if (!options.ok()) return ctx.UsageError(options.status().message());
+  auto pattern = ParsePattern(ctx.args().positional()[0], Rest(ctx));
+  if (!pattern.ok()) return ctx.UsageError(pattern.status().message());
+  v1::GetFactsRequest request;
+  request.set_tenant(ctx.tenant());
+  if (options->consistency) *request.mutable_consistency() = *options->consistency;
+  *request.mutable_pattern() = *pattern;
+  request.set_page_size(options->page_size);
+
+  v1::GetFactsResponse result;
+  int code = FetchAllPages(
+      ctx, request, &result,
+      [&](grpc::ClientContext* c, const v1::GetFactsRequest& r, v1::GetFactsResponse* p) {
+        return ctx.reader().GetFacts(c, r, p);
+      },
+      [](const v1::GetFactsResponse& page, v1::GetFactsResponse* all) {
+        all->mutable_facts()->MergeFrom(page.facts());
+      });
+  if (code != kExitOk) return code;
+  if (ctx.json()) {
+    ctx.PrintJson(result);
+  } else {
+    for (const auto& f : result.facts()) ctx.out() << FormatFact(f) << "\n";
+  }
+  return kExitOk;
+}
+
+int RunExplain(Context& ctx) {
+  auto options = ParseReadOptions(ctx);
+  if (!options.ok()) return ctx.UsageError(options.status().message());
+  auto actor = ValueArg(ctx, 0, "actor");
+  if (!actor.ok()) return ctx.UsageError(actor.status().message());
+  auto resource = ValueArg(ctx, 2, "resource");
+  if (!resource.ok()) return ctx.UsageError(resource.status().message());
+  v1::ExplainRequest request;
+  ApplyCommon(ctx, *options, &request);
+  *request.mutable_actor() = *actor;
+  request.set_action(ctx.args().positional()[1]);
+  *request.mutable_resource() = *resource;
+
+  v1::ExplainResponse response;
+  auto call = ctx.NewCall();
+  grpc::Status s = ctx.reader().Explain(call.get(), request, &response);
+  if (!s.ok()) return ctx.RpcError(s, kReader);
+  if (ctx.json()) {
+    ctx.PrintJson(response);
+  } else {
+    // The text starts with ALLOW or DENY.
+    ctx.out() << response.text();
+    if (!response.text().empty() && response.text().back() != '\n') ctx.out() << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace arbiter::cli
