@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/file_util.h"
 #include "glog/logging.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -54,23 +55,8 @@ absl::Status WriteReaderRegistration(
   if (!s.ok()) return absl::InternalError(s.ToString());
   json += "\n";
 
-  std::string path = absl::StrCat(readers_dir, "/", registration.id(), ".json");
-  std::string tmp = absl::StrCat(path, ".tmp");
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno(absl::StrCat("open ", tmp));
-  bool ok = ::write(fd, json.data(), json.size()) ==
-                static_cast<ssize_t>(json.size()) &&
-            ::fsync(fd) == 0;
-  int saved = errno;
-  ::close(fd);
-  if (!ok) {
-    errno = saved;
-    return Errno(absl::StrCat("write ", tmp));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Errno(absl::StrCat("rename ", tmp));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(absl::StrCat(readers_dir, "/", registration.id(), ".json"),
+                             json);
 }
 
 absl::Status RemoveReaderRegistration(const std::string& readers_dir,

@@ -12,31 +12,13 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/numbers.h"
+#include "common/base/file_util.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "glog/logging.h"
 
 namespace arbiter::server {
 namespace {
-
-absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& contents) {
-  std::string tmp = absl::StrCat(path, ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << contents;
-    out.close();
-    if (!out) {
-      return absl::InternalError(absl::StrCat("cannot write ", tmp));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot rename ", tmp, " to ", path, ": ",
-                     std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
 
 sigset_t TerminationSignals() {
   sigset_t set;

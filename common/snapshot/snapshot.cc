@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/sha256.h"
+#include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 
 namespace arbiter::snapshot {
@@ -25,40 +26,6 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path, int err
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(err)));
 }
 
-absl::Status FsyncPath(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(), (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open", path, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoError("fsync", path, err);
-  return absl::OkStatus();
-}
-
-absl::Status WriteFileDurably(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("create", tmp, errno);
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return ErrnoError("write", tmp, err);
-    }
-    done += n;
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoError("fsync", tmp, err);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename", tmp, errno);
-  return FsyncPath(fs::path(path).parent_path().string(), true);
-}
 
 absl::Status Backup(storage::Db* src, const std::string& dest_path) {
   sqlite3* dest = nullptr;
@@ -81,7 +48,7 @@ absl::Status Backup(storage::Db* src, const std::string& dest_path) {
   if (rc != SQLITE_DONE || finish != SQLITE_OK) {
     return absl::InternalError(absl::StrCat("backup ", dest_path, ": ", msg));
   }
-  return FsyncPath(dest_path, false);
+  return SyncPath(dest_path);
 }
 
 absl::StatusOr<v1::SnapshotManifest> ReadManifest(const std::string& snap_dir) {
@@ -135,14 +102,14 @@ absl::StatusOr<v1::SnapshotManifest> WriteSnapshot(
     st->set_applied_offset(t.applied_offset);
     st->set_policy_version(t.policy_version);
   }
-  ARBITER_RETURN_IF_ERROR(FsyncPath(tmp_dir + "/tenants", true));
+  ARBITER_RETURN_IF_ERROR(SyncPath(tmp_dir + "/tenants"));
   if (before_manifest != nullptr) before_manifest();
   ARBITER_RETURN_IF_ERROR(
-      WriteFileDurably(absl::StrCat(tmp_dir, "/", kManifestName), m.SerializeAsString()));
+      WriteFileAtomically(absl::StrCat(tmp_dir, "/", kManifestName), m.SerializeAsString()));
   if (::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
     return ErrnoError("rename", tmp_dir, errno);
   }
-  ARBITER_RETURN_IF_ERROR(FsyncPath(snapshots_dir, true));
+  ARBITER_RETURN_IF_ERROR(SyncPath(snapshots_dir));
   return m;
 }
 

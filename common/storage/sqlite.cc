@@ -13,6 +13,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 #include "common/storage/internal/sv.h"
 
@@ -354,16 +355,6 @@ absl::Status RemoveIfExists(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status SyncFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open", path, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoError("fsync", path, err);
-  return absl::OkStatus();
-}
-
 std::string DirName(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -373,15 +364,6 @@ std::string DirName(const std::string& path) {
 
 }  // namespace
 
-absl::Status SyncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("open directory", dir, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoError("fsync directory", dir, err);
-  return absl::OkStatus();
-}
 
 absl::Status CreateDatabase(const std::string& path,
                             absl::FunctionRef<absl::Status(Db* db)> init) {
@@ -411,7 +393,7 @@ absl::Status CreateDatabase(const std::string& path,
     }
     ARBITER_RETURN_IF_ERROR(db->Checkpoint("TRUNCATE"));
     db.reset();  // close; the -wal file persists, empty
-    ARBITER_RETURN_IF_ERROR(SyncFile(tmp));
+    ARBITER_RETURN_IF_ERROR(SyncPath(tmp));
     // The -shm index is rebuilt by the next opener; it must not outlive the
     // database it described.
     ARBITER_RETURN_IF_ERROR(RemoveIfExists(tmp + "-shm"));
@@ -427,7 +409,7 @@ absl::Status CreateDatabase(const std::string& path,
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
       return ErrnoError("rename", tmp, errno);
     }
-    return SyncDirectory(DirName(path));
+    return SyncPath(DirName(path));
   }();
   if (!s.ok()) {
     (void)remove_tmp();

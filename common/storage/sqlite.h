@@ -229,8 +229,6 @@ class Transaction {
 absl::Status CreateDatabase(const std::string& path,
                             absl::FunctionRef<absl::Status(Db* db)> init);
 
-// fsync()s the directory `dir` (after a rename or unlink in it).
-absl::Status SyncDirectory(const std::string& dir);
 
 }  // namespace arbiter::storage
 

@@ -13,6 +13,7 @@
 #include "common/api/api.h"
 #include "common/base/crash_point.h"
 #include "common/base/sha256.h"
+#include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 #include "common/storage/tenant_db.h"
 #include "glog/logging.h"
@@ -20,16 +21,6 @@
 namespace arbiter::log {
 namespace fs = std::filesystem;
 
-namespace {
-absl::Status FsyncFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open ", path));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return absl::InternalError(absl::StrCat("fsync ", path));
-  return absl::OkStatus();
-}
-}  // namespace
 
 absl::Status LogOptions::Validate() const {
   if (data_dir.empty()) return absl::InvalidArgumentError("--data_dir: must not be empty");
@@ -161,14 +152,14 @@ absl::Status LogCore::RestoreStateIfBehind() {
   }
   // Durable before it replaces the old state (which is useless anyway).
   for (const auto& e : fs::recursive_directory_iterator(tmp)) {
-    if (e.is_regular_file()) ARBITER_RETURN_IF_ERROR(FsyncFile(e.path().string()));
+    if (e.is_regular_file()) ARBITER_RETURN_IF_ERROR(SyncPath(e.path().string()));
   }
-  ARBITER_RETURN_IF_ERROR(storage::SyncDirectory(tmp + "/tenants"));
-  ARBITER_RETURN_IF_ERROR(storage::SyncDirectory(tmp));
+  ARBITER_RETURN_IF_ERROR(SyncPath(tmp + "/tenants"));
+  ARBITER_RETURN_IF_ERROR(SyncPath(tmp));
   fs::remove_all(state_dir, ec);
   fs::rename(tmp, state_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("rename ", tmp, ": ", ec.message()));
-  return storage::SyncDirectory(options_.data_dir);
+  return SyncPath(options_.data_dir);
 }
 
 LogCore::~LogCore() { Stop(); }

@@ -12,6 +12,7 @@
 #include "common/base/crash_point.h"
 #include "common/base/crc32c.h"
 #include "common/base/sha256.h"
+#include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 #include "common/server/grpc_status.h"
 #include "common/storage/sqlite.h"
@@ -218,15 +219,15 @@ absl::StatusOr<RestoredGeneration> RestoreGeneration(
       result.tenants.push_back({t.name(), relative, meta.applied_offset});
     }
   }
-  ARBITER_RETURN_IF_ERROR(storage::SyncDirectory(staging + "/tenants"));
-  ARBITER_RETURN_IF_ERROR(storage::SyncDirectory(staging));
+  ARBITER_RETURN_IF_ERROR(SyncPath(staging + "/tenants"));
+  ARBITER_RETURN_IF_ERROR(SyncPath(staging));
   MaybeCrash("restore_before_rename");
   fs::rename(staging, target, ec);
   if (ec) {
     return absl::InternalError(absl::StrCat("cannot rename ", staging, " to ", target,
                                             ": ", ec.message()));
   }
-  ARBITER_RETURN_IF_ERROR(storage::SyncDirectory(dir.root()));
+  ARBITER_RETURN_IF_ERROR(SyncPath(dir.root()));
   return result;
 }
 
