@@ -5,7 +5,9 @@
 // restores when the host has no trustworthy data, subscribes to the log from
 // the replica's applied offset + 1, applies entries in batches (one SQLite
 // transaction per tenant, then one control.db transaction with the global
-// applied offset and fresh_as_of), and reconnects with capped exponential
+// applied offset and fresh_as_of; a receiver thread queues messages and each
+// batch takes everything queued so far, so batches grow with the write rate),
+// and reconnects with capped exponential
 // backoff when the log goes away. It is the only code that writes tenant
 // databases and the applied offset / fresh_as_of in control.db.
 //
