@@ -80,7 +80,7 @@ absl::Status ServerRunner::Start() {
         absl::StrCat("cannot listen on ", options_.listen,
                      " (address in use or not local?)"));
   }
-  SetServing(true);
+  SetServing(options_.initially_serving);
   if (!options_.port_file.empty()) {
     absl::Status s = WriteFileAtomically(options_.port_file,
                                          absl::StrCat(port_, "\n"));

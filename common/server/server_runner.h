@@ -40,6 +40,9 @@ struct ServerOptions {
   absl::Duration drain_grace = absl::Seconds(5);
   // How long Shutdown waits for in-flight calls before cancelling them.
   absl::Duration shutdown_deadline = absl::Seconds(10);
+  // Health right after Start(): a fail-closed server (the reader) starts
+  // NOT_SERVING and says SERVING only once it has proved it may.
+  bool initially_serving = true;
 
   // INVALID_ARGUMENT naming the bad field.
   absl::Status Validate() const;
@@ -65,7 +68,8 @@ class ServerRunner {
   // Start().
   void AddService(grpc::Service* service, std::string full_name);
 
-  // Builds and starts the server with health SERVING. UNAVAILABLE if the
+  // Builds and starts the server with health set to initially_serving.
+  // UNAVAILABLE if the
   // address cannot be bound; INTERNAL if the port file cannot be written.
   absl::Status Start();
 

@@ -90,6 +90,9 @@ int main(int argc, char** argv) {
       .listen = absl::GetFlag(FLAGS_listen),
       .port_file = absl::GetFlag(FLAGS_port_file),
       .drain_grace = absl::ZeroDuration(),
+      // Fail closed from the first instant: SERVING only once the first
+      // poll proves the replica fresh.
+      .initially_serving = false,
   };
   absl::Status valid = options.Validate();
   if (valid.ok()) valid = server_options.Validate();
@@ -142,11 +145,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   {
-    // Health starts SERVING in the runner; NOT_SERVING until the first poll
-    // proves the replica fresh.
     absl::MutexLock l(&health_mu);
-    started = true;
-    runner.SetServing(false);
+    started = true;  // the poller may set health from now on
   }
 
   const std::string listen = server_options.listen;

@@ -52,6 +52,13 @@ TEST_CASE("ServerRunner picks a port, writes it, serves health, drains",
         Health::kUnreachable);
 }
 
+TEST_CASE("ServerRunner can start NOT_SERVING (fail closed)", "[unit][server]") {
+  ServerRunner runner({.listen = "127.0.0.1:0", .initially_serving = false});
+  REQUIRE(runner.Start().ok());
+  auto channel = LocalChannel(runner.port());
+  CHECK(CheckHealth(channel.get()) == Health::kNotServing);
+}
+
 TEST_CASE("ServerRunner reports an address it cannot bind", "[unit][server]") {
   ServerRunner first({.listen = "127.0.0.1:0"});
   REQUIRE(first.Start().ok());
