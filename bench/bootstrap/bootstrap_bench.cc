@@ -42,6 +42,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/numbers.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -58,6 +60,15 @@
 #include "common/storage/tenant_db.h"
 #include "tests/testing/cluster.h"
 
+
+ABSL_FLAG(std::vector<std::string>, sizes, std::vector<std::string>({"100000", "1000000"}),
+          "facts of history per run, comma-separated");
+ABSL_FLAG(int, batch, 1000, "facts per Write while loading (1..1000)");
+ABSL_FLAG(int, loaders, 4, "concurrent loaders");
+ABSL_FLAG(int, lag_rate, 1000, "one-fact Writes/s while measuring lag");
+ABSL_FLAG(double, lag_seconds, 10, "how long to measure lag");
+ABSL_FLAG(int, log_cpu, 0, "CPU for arbiter-log");
+ABSL_FLAG(int, writer_cpu, 1, "CPU for arbiter-writer");
 namespace {
 
 using arbiter::testing::Cluster;
@@ -87,34 +98,23 @@ struct Flags {
 };
 
 Flags ParseFlags(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&](const char* name) -> const char* {
-      std::string p = absl::StrCat("--", name, "=");
-      return a.rfind(p, 0) == 0 ? argv[i] + p.size() : nullptr;
-    };
-    if (auto v = val("sizes")) {
-      f.sizes.clear();
-      for (absl::string_view s : absl::StrSplit(v, ',')) {
-        int64_t n = 0;
-        if (!absl::SimpleAtoi(s, &n) || n <= 0) {
-          std::fprintf(stderr, "--sizes: bad size '%s'\n", std::string(s).c_str());
-          std::exit(2);
-        }
-        f.sizes.push_back(n);
-      }
-    } else if (auto v = val("batch")) f.batch = std::atoi(v);
-    else if (auto v = val("loaders")) f.loaders = std::atoi(v);
-    else if (auto v = val("lag_rate")) f.lag_rate = std::atoi(v);
-    else if (auto v = val("lag_seconds")) f.lag_seconds = std::atof(v);
-    else if (auto v = val("log_cpu")) f.log_cpu = std::atoi(v);
-    else if (auto v = val("writer_cpu")) f.writer_cpu = std::atoi(v);
-    else {
-      std::fprintf(stderr, "unknown flag %s\n", argv[i]);
+  f.sizes.clear();
+  for (const std::string& s : absl::GetFlag(FLAGS_sizes)) {
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(s, &n) || n <= 0) {
+      std::fprintf(stderr, "--sizes: bad size '%s'\n", s.c_str());
       std::exit(2);
     }
+    f.sizes.push_back(n);
   }
+  f.batch = absl::GetFlag(FLAGS_batch);
+  f.loaders = absl::GetFlag(FLAGS_loaders);
+  f.lag_rate = absl::GetFlag(FLAGS_lag_rate);
+  f.lag_seconds = absl::GetFlag(FLAGS_lag_seconds);
+  f.log_cpu = absl::GetFlag(FLAGS_log_cpu);
+  f.writer_cpu = absl::GetFlag(FLAGS_writer_cpu);
   if (f.batch < 1 || f.batch > 1000 || f.loaders < 1 || f.sizes.empty()) {
     std::fprintf(stderr, "--batch must be 1..1000, --loaders >= 1, --sizes non-empty\n");
     std::exit(2);

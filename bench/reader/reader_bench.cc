@@ -26,6 +26,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/numbers.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -37,6 +39,13 @@
 #include "tests/testing/cluster.h"
 #include "tests/testing/grpc_probe.h"
 
+
+ABSL_FLAG(int, rounds, 5, "interleaved rounds of each measurement");
+ABSL_FLAG(double, seconds, 2, "seconds per measurement");
+ABSL_FLAG(int, channels, 4, "client channels");
+ABSL_FLAG(int, depth, 16, "RPCs in flight per channel");
+ABSL_FLAG(int, server_cpu, 0, "CPU for the server processes");
+ABSL_FLAG(int, client_cpu, 1, "CPU for the load generator");
 namespace {
 
 using arbiter::testing::Cluster;
@@ -51,24 +60,14 @@ struct Flags {
 };
 
 Flags ParseFlags(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&](const char* name) -> const char* {
-      std::string p = absl::StrCat("--", name, "=");
-      return a.rfind(p, 0) == 0 ? argv[i] + p.size() : nullptr;
-    };
-    if (auto v = val("rounds")) f.rounds = std::atoi(v);
-    else if (auto v = val("seconds")) f.seconds = std::atof(v);
-    else if (auto v = val("channels")) f.channels = std::atoi(v);
-    else if (auto v = val("depth")) f.depth = std::atoi(v);
-    else if (auto v = val("server_cpu")) f.server_cpu = std::atoi(v);
-    else if (auto v = val("client_cpu")) f.client_cpu = std::atoi(v);
-    else {
-      std::fprintf(stderr, "unknown flag %s\n", argv[i]);
-      std::exit(2);
-    }
-  }
+  f.rounds = absl::GetFlag(FLAGS_rounds);
+  f.seconds = absl::GetFlag(FLAGS_seconds);
+  f.channels = absl::GetFlag(FLAGS_channels);
+  f.depth = absl::GetFlag(FLAGS_depth);
+  f.server_cpu = absl::GetFlag(FLAGS_server_cpu);
+  f.client_cpu = absl::GetFlag(FLAGS_client_cpu);
   return f;
 }
 
