@@ -26,9 +26,49 @@ constexpr std::array<std::array<uint32_t, 256>, 8> MakeTables() {
 
 constexpr auto kTables = MakeTables();
 
+#if defined(__x86_64__)
+// SSE4.2's crc32 instruction computes exactly this polynomial, 8 bytes per
+// instruction (~10x the tables); index files of a GiB are verified with it
+// when a reader maps them.
+__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(uint32_t crc,
+                                                          const unsigned char* p,
+                                                          size_t n) {
+  uint64_t c = ~crc;
+  while (n >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = __builtin_ia32_crc32di(c, v);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (n-- > 0) c32 = __builtin_ia32_crc32qi(c32, *p++);
+  return ~c32;
+}
+
+bool HaveSse42() {
+  static const bool have = [] {
+    __builtin_cpu_init();  // may run before the libgcc constructor that does it
+    return __builtin_cpu_supports("sse4.2") != 0;
+  }();
+  return have;
+}
+#endif
+
 }  // namespace
 
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
+#if defined(__x86_64__)
+  if (HaveSse42()) {
+    return Crc32cHardware(crc, static_cast<const unsigned char*>(data), n);
+  }
+#endif
+  return internal::Crc32cExtendSoftware(crc, data, n);
+}
+
+namespace internal {
+
+uint32_t Crc32cExtendSoftware(uint32_t crc, const void* data, size_t n) {
   const auto* p = static_cast<const unsigned char*>(data);
   uint32_t c = ~crc;
   while (n >= 8) {
@@ -48,4 +88,5 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
   return ~c;
 }
 
+}  // namespace internal
 }  // namespace arbiter
