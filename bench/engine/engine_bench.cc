@@ -18,7 +18,7 @@
 #include <benchmark/benchmark.h>
 
 #include "common/eval/engine.h"
-#include "common/eval/memory_fact_source.h"
+#include "common/eval/fact_index.h"
 #include "tests/unit/eval/test_programs.h"
 #include "common/polar/policy.h"
 
@@ -47,7 +47,7 @@ struct Query {
 
 struct World {
   testing::GithubData data;
-  std::shared_ptr<const MemoryFactSource> facts;
+  std::shared_ptr<const FactIndex> facts;
   std::shared_ptr<const Engine> engine;
   std::vector<Query> queries;
   long rss_before_kib = 0, rss_after_kib = 0, index_rss_kib = 0;
@@ -59,7 +59,7 @@ struct World {
     rss_before_kib = RssKiB();
     data = testing::MakeGithubData(42);
     long before_index = RssKiB();
-    auto f = MemoryFactSource::Create(data.facts);
+    auto f = FactIndex::Create(data.facts);
     if (!f.ok()) std::abort();
     facts = *f;
     index_rss_kib = RssKiB() - before_index;
@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
   std::printf("| List, superadmin (%5zu ids)       | %10.2f ms  |\n", figures.list_all_size,
               figures.list_all_ms);
   std::printf("| Actions on one repo                | %10.2f us  |\n", figures.actions_us);
-  std::printf("| RSS: MemoryFactSource alone        | %10.1f MiB |\n", w.index_rss_kib / 1024.0);
+  std::printf("| RSS: FactIndex alone        | %10.1f MiB |\n", w.index_rss_kib / 1024.0);
   std::printf("| RSS: facts + data set + engine     | %10.1f MiB |\n",
               (w.rss_after_kib - w.rss_before_kib) / 1024.0);
   std::printf("| Peak RSS (process)                 | %10.1f MiB |\n", arbiter::eval::PeakRssKiB() / 1024.0);

@@ -12,7 +12,7 @@
 #include "common/base/status_macros.h"
 #include "common/eval/engine_internal.h"
 #include "common/eval/evaluation.h"
-#include "common/eval/memory_fact_source.h"
+#include "common/eval/fact_index.h"
 
 namespace arbiter::eval {
 
@@ -360,7 +360,8 @@ absl::StatusOr<ListResult> Engine::List(const FactSource& facts, const Value& ac
   ev.Solve(compiled_->allow_pred, pat, [&](const SymbolId* t) {
     if (t[2] == kAny) {
       any = true;
-    } else if (ev.ValueOf(t[2]).type == resource_type) {
+    } else if (ev.ValueOf(t[2]).type ==
+               absl::string_view(resource_type.data(), resource_type.size())) {
       allowed.insert(t[2]);
     }
     return true;
@@ -386,8 +387,8 @@ absl::StatusOr<ListResult> Engine::List(const FactSource& facts, const Value& ac
   std::vector<std::string> ids;
   ids.reserve(allowed.size());
   for (SymbolId r : allowed) {
-    const std::string& id = ev.ValueOf(r).id;
-    if (id > cursor) ids.push_back(id);
+    const absl::string_view id = ev.ValueOf(r).id;
+    if (id > absl::string_view(cursor.data(), cursor.size())) ids.emplace_back(id);
   }
   std::sort(ids.begin(), ids.end());
   ListResult result;
@@ -434,7 +435,7 @@ absl::StatusOr<std::vector<std::string>> Engine::Actions(
     }
   }
   std::vector<std::string> out;
-  for (SymbolId s : allowed) out.push_back(ev.ValueOf(s).id);
+  for (SymbolId s : allowed) out.emplace_back(ev.ValueOf(s).id);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -485,7 +486,7 @@ absl::StatusOr<QueryResult> Engine::Query(const FactSource& facts,
   for (const std::vector<SymbolId>& row : rows) {
     std::vector<std::optional<Value>> out;
     for (SymbolId s : row) {
-      out.push_back(s == kAny ? std::nullopt : std::optional<Value>(ev.ValueOf(s)));
+      out.push_back(s == kAny ? std::nullopt : std::optional<Value>(ev.ValueOf(s).ToValue()));
     }
     result.rows.push_back(std::move(out));
   }
@@ -714,7 +715,7 @@ absl::StatusOr<std::vector<TestResult>> Engine::RunTests(const QueryOptions& q) 
     TestResult tr;
     tr.name = test.name;
     tr.location = test.location;
-    auto facts = MemoryFactSource::Create(test.setup);
+    auto facts = FactIndex::Create(test.setup);
     if (!facts.ok()) {
       return Annotate(facts.status(), absl::StrFormat("%d:%d: test \"%s\" setup",
                                                       test.location.line,
@@ -760,7 +761,7 @@ absl::StatusOr<std::vector<TestResult>> Engine::RunTests(const QueryOptions& q) 
           if (f[var] == kUnbound) {
             any = true;
           } else {
-            got.insert(ev.ValueOf(f[var]));
+            got.insert(ev.ValueOf(f[var]).ToValue());
           }
           return true;
         });
@@ -769,7 +770,7 @@ absl::StatusOr<std::vector<TestResult>> Engine::RunTests(const QueryOptions& q) 
           std::vector<SymbolId> candidates = ev.AllValues();
           for (const Value& v : as.iff_values) candidates.push_back(ev.Intern(v));
           for (SymbolId c : candidates) {
-            if (got.contains(ev.ValueOf(c))) continue;
+            if (got.contains(ev.ValueOf(c).ToValue())) continue;
             f[var] = c;
             bool found = false;
             ev.SolveBody(*rule, f, 0, [&]() {
@@ -778,7 +779,7 @@ absl::StatusOr<std::vector<TestResult>> Engine::RunTests(const QueryOptions& q) 
             });
             f[var] = kUnbound;
             if (!ev.status().ok()) break;
-            if (found) got.insert(ev.ValueOf(c));
+            if (found) got.insert(ev.ValueOf(c).ToValue());
           }
         }
         std::set<Value> want(as.iff_values.begin(), as.iff_values.end());

@@ -14,8 +14,8 @@
 // rows and table answers visited); running out is RESOURCE_EXHAUSTED, never
 // an allow.
 //
-// Fast path: when the FactSource is a MemoryFactSource (or an
-// OverlayFactSource over one), the engine reads its interned indexes directly
+// Fast path: when the FactSource is a FactIndex (or an OverlayFactSource over
+// one), the engine reads its interned indexes directly
 // instead of calling Scan. The answers are identical (tested); pass
 // QueryOptions::use_fast_path = false to force the Scan path.
 
@@ -51,7 +51,7 @@ struct QueryOptions {
   // Overrides EngineOptions::step_budget when set (> 0).
   std::optional<int64_t> step_budget;
   // false: read facts only through FactSource::Scan, even from a
-  // MemoryFactSource (the reference path; tests compare both).
+  // FactIndex (the reference path; tests compare both).
   bool use_fast_path = true;
 };
 
@@ -198,7 +198,7 @@ class Engine {
                                       const QueryOptions& q = {}) const;
 
   // Runs every `test` block of the program: the setup facts form a
-  // MemoryFactSource of their own; each assertion is evaluated over it.
+  // FactIndex of their own; each assertion is evaluated over it.
   // Errors of one assertion (e.g. RESOURCE_EXHAUSTED) count as failures with
   // the error as message; the call itself fails only on bad setup facts.
   absl::StatusOr<std::vector<TestResult>> RunTests(

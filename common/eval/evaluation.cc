@@ -87,10 +87,10 @@ absl::Status Evaluation::Init() {
   n_const_ = static_cast<uint32_t>(cp_.constants.size());
 
   if (q_.use_fast_path) {
-    mem_ = dynamic_cast<const MemoryFactSource*>(&facts_);
+    mem_ = dynamic_cast<const FactIndex*>(&facts_);
     if (mem_ == nullptr) {
       if (auto* ov = dynamic_cast<const OverlayFactSource*>(&facts_)) {
-        mem_ = dynamic_cast<const MemoryFactSource*>(ov->base());
+        mem_ = dynamic_cast<const FactIndex*>(ov->base());
         if (mem_ != nullptr) {
           for (const Fact& f : ov->extra()) context_.push_back(&f);
         }
@@ -99,13 +99,13 @@ absl::Status Evaluation::Init() {
   }
   if (mem_ != nullptr) {
     for (const Fact& f : q_.context) context_.push_back(&f);
-    n_src_ = static_cast<uint32_t>(mem_->symbols().size());
+    n_src_ = static_cast<uint32_t>(mem_->num_symbols());
     if (s.engine_uid != engine_.uid_ || s.source_uid != mem_->uid()) {
       s.engine_uid = engine_.uid_;
       s.source_uid = mem_->uid();
       s.cmap.resize(n_const_);
       for (uint32_t i = 0; i < n_const_; ++i) {
-        SymbolId id = mem_->symbols().Find(cp_.constants[i]);
+        SymbolId id = mem_->Find(cp_.constants[i]);
         s.cmap[i] = id != kNoSymbol ? id : n_src_ + i;
       }
       s.rels.resize(cp_.preds.size());
@@ -114,7 +114,7 @@ absl::Status Evaluation::Init() {
       }
       s.tmap.resize(cp_.type_names.size());
       for (size_t t = 0; t < cp_.type_names.size(); ++t) {
-        s.tmap[t] = mem_->symbols().FindType(cp_.type_names[t]);
+        s.tmap[t] = mem_->FindType(cp_.type_names[t]);
       }
     }
     if (!context_.empty()) {
@@ -146,7 +146,7 @@ void Evaluation::AddContextRows(uint32_t pred) {
   internal::Scratch& s = *scratch_;
   if (s.ctx_rows.size() <= pred) s.ctx_rows.resize(pred + 1);
   std::vector<SymbolId>& rows = s.ctx_rows[pred];
-  const Relation* rel = RelationOf(pred);
+  const IndexedRelation* rel = RelationOf(pred);
   for (const Fact* f : context_) {
     if (f->predicate != p.name || static_cast<int>(f->args.size()) != p.arity) {
       continue;
@@ -157,7 +157,7 @@ void Evaluation::AddContextRows(uint32_t pred) {
       row[i] = Intern(f->args[i]);
       if (row[i] >= n_src_) in_base = false;
     }
-    if (in_base && !rel->Seek((1u << p.arity) - 1, row).empty()) continue;
+    if (in_base && rel->Contains(row)) continue;
     bool dup = false;
     for (size_t i = 0; i + p.arity <= rows.size() && !dup; i += p.arity) {
       dup = std::memcmp(&rows[i], row, p.arity * sizeof(SymbolId)) == 0;
@@ -170,7 +170,7 @@ void Evaluation::AddContextRows(uint32_t pred) {
 
 SymbolId Evaluation::Intern(const Value& v) {
   if (mem_ != nullptr) {
-    SymbolId id = mem_->symbols().Find(v);
+    SymbolId id = mem_->Find(v);
     if (id != kNoSymbol) return id;
   }
   auto c = cp_.constant_index.find(v);
@@ -187,10 +187,11 @@ SymbolId Evaluation::Intern(const Value& v) {
   return id;
 }
 
-const Value& Evaluation::ValueOf(SymbolId s) const {
-  if (s < n_src_) return mem_->symbols().value(s);
-  if (s < n_src_ + n_const_) return cp_.constants[s - n_src_];
-  return scratch_->extras[s - n_src_ - n_const_];
+ValueRef Evaluation::ValueOf(SymbolId s) const {
+  if (s < n_src_) return mem_->value(s);
+  const Value& v = s < n_src_ + n_const_ ? cp_.constants[s - n_src_]
+                                         : scratch_->extras[s - n_src_ - n_const_];
+  return ValueRef{v.type, v.id};
 }
 
 const std::string& Evaluation::TypeName(uint32_t t) const {
@@ -209,7 +210,7 @@ uint32_t Evaluation::TypeIndex(const std::string& name) {
 }
 
 bool Evaluation::TypeInSlow(SymbolId s, const std::vector<uint32_t>& types) const {
-  const std::string& ty = ValueOf(s).type;
+  const absl::string_view ty = ValueOf(s).type;
   for (uint32_t t : types) {
     if (TypeName(t) == ty) return true;
   }
@@ -273,8 +274,8 @@ void Evaluation::ReleaseFrame(internal::FrameArena::Mark mark) {
 bool Evaluation::ScanFacts(uint32_t pred, const SymbolId* pat, Cont k) {
   const int arity = Pred(pred).arity;
   if (mem_ != nullptr) {
-    if (const Relation* rel = RelationOf(pred)) {
-      Relation::Mask mask = 0;
+    if (const IndexedRelation* rel = RelationOf(pred)) {
+      Mask mask = 0;
       bool possible = true;
       for (int i = 0; i < arity; ++i) {
         if (pat[i] == kUnbound) continue;
@@ -284,11 +285,10 @@ bool Evaluation::ScanFacts(uint32_t pred, const SymbolId* pat, Cont k) {
         }
         mask |= 1u << i;
       }
-      if (possible) {
-        for (uint32_t row : rel->Seek(mask, pat)) {
-          if (!Step()) return false;
-          if (!k(rel->ids(row))) return false;
-        }
+      if (possible && !rel->ForEach(mask, pat, [&](const SymbolId* ids) {
+            return Step() && k(ids);
+          })) {
+        return false;
       }
     }
     if (has_context_ && pred < scratch_->ctx_rows.size()) {
@@ -309,7 +309,7 @@ bool Evaluation::ScanFacts(uint32_t pred, const SymbolId* pat, Cont k) {
   }
   std::optional<Value> pattern[kMaxArity];
   for (int i = 0; i < arity; ++i) {
-    if (pat[i] != kUnbound) pattern[i] = ValueOf(pat[i]);
+    if (pat[i] != kUnbound) pattern[i] = ValueOf(pat[i]).ToValue();
   }
   bool stopped = false;
   absl::Status s = source_->Scan(
@@ -500,8 +500,8 @@ bool Evaluation::Compare(SymbolId a, SymbolId b, polar::CompareOp op) const {
   using polar::CompareOp;
   if (op == CompareOp::kEq) return a == b;
   if (op == CompareOp::kNe) return a != b;
-  const Value& va = ValueOf(a);
-  const Value& vb = ValueOf(b);
+  const ValueRef va = ValueOf(a);
+  const ValueRef vb = ValueOf(b);
   int cmp;
   if (va.type == kIntegerType && vb.type == kIntegerType) {
     int64_t x, y;
@@ -911,7 +911,10 @@ std::vector<SymbolId> Evaluation::ValuesOfType(std::string_view type) {
   absl::flat_hash_set<SymbolId> seen;
   std::vector<SymbolId> out;
   for (SymbolId s : AllValues()) {
-    if (ValueOf(s).type == type && seen.insert(s).second) out.push_back(s);
+    if (ValueOf(s).type == absl::string_view(type.data(), type.size()) &&
+        seen.insert(s).second) {
+      out.push_back(s);
+    }
   }
   return out;
 }
@@ -936,9 +939,9 @@ std::vector<SymbolId> Evaluation::AllValues() {
 
 std::string Evaluation::Render(SymbolId s) const {
   if (s == kUnbound || s == kAny) return "_";
-  const Value& v = ValueOf(s);
+  const ValueRef v = ValueOf(s);
   if (v.type == kStringType) return absl::StrCat("\"", v.id, "\"");
-  if (v.type == kIntegerType || v.type == kBooleanType) return v.id;
+  if (v.type == kIntegerType || v.type == kBooleanType) return std::string(v.id);
   return absl::StrCat(v.type, ":", v.id);
 }
 

@@ -5,7 +5,7 @@
 // behind Engine's queries. Private to common/eval.
 //
 // Symbols: every value an evaluation touches is a SymbolId.
-//   [0, n_src)              the MemoryFactSource's own symbols (fast path)
+//   [0, n_src)              the FactIndex's own symbols (fast path)
 //   [n_src, n_src + n_const) program constants absent from the source
 //   [n_src + n_const, ...)  values first seen in this evaluation
 // (the Scan path has n_src = 0). Each distinct Value has exactly one id, so
@@ -38,7 +38,8 @@
 #include "absl/status/status.h"
 #include "common/eval/engine.h"
 #include "common/eval/engine_internal.h"
-#include "common/eval/memory_fact_source.h"
+#include "common/eval/fact_index.h"
+#include "common/eval/overlay_fact_source.h"
 
 namespace arbiter::eval {
 
@@ -109,7 +110,7 @@ struct Scratch {
   uint64_t engine_uid = 0;
   uint64_t source_uid = 0;  // 0: the Scan path
   std::vector<SymbolId> cmap;
-  std::vector<const Relation*> rels;
+  std::vector<const IndexedRelation*> rels;
   std::vector<uint32_t> tmap;  // program type -> the source's type id
 
   std::vector<Table> tables;
@@ -163,13 +164,13 @@ class Evaluation {
   void ResetSteps() { steps_ = 0; }
 
   SymbolId Intern(const Value& v);
-  const Value& ValueOf(SymbolId s) const;
+  ValueRef ValueOf(SymbolId s) const;
   // Whether the type of s is one of `types` (indexes into
   // CompiledProgram::type_names).
   bool TypeIn(SymbolId s, const std::vector<uint32_t>& types) const {
     if (s < n_src_) {
       // Interned: compare type ids, not strings.
-      const uint32_t st = mem_->symbols().type_id(s);
+      const uint32_t st = mem_->type_id(s);
       const std::vector<uint32_t>& tmap = scratch_->tmap;
       for (uint32_t t : types) {
         if (t < tmap.size() ? tmap[t] == st : TypeName(t) == ValueOf(s).type) return true;
@@ -261,7 +262,7 @@ class Evaluation {
   void AddAnswer(uint32_t t, const SymbolId* tuple);
   void NoteDependency(uint32_t low);
   internal::Table& T(uint32_t t) { return scratch_->tables[t]; }
-  const Relation* RelationOf(uint32_t pred) const {
+  const IndexedRelation* RelationOf(uint32_t pred) const {
     return pred < cp_.preds.size() ? scratch_->rels[pred]
                                    : local_rels_[pred - cp_.preds.size()];
   }
@@ -275,7 +276,7 @@ class Evaluation {
   std::unique_ptr<internal::Scratch> scratch_;
 
   // Fast path: the interned source, else nullptr (Scan path through source_).
-  const MemoryFactSource* mem_ = nullptr;
+  const FactIndex* mem_ = nullptr;
   const FactSource* source_ = nullptr;
   std::unique_ptr<OverlayFactSource> overlay_;
   std::vector<const Fact*> context_;  // fast path: context facts to intern
@@ -284,7 +285,7 @@ class Evaluation {
   uint32_t n_const_ = 0;
 
   std::vector<internal::PredInfo> local_preds_;
-  std::vector<const Relation*> local_rels_;
+  std::vector<const IndexedRelation*> local_rels_;
   std::vector<std::string> local_type_names_;
 
   absl::Status status_;

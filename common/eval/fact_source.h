@@ -4,7 +4,7 @@
 // Where the engine finds stored facts. Two implementations share one
 // conformance suite (tests/unit/storage/sqlite_fact_source_test.cc, which
 // can see both libraries):
-// MemoryFactSource (common/eval) and SqliteFactSource (common/storage, over
+// FactIndex (common/eval) and SqliteFactSource (common/storage, over
 // the per-tenant database schema).
 
 #include <optional>

@@ -16,7 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "common/eval/engine.h"
-#include "common/eval/memory_fact_source.h"
+#include "common/eval/fact_index.h"
 #include "common/storage/boot_clock.h"
 #include "common/storage/control_db.h"
 
@@ -30,7 +30,7 @@ struct TenantSnapshot {
   int64_t tenant_offset = 0;
   // The policy the engine was compiled from (0: none).
   int64_t policy_version = 0;
-  std::shared_ptr<const eval::MemoryFactSource> facts;
+  std::shared_ptr<const eval::FactIndex> facts;
   // Null when the tenant has no policy, or it does not compile; then
   // `policy_status` says why (FAILED_PRECONDITION).
   std::shared_ptr<const eval::Engine> engine;

@@ -142,10 +142,10 @@ absl::Status TenantReplicas::CatchUp(Replica& r, bool full_reload,
   }
   ARBITER_RETURN_IF_ERROR(txn.Commit());
 
-  eval::MemoryFactSource::Builder builder;
-  for (const Fact& f : r.facts) builder.Add(f);
-  ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::MemoryFactSource> index,
-                           std::move(builder).Build());
+  ARBITER_ASSIGN_OR_RETURN(
+      std::shared_ptr<const eval::FactIndex> index,
+      eval::FactIndex::Create(std::vector<Fact>(r.facts.begin(), r.facts.end()),
+                              meta.applied_offset));
   if (meta.policy_version != r.policy_version) CompilePolicy(r, meta);
   r.tenant_offset = meta.applied_offset;
   auto snap = std::make_shared<TenantSnapshot>();

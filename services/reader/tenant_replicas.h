@@ -4,7 +4,7 @@
 // The per-tenant in-memory indexes (DESIGN.md §8.6). For every tenant in
 // control.db's registry it keeps a read-only connection to the tenant
 // database and the tenant's facts, and publishes an immutable TenantSnapshot
-// (a MemoryFactSource tagged with the tenant offset it was read at, and the
+// (a FactIndex tagged with the tenant offset it was read at, and the
 // compiled policy):
 //   * first use: read meta and every fact in one read transaction;
 //   * later: when the registry's applied offset for the tenant moved, read

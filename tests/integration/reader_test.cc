@@ -23,7 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/api/api.h"
 #include "common/eval/engine.h"
-#include "common/eval/memory_fact_source.h"
+#include "common/eval/fact_index.h"
 #include "common/host/data_dir.h"
 #include "common/polar/policy.h"
 #include "tests/testing/cluster.h"
@@ -595,7 +595,7 @@ TEST_CASE("the reference models' test blocks over gRPC equal the engine in proce
   struct Case {
     std::string tenant;
     std::shared_ptr<const eval::Engine> engine;
-    std::shared_ptr<const eval::MemoryFactSource> facts;
+    std::shared_ptr<const eval::FactIndex> facts;
     const polar::PolicyTest* test;
   };
   std::vector<std::unique_ptr<polar::Program>> programs;
@@ -615,7 +615,7 @@ TEST_CASE("the reference models' test blocks over gRPC equal the engine in proce
       const std::string tenant = absl::StrCat("t", n++);
       REQUIRE(c->CreateTenant(tenant).ok());
       REQUIRE(c->SetPolicy(tenant, source).ok());
-      auto facts = eval::MemoryFactSource::Create(test.setup);
+      auto facts = eval::FactIndex::Create(test.setup);
       REQUIRE(facts.ok());
       std::vector<v1::Fact> setup;
       for (const Fact& f : test.setup) setup.push_back(api::ToProto(f));

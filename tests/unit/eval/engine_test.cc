@@ -5,7 +5,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "common/eval/memory_fact_source.h"
+#include "common/eval/fact_index.h"
+#include "common/eval/overlay_fact_source.h"
 #include "tests/unit/eval/test_programs.h"
 
 namespace arbiter::eval {
@@ -20,8 +21,8 @@ std::shared_ptr<const Engine> MakeEngine(polar::Program p, EngineOptions o = {})
   return *e;
 }
 
-std::shared_ptr<const MemoryFactSource> MakeFacts(std::vector<Fact> facts) {
-  auto f = MemoryFactSource::Create(std::move(facts));
+std::shared_ptr<const FactIndex> MakeFacts(std::vector<Fact> facts) {
+  auto f = FactIndex::Create(std::move(facts));
   REQUIRE(f.ok());
   return *f;
 }
@@ -257,7 +258,7 @@ TEST_CASE("context facts are visible to one evaluation only", "[unit][eval]") {
   auto list = e->List(*f, Ent("User", "dave"), Str("read"), "Repository", "", 0, q);
   REQUIRE(list.ok());
   CHECK(list->ids == std::vector<std::string>{"anvils", "open", "rockets"});
-  // An OverlayFactSource over a MemoryFactSource gives the same answers.
+  // An OverlayFactSource over a FactIndex gives the same answers.
   OverlayFactSource overlay(f.get(), ctx);
   CHECK(Allowed(*e, overlay, bob, "push", anvils));
   ScanOnly scan_only(&overlay);

@@ -9,7 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/eval/engine.h"
-#include "common/eval/memory_fact_source.h"
+#include "common/eval/fact_index.h"
 #include "common/polar/policy.h"
 #include "tests/unit/eval/test_programs.h"
 
@@ -37,7 +37,7 @@ polar::Program Compile(const std::string& name) {
 
 struct Model {
   std::shared_ptr<const Engine> engine;
-  std::shared_ptr<const MemoryFactSource> facts;
+  std::shared_ptr<const FactIndex> facts;
 
   bool Allow(const Value& a, const std::string& x, const Value& r,
              const QueryOptions& q = {}) const {
@@ -56,7 +56,7 @@ struct Model {
 Model Load(const std::string& name, std::vector<Fact> facts) {
   auto e = Engine::Create(Compile(name));
   REQUIRE(e.ok());
-  auto f = MemoryFactSource::Create(std::move(facts));
+  auto f = FactIndex::Create(std::move(facts));
   REQUIRE(f.ok());
   return {*e, *f};
 }

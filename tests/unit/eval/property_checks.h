@@ -18,7 +18,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/eval/engine.h"
-#include "common/eval/memory_fact_source.h"
+#include "common/eval/fact_index.h"
 #include "tests/unit/eval/test_programs.h"
 #include <fstream>
 #include <sstream>
@@ -81,7 +81,7 @@ inline int CheckGithubProperties(uint32_t seed, int max_users) {
   if (seed % 3 == 0) {
     ctx.push_back({"has_role", {d.users[0], Str("maintainer"), d.repos[seed % d.repos.size()]}});
   }
-  auto facts = *MemoryFactSource::Create(d.facts);
+  auto facts = *FactIndex::Create(d.facts);
   auto engine = GithubEngine();
   ScanOnlySource scan(facts.get());
   QueryOptions q;
@@ -194,7 +194,7 @@ inline int CheckFolderRecursion(uint32_t seed) {
       }
     }
   }
-  auto src = *MemoryFactSource::Create(facts);
+  auto src = *FactIndex::Create(facts);
   static auto engine = *Engine::Create(FolderProgram());
   ScanOnlySource scan(src.get());
   QueryOptions qs;

@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/eval/memory_fact_source.h"
+#include "common/eval/fact_index.h"
 #include "common/storage/internal/fact_table.h"
 #include "common/storage/tenant_db.h"
 #include "tests/unit/storage/test_util.h"
@@ -150,14 +150,14 @@ template <typename T>
 struct SourceHarness;
 
 template <>
-struct SourceHarness<eval::MemoryFactSource> {
+struct SourceHarness<eval::FactIndex> {
   explicit SourceHarness(const std::vector<Fact>& facts) {
-    auto built = eval::MemoryFactSource::Create(facts);
+    auto built = eval::FactIndex::Create(facts);
     ARBITER_REQUIRE_OK(built);
     source_ = *std::move(built);
   }
   const eval::FactSource& source() const { return *source_; }
-  std::shared_ptr<const eval::MemoryFactSource> source_;
+  std::shared_ptr<const eval::FactIndex> source_;
 };
 
 template <>
@@ -205,7 +205,7 @@ std::vector<std::vector<Value>> Collect(const eval::FactSource& source,
 
 TEMPLATE_TEST_CASE("fact source conformance: every pattern returns the "
                    "matching facts, ascending, with early stop",
-                   "[unit][storage][facts]", eval::MemoryFactSource,
+                   "[unit][storage][facts]", eval::FactIndex,
                    SqliteFactSource) {
   const std::vector<Fact> facts = ConformanceFacts();
   SourceHarness<TestType> harness(facts);
@@ -269,7 +269,7 @@ TEMPLATE_TEST_CASE("fact source conformance: every pattern returns the "
 }
 
 TEMPLATE_TEST_CASE("fact source conformance: a callback may scan again",
-                   "[unit][storage][facts]", eval::MemoryFactSource,
+                   "[unit][storage][facts]", eval::FactIndex,
                    SqliteFactSource) {
   // parent(child, parent): a recursive walk scans inside a scan callback,
   // the same shape the evaluator issues for folder hierarchies.

@@ -1,4 +1,5 @@
-#include "common/eval/memory_fact_source.h"
+#include "common/eval/fact_index.h"
+#include "common/eval/overlay_fact_source.h"
 
 #include <optional>
 #include <vector>
@@ -23,8 +24,8 @@ std::vector<std::vector<Value>> ScanAll(const FactSource& src,
   return out;
 }
 
-std::shared_ptr<const MemoryFactSource> Sample() {
-  auto src = MemoryFactSource::Create({
+std::shared_ptr<const FactIndex> Sample() {
+  auto src = FactIndex::Create({
       {"has_role", {V("User", "bob"), S("reader"), V("Repo", "b")}},
       {"has_role", {V("User", "alice"), S("admin"), V("Org", "acme")}},
       {"has_role", {V("User", "alice"), S("reader"), V("Repo", "a")}},
@@ -36,7 +37,7 @@ std::shared_ptr<const MemoryFactSource> Sample() {
   return *src;
 }
 
-TEST_CASE("memory fact source drops duplicates and scans ascending",
+TEST_CASE("fact index drops duplicates and scans ascending",
           "[unit][eval]") {
   auto src = Sample();
   CHECK(src->size() == 5);
@@ -47,7 +48,7 @@ TEST_CASE("memory fact source drops duplicates and scans ascending",
   CHECK(all[2] == std::vector<Value>{V("User", "bob"), S("reader"), V("Repo", "b")});
 }
 
-TEST_CASE("memory fact source seeks on every bound pattern", "[unit][eval]") {
+TEST_CASE("fact index seeks on every bound pattern", "[unit][eval]") {
   auto src = Sample();
   CHECK(ScanAll(*src, "has_role", {V("User", "alice"), std::nullopt, std::nullopt}).size() == 2);
   CHECK(ScanAll(*src, "has_role", {std::nullopt, S("reader"), std::nullopt}).size() == 2);
@@ -59,7 +60,7 @@ TEST_CASE("memory fact source seeks on every bound pattern", "[unit][eval]") {
   CHECK(ScanAll(*src, "is_public", {V("Repo", "b")}).size() == 1);
 }
 
-TEST_CASE("memory fact source scan stops early", "[unit][eval]") {
+TEST_CASE("fact index scan stops early", "[unit][eval]") {
   auto src = Sample();
   int n = 0;
   REQUIRE(src->Scan("has_role",
@@ -69,10 +70,10 @@ TEST_CASE("memory fact source scan stops early", "[unit][eval]") {
   CHECK(n == 2);
 }
 
-TEST_CASE("memory fact source rejects bad arity", "[unit][eval]") {
-  CHECK(!MemoryFactSource::Create({{"p", {}}}).ok());
-  CHECK(!MemoryFactSource::Create({{"p", std::vector<Value>(6, S("x"))}}).ok());
-  CHECK(!MemoryFactSource::Create({{"", {S("x")}}}).ok());
+TEST_CASE("fact index rejects bad arity", "[unit][eval]") {
+  CHECK(!FactIndex::Create({{"p", {}}}).ok());
+  CHECK(!FactIndex::Create({{"p", std::vector<Value>(6, S("x"))}}).ok());
+  CHECK(!FactIndex::Create({{"", {S("x")}}}).ok());
 }
 
 TEST_CASE("overlay merges extra facts in order without duplicates",
@@ -100,17 +101,20 @@ TEST_CASE("overlay merges extra facts in order without duplicates",
 namespace arbiter::eval {
 namespace {
 
-TEST_CASE("memory fact source carries its offset and interned form", "[unit][eval]") {
-  auto src = MemoryFactSource::Create({{"is_public", {Value{"Repo", "a"}}}}, 42);
+TEST_CASE("fact index carries its offset and interned form", "[unit][eval]") {
+  auto src = FactIndex::Create({{"is_public", {Value{"Repo", "a"}}}}, 42);
   REQUIRE(src.ok());
   CHECK((*src)->offset() == 42);
-  const Relation* rel = (*src)->FindRelation("is_public", 1);
+  const IndexedRelation* rel = (*src)->FindRelation("is_public", 1);
   REQUIRE(rel != nullptr);
-  CHECK(rel->size() == 1);
-  SymbolId a = (*src)->symbols().Find(Value{"Repo", "a"});
+  SymbolId a = (*src)->Find(Value{"Repo", "a"});
   REQUIRE(a != kNoSymbol);
-  CHECK(rel->Seek(1, &a).size() == 1);
-  CHECK((*src)->symbols().FindType("Repo") == (*src)->symbols().type_id(a));
+  int n = 0;
+  rel->ForEach(1, &a, [&](const SymbolId*) { return ++n > 0; });
+  CHECK(n == 1);
+  CHECK(rel->Contains(&a));
+  CHECK((*src)->FindType("Repo") == (*src)->type_id(a));
+  CHECK((*src)->value(a) == ValueRef{"Repo", "a"});
   CHECK((*src)->FindRelation("is_public", 2) == nullptr);
 }
 
