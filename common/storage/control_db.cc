@@ -27,13 +27,36 @@ CREATE TABLE control(
   replication_state  TEXT    NOT NULL DEFAULT 'RESTORING'
       CHECK (replication_state IN ('RESTORING', 'REPLAYING', 'LIVE')),
   drain_state        TEXT    NOT NULL DEFAULT 'ACTIVE'
-      CHECK (drain_state IN ('ACTIVE', 'DRAINING', 'DRAINED'))
+      CHECK (drain_state IN ('ACTIVE', 'DRAINING', 'DRAINED')),
+  complete_offset    INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE tenants(
-  name           TEXT    NOT NULL PRIMARY KEY,
-  path           TEXT    NOT NULL,
-  applied_offset INTEGER NOT NULL
+  name               TEXT    NOT NULL PRIMARY KEY,
+  path               TEXT    NOT NULL,
+  applied_offset     INTEGER NOT NULL,
+  lagging            INTEGER NOT NULL DEFAULT 0,
+  complete_offset    INTEGER NOT NULL DEFAULT 0,
+  fresh_boot_id      TEXT    NOT NULL DEFAULT '',
+  fresh_boottime_ns  INTEGER NOT NULL DEFAULT 0,
+  index_base         TEXT    NOT NULL DEFAULT '',
+  index_base_offset  INTEGER NOT NULL DEFAULT 0,
+  index_delta        TEXT    NOT NULL DEFAULT '',
+  index_delta_offset INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+)sql";
+
+// What schema 1.1 added to 1.0.
+constexpr char kMigrate10To11[] = R"sql(
+ALTER TABLE control ADD COLUMN complete_offset INTEGER NOT NULL DEFAULT 0;
+UPDATE control SET complete_offset = applied_offset, schema_minor = 1;
+ALTER TABLE tenants ADD COLUMN lagging INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN complete_offset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN fresh_boot_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE tenants ADD COLUMN fresh_boottime_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN index_base TEXT NOT NULL DEFAULT '';
+ALTER TABLE tenants ADD COLUMN index_base_offset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN index_delta TEXT NOT NULL DEFAULT '';
+ALTER TABLE tenants ADD COLUMN index_delta_offset INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 std::string_view ToString(ReplicationState state) {
@@ -110,7 +133,16 @@ absl::StatusOr<std::unique_ptr<ControlDb>> ControlDb::Open(
         state->schema_major > kControlSchemaMajor ? "newer" : "older",
         " than this binary's ", kControlSchemaMajor, ".", kControlSchemaMinor));
   }
+  if (state->schema_minor < 1 && !options.read_only) {
+    ARBITER_RETURN_IF_ERROR(control->Migrate(state->schema_minor));
+  }
   return control;
+}
+
+absl::Status ControlDb::Migrate(int from_minor) {
+  ARBITER_ASSIGN_OR_RETURN(Transaction txn, BeginWrite());
+  if (from_minor < 1) ARBITER_RETURN_IF_ERROR(db_->Exec(kMigrate10To11));
+  return txn.Commit();
 }
 
 absl::StatusOr<ControlState> ControlDb::Read() {
@@ -148,17 +180,38 @@ absl::StatusOr<ControlState> ControlDb::Read() {
     ARBITER_ASSIGN_OR_RETURN(state.drain_state,
                              ParseDrainState(stmt->ColumnText(10)));
   }
+  const bool v11 = state.schema_minor >= 1;
+  state.complete_offset = state.applied_offset;
+  if (v11) {
+    ARBITER_ASSIGN_OR_RETURN(
+        state.complete_offset,
+        db_->QueryInt64("SELECT complete_offset FROM control WHERE id = 0"));
+  }
   {
     ARBITER_ASSIGN_OR_RETURN(
         PooledStatement stmt,
-        db_->Prepare("SELECT name, path, applied_offset FROM tenants "
-                     "ORDER BY name"));
+        db_->Prepare(v11 ? "SELECT name, path, applied_offset, lagging, "
+                           "complete_offset, fresh_boot_id, fresh_boottime_ns, "
+                           "index_base, index_base_offset, index_delta, "
+                           "index_delta_offset FROM tenants ORDER BY name"
+                         : "SELECT name, path, applied_offset FROM tenants "
+                           "ORDER BY name"));
     while (true) {
       ARBITER_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
-      state.tenants.push_back({std::string(stmt->ColumnText(0)),
-                               std::string(stmt->ColumnText(1)),
-                               stmt->ColumnInt64(2)});
+      TenantEntry& t = state.tenants.emplace_back();
+      t.name = std::string(stmt->ColumnText(0));
+      t.path = std::string(stmt->ColumnText(1));
+      t.applied_offset = stmt->ColumnInt64(2);
+      if (!v11) continue;
+      t.lagging = stmt->ColumnInt64(3) != 0;
+      t.complete_offset = stmt->ColumnInt64(4);
+      t.fresh_as_of.boot_id = std::string(stmt->ColumnText(5));
+      t.fresh_as_of.boottime_ns = stmt->ColumnInt64(6);
+      t.index.base = std::string(stmt->ColumnText(7));
+      t.index.base_offset = stmt->ColumnInt64(8);
+      t.index.delta = std::string(stmt->ColumnText(9));
+      t.index.delta_offset = stmt->ColumnInt64(10);
     }
   }
   if (txn.has_value()) ARBITER_RETURN_IF_ERROR(txn->Commit());
@@ -187,9 +240,11 @@ absl::Status ControlDb::UpdateApplied(const AppliedUpdate& update) {
     ARBITER_ASSIGN_OR_RETURN(
         PooledStatement stmt,
         db_->Prepare("UPDATE control SET applied_offset = ?1, "
-                     "head_offset = MAX(head_offset, ?2) WHERE id = 0"));
+                     "head_offset = MAX(head_offset, ?2), "
+                     "complete_offset = MAX(complete_offset, ?3, ?1) WHERE id = 0"));
     ARBITER_RETURN_IF_ERROR(stmt->BindInt64(1, update.applied_offset));
     ARBITER_RETURN_IF_ERROR(stmt->BindInt64(2, update.head_offset));
+    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(3, update.complete_offset));
     ARBITER_RETURN_IF_ERROR(stmt->Run());
   }
   if (update.fresh_as_of.has_value()) {
@@ -202,19 +257,58 @@ absl::Status ControlDb::UpdateApplied(const AppliedUpdate& update) {
     ARBITER_RETURN_IF_ERROR(stmt->Run());
   }
   for (const auto& [name, offset] : update.tenant_offsets) {
-    ARBITER_ASSIGN_OR_RETURN(
-        PooledStatement stmt,
-        db_->Prepare("UPDATE tenants SET applied_offset = ?1 WHERE name = ?2"));
-    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(1, offset));
-    ARBITER_RETURN_IF_ERROR(stmt->BindText(2, name));
-    ARBITER_RETURN_IF_ERROR(stmt->Run());
-    if (stmt->Changes() == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("control database: tenant \"", name,
-                       "\" is not registered"));
+    ARBITER_RETURN_IF_ERROR(UpdateTenant(
+        "UPDATE tenants SET applied_offset = ?2 WHERE name = ?1", name,
+        [&](Statement& stmt) { return stmt.BindInt64(2, offset); }));
+  }
+  for (const TenantLag& lag : update.lagging) {
+    if (lag.fresh_as_of.has_value()) {
+      ARBITER_RETURN_IF_ERROR(UpdateTenant(
+          "UPDATE tenants SET lagging = 1, complete_offset = ?2, "
+          "fresh_boot_id = ?3, fresh_boottime_ns = ?4 WHERE name = ?1",
+          lag.name, [&](Statement& stmt) -> absl::Status {
+            ARBITER_RETURN_IF_ERROR(stmt.BindInt64(2, lag.complete_offset));
+            ARBITER_RETURN_IF_ERROR(stmt.BindText(3, lag.fresh_as_of->boot_id));
+            return stmt.BindInt64(4, lag.fresh_as_of->boottime_ns);
+          }));
+    } else {
+      ARBITER_RETURN_IF_ERROR(UpdateTenant(
+          "UPDATE tenants SET lagging = 1, complete_offset = ?2 WHERE name = ?1",
+          lag.name,
+          [&](Statement& stmt) { return stmt.BindInt64(2, lag.complete_offset); }));
     }
   }
+  for (const std::string& name : update.caught_up) {
+    ARBITER_RETURN_IF_ERROR(UpdateTenant(
+        "UPDATE tenants SET lagging = 0 WHERE name = ?1", name,
+        [](Statement&) { return absl::OkStatus(); }));
+  }
+  for (const auto& [name, index] : update.indexes) {
+    ARBITER_RETURN_IF_ERROR(UpdateTenant(
+        "UPDATE tenants SET index_base = ?2, index_base_offset = ?3, "
+        "index_delta = ?4, index_delta_offset = ?5 WHERE name = ?1",
+        name, [&](Statement& stmt) -> absl::Status {
+          ARBITER_RETURN_IF_ERROR(stmt.BindText(2, index.base));
+          ARBITER_RETURN_IF_ERROR(stmt.BindInt64(3, index.base_offset));
+          ARBITER_RETURN_IF_ERROR(stmt.BindText(4, index.delta));
+          return stmt.BindInt64(5, index.delta_offset);
+        }));
+  }
   return txn.Commit();
+}
+
+absl::Status ControlDb::UpdateTenant(
+    std::string_view sql, std::string_view name,
+    absl::FunctionRef<absl::Status(Statement&)> bind) {
+  ARBITER_ASSIGN_OR_RETURN(PooledStatement stmt, db_->Prepare(sql));
+  ARBITER_RETURN_IF_ERROR(stmt->BindText(1, name));
+  ARBITER_RETURN_IF_ERROR(bind(*stmt));
+  ARBITER_RETURN_IF_ERROR(stmt->Run());
+  if (stmt->Changes() == 0) {
+    return absl::NotFoundError(absl::StrCat(
+        "control database: tenant \"", Sv(name), "\" is not registered"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ControlDb::SetText(std::string_view column, std::string_view value) {
@@ -315,7 +409,7 @@ absl::Status ControlDb::SetGeneration(int64_t generation,
       PooledStatement stmt,
       // The new generation has not proved itself fresh yet: the old
       // fresh_as_of described other data (DESIGN §8.5).
-      db_->Prepare("UPDATE control SET applied_offset = ?1, "
+      db_->Prepare("UPDATE control SET applied_offset = ?1, complete_offset = ?1, "
                    "current_generation = ?2, fresh_boot_id = '', "
                    "fresh_boottime_ns = 0 WHERE id = 0"));
   ARBITER_RETURN_IF_ERROR(stmt->BindInt64(1, applied_offset));

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/storage/boot_clock.h"
@@ -26,8 +27,13 @@
 
 namespace arbiter::storage {
 
+// 1.1 added per-tenant completeness, freshness and index files (the columns
+// of TenantEntry beyond applied_offset, and ControlState::complete_offset).
+// A writable Open() of a 1.0 file adds them; Read() of a 1.0 file (a reader
+// ahead of its writer) fills them as a 1.0 writer meant: no tenant lags,
+// complete_offset = applied_offset, no index files.
 inline constexpr int kControlSchemaMajor = 1;
-inline constexpr int kControlSchemaMinor = 0;
+inline constexpr int kControlSchemaMinor = 1;
 
 enum class ReplicationState { kRestoring, kReplaying, kLive };
 enum class DrainState { kActive, kDraining, kDrained };
@@ -39,11 +45,37 @@ std::string_view ToString(DrainState state);
 absl::StatusOr<ReplicationState> ParseReplicationState(std::string_view text);
 absl::StatusOr<DrainState> ParseDrainState(std::string_view text);
 
+// The host-shared index files of a tenant (DESIGN.md §9.4), relative to
+// the generation directory: a base segment holding the tenant's facts at
+// base_offset and, optionally, a delta segment built on it that brings it to
+// delta_offset. Empty names: not built yet. Named files are immutable.
+struct TenantIndex {
+  std::string base;
+  int64_t base_offset = 0;
+  std::string delta;  // '' = none
+  int64_t delta_offset = 0;
+
+  friend bool operator==(const TenantIndex&, const TenantIndex&) = default;
+};
+
 // One registered tenant of the current generation.
 struct TenantEntry {
   std::string name;
   std::string path;  // relative to the generation directory
+  // The offset of the last entry of this tenant that was applied.
   int64_t applied_offset = 0;
+  // DESIGN.md §9.6: a tenant lags when the writer holds entries of it that
+  // it has not applied yet (another tenant's bulk load never makes a tenant
+  // lag). A lagging tenant has its own completeness and freshness:
+  //   every entry of this tenant <= complete_offset is applied, and the
+  //   tenant held everything of it the log had made durable at fresh_as_of.
+  // A tenant that does not lag shares the host's
+  // (ControlState::complete_offset, fresh_as_of); TenantComplete() and
+  // TenantFreshAsOf() choose.
+  bool lagging = false;
+  int64_t complete_offset = 0;
+  BootTime fresh_as_of;
+  TenantIndex index;
 
   friend bool operator==(const TenantEntry&, const TenantEntry&) = default;
 };
@@ -56,13 +88,32 @@ struct ControlState {
   int64_t epoch = 0;
   int64_t current_generation = 0;  // 0 = no generation installed yet
   int64_t applied_offset = 0;      // global: every entry <= it is applied
-  // DESIGN §8.5: the replica held everything the log had made durable at
-  // this host-local time. boot_id '' = never fresh.
+  // Every entry <= complete_offset was received, and every tenant that does
+  // not lag applied all of its entries <= it (>= applied_offset).
+  int64_t complete_offset = 0;
+  // DESIGN §8.5, per §9.6: the tenants that do not lag held everything the
+  // log had made durable at this host-local time. boot_id '' = never fresh.
   BootTime fresh_as_of;
   int64_t head_offset = 0;  // the newest durable log head the writer heard
   ReplicationState replication_state = ReplicationState::kRestoring;
   DrainState drain_state = DrainState::kActive;
   std::vector<TenantEntry> tenants;  // ordered by name
+};
+
+// A tenant's complete offset and freshness (see TenantEntry::lagging).
+inline int64_t TenantComplete(const ControlState& s, const TenantEntry& t) {
+  return t.lagging ? t.complete_offset : s.complete_offset;
+}
+inline const BootTime& TenantFreshAsOf(const ControlState& s, const TenantEntry& t) {
+  return t.lagging ? t.fresh_as_of : s.fresh_as_of;
+}
+
+// A tenant that lags after an apply step (TenantEntry::lagging).
+struct TenantLag {
+  std::string name;
+  int64_t complete_offset = 0;
+  // std::nullopt keeps the stored value (no message proves a newer one).
+  std::optional<BootTime> fresh_as_of;
 };
 
 // One step of the apply loop, committed in one control.db transaction after
@@ -77,6 +128,13 @@ struct AppliedUpdate {
   std::optional<BootTime> fresh_as_of;
   // New applied offsets of the tenants touched by the batch.
   std::vector<std::pair<std::string, int64_t>> tenant_offsets;
+  // ControlState::complete_offset (never lowered).
+  int64_t complete_offset = 0;
+  // Tenants that lag now (set or updated), and tenants that stopped lagging.
+  std::vector<TenantLag> lagging;
+  std::vector<std::string> caught_up;
+  // Index files named by this step (DESIGN.md §9.4).
+  std::vector<std::pair<std::string, TenantIndex>> indexes;
 };
 
 // control.db on one connection. Not thread-safe. Every write method runs in
@@ -104,7 +162,7 @@ class ControlDb {
   absl::StatusOr<ControlState> Read();
 
   // FAILED_PRECONDITION if update.applied_offset is below the stored one;
-  // NOT_FOUND if a tenant in tenant_offsets is not registered (nothing is
+  // NOT_FOUND if a tenant named in the update is not registered (nothing is
   // written then).
   absl::Status UpdateApplied(const AppliedUpdate& update);
 
@@ -132,6 +190,10 @@ class ControlDb {
  private:
   explicit ControlDb(std::unique_ptr<Db> db) : db_(std::move(db)) {}
   absl::StatusOr<Transaction> BeginWrite();
+  // Adds the 1.1 columns to a 1.0 file.
+  absl::Status Migrate(int from_minor);
+  absl::Status UpdateTenant(std::string_view sql, std::string_view name,
+                            absl::FunctionRef<absl::Status(Statement&)> bind);
   absl::Status SetText(std::string_view column, std::string_view value);
 
   std::unique_ptr<Db> db_;
