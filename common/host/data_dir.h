@@ -8,6 +8,7 @@
 //   <data>/control.db                 cluster, generation, registry, freshness
 //   <data>/gen-<N>/tenants/<t>.db     the tenant replicas of generation N
 //   <data>/readers/<id>.json          one registration file per reader
+//   <data>/notify                     touched after each control.db change
 //   <data>/restore.tmp/               a snapshot being downloaded (never read)
 //
 // A generation directory is complete before control.db names it (DESIGN.md
@@ -32,6 +33,8 @@ class DataDir {
     return GenerationDir(generation) + "/" + relative;
   }
   std::string ReadersDir() const { return root_ + "/readers"; }
+  // Written by the writer after each control.db change (ChangeSignal).
+  std::string ChangeSignalPath() const { return root_ + "/notify"; }
   std::string RestoreStagingDir() const { return root_ + "/restore.tmp"; }
 
   // The registry path of a tenant's database within a generation.

@@ -1,38 +1,52 @@
 #include "services/reader/consistency_waiters.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 
 namespace arbiter::reader {
 
-void ConsistencyWaiters::Add(int64_t offset, absl::Time deadline,
-                             Callback done) {
+int64_t ConsistencyWaiters::Reached(const std::string& tenant) const {
+  return view_ == nullptr ? 0 : view_->TenantOffset(tenant);
+}
+
+void ConsistencyWaiters::Add(const std::string& tenant, int64_t offset,
+                             absl::Time deadline, Callback done) {
   absl::Status now_status;
   {
     absl::MutexLock l(&mu_);
     if (!closed_.ok()) {
       now_status = closed_;
-    } else if (offset <= applied_) {
+    } else if (offset <= Reached(tenant)) {
       now_status = absl::OkStatus();
     } else {
-      waiters_.emplace(offset, Waiter{deadline, std::move(done)});
+      waiters_.emplace(offset, Waiter{tenant, deadline, std::move(done)});
       return;
     }
   }
   done(std::move(now_status));
 }
 
-void ConsistencyWaiters::Advance(int64_t applied) {
+void ConsistencyWaiters::Advance(std::shared_ptr<const ReplicaView> view) {
   std::vector<Callback> ready;
   {
     absl::MutexLock l(&mu_);
-    if (applied > applied_) applied_ = applied;
-    auto end = waiters_.upper_bound(applied_);
-    for (auto it = waiters_.begin(); it != end; ++it) {
-      ready.push_back(std::move(it->second.done));
+    view_ = std::move(view);
+    // No tenant is complete past the highest offset any of them reached.
+    int64_t top = view_->applied_offset;
+    if (view_->tenants != nullptr) {
+      for (const auto& [name, t] : *view_->tenants) top = std::max(top, t.complete_offset);
     }
-    waiters_.erase(waiters_.begin(), end);
+    auto end = waiters_.upper_bound(top);
+    for (auto it = waiters_.begin(); it != end;) {
+      if (it->first <= Reached(it->second.tenant)) {
+        ready.push_back(std::move(it->second.done));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
   for (auto& done : ready) done(absl::OkStatus());
 }
@@ -46,8 +60,8 @@ void ConsistencyWaiters::Expire(absl::Time now) {
         expired.emplace_back(
             std::move(it->second.done),
             absl::DeadlineExceededError(absl::StrCat(
-                "consistency wait: the replica did not reach offset ",
-                it->first, " in time (it is at offset ", applied_, ")")));
+                "consistency wait: the replica did not reach offset ", it->first,
+                " in time (it is at offset ", Reached(it->second.tenant), ")")));
         it = waiters_.erase(it);
       } else {
         ++it;
@@ -55,6 +69,15 @@ void ConsistencyWaiters::Expire(absl::Time now) {
     }
   }
   for (auto& [done, status] : expired) done(std::move(status));
+}
+
+std::optional<absl::Time> ConsistencyWaiters::NextDeadline() const {
+  absl::MutexLock l(&mu_);
+  std::optional<absl::Time> next;
+  for (const auto& [offset, w] : waiters_) {
+    if (!next.has_value() || w.deadline < *next) next = w.deadline;
+  }
+  return next;
 }
 
 void ConsistencyWaiters::FailAll(absl::Status status) {
@@ -70,11 +93,6 @@ void ConsistencyWaiters::FailAll(absl::Status status) {
 void ConsistencyWaiters::Reopen() {
   absl::MutexLock l(&mu_);
   closed_ = absl::OkStatus();
-}
-
-int64_t ConsistencyWaiters::applied() const {
-  absl::MutexLock l(&mu_);
-  return applied_;
 }
 
 size_t ConsistencyWaiters::size() const {

@@ -17,25 +17,48 @@ absl::StatusOr<absl::Duration> FreshnessGate::CheckAt(
     return absl::UnavailableError(absl::StrCat(
         "writer not live (", absl::string_view(storage::ToString(view.replication_state).data(), storage::ToString(view.replication_state).size()), ")"));
   }
-  const std::optional<absl::Duration> age = storage::Age(view.fresh_as_of, now);
+  return Staleness(view.fresh_as_of, now, "replica");
+}
+
+absl::StatusOr<absl::Duration> FreshnessGate::Staleness(
+    const storage::BootTime& fresh_as_of, const storage::BootTime& now,
+    absl::string_view what) const {
+  const std::optional<absl::Duration> age = storage::Age(fresh_as_of, now);
   if (!age.has_value()) {
-    if (view.fresh_as_of.boot_id.empty()) {
-      return absl::UnavailableError("replica has not proved itself fresh yet");
+    if (fresh_as_of.boot_id.empty()) {
+      return absl::UnavailableError(absl::StrCat(what, " has not proved itself fresh yet"));
     }
-    if (view.fresh_as_of.boot_id != now.boot_id) {
+    if (fresh_as_of.boot_id != now.boot_id) {
       return absl::UnavailableError(
-          "replica freshness is from another boot of this host");
+          absl::StrCat(what, " freshness is from another boot of this host"));
     }
     return absl::UnavailableError(
-        "replica freshness lies in the future (clock went back)");
+        absl::StrCat(what, " freshness lies in the future (clock went back)"));
   }
   if (*age > max_staleness_) {
     return absl::UnavailableError(
-        absl::StrCat("replica stale by ", absl::ToInt64Milliseconds(*age),
+        absl::StrCat(what, " stale by ", absl::ToInt64Milliseconds(*age),
                      " ms (max ", absl::ToInt64Milliseconds(max_staleness_),
                      " ms)"));
   }
   return *age;
+}
+
+absl::StatusOr<absl::Duration> FreshnessGate::CheckTenantAt(
+    const ReplicaView& view, const TenantView& tenant,
+    const storage::BootTime& now) const {
+  absl::StatusOr<absl::Duration> host = CheckAt(view, now, /*check_drain=*/false);
+  if (!host.ok()) return host;
+  if (tenant.snapshot == nullptr) {
+    return absl::UnavailableError(tenant.error.ok() ? "tenant not loaded yet"
+                                                    : tenant.error.message());
+  }
+  absl::StatusOr<absl::Duration> age = Staleness(tenant.fresh_as_of, now, "tenant replica");
+  if (!age.ok() && !tenant.error.ok()) {
+    return absl::UnavailableError(absl::StrCat(age.status().message(), ": ",
+                                               tenant.error.message()));
+  }
+  return age;
 }
 
 bool FreshnessGate::ShouldServe(const ReplicaView& view,

@@ -16,7 +16,9 @@
 // The check runs per request against the request's own view (whose
 // fresh_as_of is the deadline's base: the deadline is fresh_as_of +
 // max_staleness, kept in memory), so no successful answer reports a staleness
-// above the maximum even when the poller is late.
+// above the maximum even when the poller is late. Admission checks the
+// host's freshness; the answer is checked against its tenant's own
+// (DESIGN.md §9.6: a tenant lagging behind the host is stale alone).
 //
 // Health SERVING additionally requires the reader to be ACTIVE (not draining
 // for a host drain or a SIGTERM).
@@ -27,6 +29,7 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/storage/boot_clock.h"
 #include "services/reader/replica_view.h"
@@ -48,11 +51,17 @@ class FreshnessGate {
   absl::StatusOr<absl::Duration> Admit(const ReplicaView& view) const {
     return CheckAt(view, clock_->Now(), /*check_drain=*/true);
   }
-  // The same without the drain check, for an admitted request that is about
-  // to answer: a drain never fails an admitted RPC, staleness always does.
-  absl::StatusOr<absl::Duration> Check(const ReplicaView& view) const {
-    return CheckAt(view, clock_->Now(), /*check_drain=*/false);
+  // For an admitted request about to answer from `tenant` of `view`: the
+  // tenant's own freshness (DESIGN.md §9.6), without the drain check (a
+  // drain never fails an admitted RPC, staleness always does). A stale
+  // tenant that could not be advanced names the reason.
+  absl::StatusOr<absl::Duration> Check(const ReplicaView& view,
+                                       const TenantView& tenant) const {
+    return CheckTenantAt(view, tenant, clock_->Now());
   }
+  absl::StatusOr<absl::Duration> CheckTenantAt(const ReplicaView& view,
+                                               const TenantView& tenant,
+                                               const storage::BootTime& now) const;
   absl::StatusOr<absl::Duration> CheckAt(const ReplicaView& view,
                                          const storage::BootTime& now,
                                          bool check_drain = true) const;
@@ -67,6 +76,10 @@ class FreshnessGate {
   const storage::BootClock* clock() const { return clock_; }
 
  private:
+  absl::StatusOr<absl::Duration> Staleness(const storage::BootTime& fresh_as_of,
+                                           const storage::BootTime& now,
+                                           absl::string_view what) const;
+
   const absl::Duration max_staleness_;
   const storage::BootClock* const clock_;
   std::atomic<ReaderDrainState> drain_state_{ReaderDrainState::kActive};

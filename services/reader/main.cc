@@ -60,8 +60,9 @@ ABSL_FLAG(absl::Duration, max_consistency_wait, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(5),
           "on SIGTERM or host drain, how long to keep serving after health "
           "goes NOT_SERVING");
-ABSL_FLAG(absl::Duration, poll_interval, absl::Milliseconds(20),
-          "how often control.db is read (at most 50ms)");
+ABSL_FLAG(absl::Duration, poll_interval, absl::Milliseconds(250),
+          "safety poll of control.db (at most 1s): the writer signals every "
+          "change (<data>/notify, inotify), this bounds a missed signal");
 ABSL_FLAG(int, workers, 2,
           "worker threads for List, Query, GetFacts, Explain and released "
           "consistency waits");

@@ -125,8 +125,7 @@ Value ActionValue(const std::string& action) {
 }
 
 std::string NextToken(const ExecContext& c, std::string last) {
-  return EncodePageToken(PageToken{c.plan.query_hash, c.view.applied_offset,
-                                   std::move(last)});
+  return EncodePageToken(PageToken{c.plan.query_hash, c.offset, std::move(last)});
 }
 
 void ToExplainNode(const eval::ProofNode& p, v1::ExplainNode* out) {

@@ -65,6 +65,8 @@ struct ExecContext {
   const ReplicaView& view;
   const TenantSnapshot& tenant;
   const RequestPlan& plan;
+  // The offset the answer reports (the tenant's complete offset in `view`).
+  int64_t offset = 0;
 };
 
 absl::Status Execute(const ExecContext& c, const v1::AuthorizeRequest& r,

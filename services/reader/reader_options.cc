@@ -37,8 +37,8 @@ absl::Status ReaderOptions::Validate() const {
   if (drain_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--drain_grace: must not be negative");
   }
-  if (poll_interval <= absl::ZeroDuration() || poll_interval > absl::Milliseconds(50)) {
-    return absl::InvalidArgumentError("--poll_interval: must be in (0, 50ms]");
+  if (poll_interval <= absl::ZeroDuration() || poll_interval > absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--poll_interval: must be in (0, 1s]");
   }
   if (workers < 1 || workers > 256) {
     return absl::InvalidArgumentError("--workers: must be in 1..256");

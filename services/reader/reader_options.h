@@ -18,7 +18,7 @@ struct ReaderOptions {
   absl::Duration max_staleness = absl::Seconds(2);
   absl::Duration max_consistency_wait = absl::Seconds(5);
   absl::Duration drain_grace = absl::Seconds(5);
-  absl::Duration poll_interval = absl::Milliseconds(20);
+  absl::Duration poll_interval = absl::Milliseconds(250);
   absl::Duration lease = absl::Seconds(5);
   // Worker threads for List/Query/GetFacts/Explain and released waits.
   int workers = 2;

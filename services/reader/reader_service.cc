@@ -135,7 +135,7 @@ grpc::ServerUnaryReactor* ReaderService::Handle(grpc::CallbackServerContext* ctx
 template <typename Req, typename Resp>
 void ReaderService::WaitThenRun(std::shared_ptr<Call<Req, Resp>> call,
                                 int64_t target, const ReplicaView& view) {
-  if (target <= view.applied_offset) {
+  if (target <= view.TenantOffset(call->plan.tenant)) {
     if (call->inline_ok) {
       Run(call, view);
     } else {
@@ -143,7 +143,7 @@ void ReaderService::WaitThenRun(std::shared_ptr<Call<Req, Resp>> call,
     }
     return;
   }
-  waiters_->Add(target, call->wait_deadline, [this, call](absl::Status s) {
+  waiters_->Add(call->plan.tenant, target, call->wait_deadline, [this, call](absl::Status s) {
     if (!s.ok()) {
       call->Finish(s);
       return;
@@ -157,26 +157,33 @@ void ReaderService::Run(const std::shared_ptr<Call<Req, Resp>>& call,
                         const ReplicaView& view) {
   // Freshness is checked once, after evaluating (below): evaluating a view
   // that turns out stale costs nothing but time, and the answer is refused.
-  const TenantSnapshot* tenant = view.Find(call->plan.tenant);
+  const TenantView* tenant = view.Find(call->plan.tenant);
   if (tenant == nullptr) {
     call->Finish(TenantNotFound(call->plan.tenant));
     return;
   }
-  absl::Status s = Execute(ExecContext{view, *tenant, call->plan}, *call->req,
-                           call->resp);
+  if (tenant->snapshot == nullptr) {  // never loaded: say why
+    call->Finish(gate_->Check(view, *tenant).status());
+    return;
+  }
+  absl::Status s = Execute(
+      ExecContext{view, *tenant->snapshot, call->plan, tenant->complete_offset},
+      *call->req, call->resp);
   if (s.ok()) {
-    // Freshness again, at the end: no answer reports more than the maximum.
-    absl::StatusOr<absl::Duration> staleness = gate_->Check(view);
+    // Freshness again, at the end, against the tenant's own (DESIGN.md
+    // §9.6): no answer reports more than the maximum.
+    absl::StatusOr<absl::Duration> staleness = gate_->Check(view, *tenant);
     if (!staleness.ok()) {
       call->Finish(staleness.status());
       return;
     }
     v1::Evaluation* e = call->resp->mutable_evaluation();
-    e->set_offset(static_cast<uint64_t>(view.applied_offset));
-    e->set_consistency_token(view.consistency_token);
+    e->set_offset(static_cast<uint64_t>(tenant->complete_offset));
+    e->set_consistency_token(api::EncodeConsistencyToken(
+        view.cluster_id, static_cast<uint64_t>(tenant->complete_offset)));
     e->set_staleness_ms(
         static_cast<uint64_t>(absl::ToInt64Milliseconds(*staleness)));
-    e->set_policy_version(static_cast<uint64_t>(tenant->policy_version));
+    e->set_policy_version(static_cast<uint64_t>(tenant->snapshot->policy_version));
   }
   call->Finish(s);
 }

@@ -12,7 +12,8 @@ namespace {
 bool SameControl(const storage::ControlState& a, const storage::ControlState& b) {
   return a.cluster_id == b.cluster_id && a.epoch == b.epoch &&
          a.current_generation == b.current_generation &&
-         a.applied_offset == b.applied_offset && a.fresh_as_of == b.fresh_as_of &&
+         a.applied_offset == b.applied_offset &&
+         a.complete_offset == b.complete_offset && a.fresh_as_of == b.fresh_as_of &&
          a.head_offset == b.head_offset &&
          a.replication_state == b.replication_state &&
          a.drain_state == b.drain_state && a.tenants == b.tenants;
@@ -29,6 +30,7 @@ ReplicaWatcher::ReplicaWatcher(WatcherOptions options, FreshnessGate* gate,
       waiters_(waiters),
       registrar_(registrar),
       hooks_(std::move(hooks)),
+      changes_(dir_.ChangeSignalPath()),
       replicas_(dir_) {
   auto empty = std::make_shared<ReplicaView>();
   view_ = std::move(empty);
@@ -39,7 +41,12 @@ ReplicaWatcher::~ReplicaWatcher() { Stop(); }
 void ReplicaWatcher::Start() {
   PollOnce();
   thread_ = std::thread([this] {
-    while (!stop_.WaitForNotificationWithTimeout(options_.poll_interval)) {
+    while (!stop_.HasBeenNotified()) {
+      // The writer signals each control.db change (ChangeSignal); the poll
+      // is the safety net. Wake no later than the moment the view goes
+      // stale, so health follows at once.
+      changes_.Wait(absl::Nanoseconds(next_wait_ns_.load()));
+      if (stop_.HasBeenNotified()) break;
       PollOnce();
     }
   });
@@ -47,6 +54,7 @@ void ReplicaWatcher::Start() {
 
 void ReplicaWatcher::Stop() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
+  changes_.Interrupt();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -82,29 +90,24 @@ void ReplicaWatcher::PollOnce() {
     if (!state.ok()) {
       error = state.status();
       control_.reset();  // reopen next time
-    } else if (!last_control_ || !SameControl(*last_control_, *state)) {
-      absl::StatusOr<std::shared_ptr<const TenantMap>> tenants =
-          replicas_.Advance(*state);
-      if (!tenants.ok()) {
-        error = tenants.status();
-      } else {
-        auto v = std::make_shared<ReplicaView>();
-        v->sequence = ++sequence_;
-        v->generation = state->current_generation;
-        v->cluster_id = state->cluster_id;
-        v->applied_offset = state->applied_offset;
-        v->head_offset = state->head_offset;
-        v->consistency_token = api::EncodeConsistencyToken(
-            state->cluster_id, static_cast<uint64_t>(state->applied_offset));
-        v->fresh_as_of = state->fresh_as_of;
-        v->replication_state = state->replication_state;
-        v->host_drain_state = state->drain_state;
-        v->tenants = std::move(*tenants);
-        Publish(std::move(v));
-        last_control_ = std::move(*state);
-        // Only now is a view at this offset visible to new requests.
-        waiters_->Advance(last_control_->applied_offset);
-      }
+    } else if (!last_control_ || !SameControl(*last_control_, *state) ||
+               replicas_.retry()) {
+      std::shared_ptr<const TenantMap> tenants = replicas_.Advance(*state);
+      auto v = std::make_shared<ReplicaView>();
+      v->sequence = ++sequence_;
+      v->generation = state->current_generation;
+      v->cluster_id = state->cluster_id;
+      v->applied_offset = state->applied_offset;
+      v->head_offset = state->head_offset;
+      v->fresh_as_of = state->fresh_as_of;
+      v->replication_state = state->replication_state;
+      v->host_drain_state = state->drain_state;
+      v->tenants = std::move(tenants);
+      std::shared_ptr<const ReplicaView> published = v;
+      Publish(std::move(v));
+      last_control_ = std::move(*state);
+      // Only now is a view at these offsets visible to new requests.
+      waiters_->Advance(published);
     }
   }
   if (!error.ok() && wall_now - last_error_log_ > absl::Seconds(5)) {
@@ -116,7 +119,23 @@ void ReplicaWatcher::PollOnce() {
   waiters_->Expire(wall_now);
   std::shared_ptr<const ReplicaView> v = view();
   StepHostDrain(*v);
-  UpdateHealth(*v, gate_->clock()->Now());
+  const storage::BootTime now = gate_->clock()->Now();
+  UpdateHealth(*v, now);
+  // Next wake-up: the safety poll, or sooner when the view goes stale, a
+  // consistency wait expires, a drain step is due, or a file was missing.
+  absl::Duration wait = options_.poll_interval;
+  if (replicas_.retry()) wait = std::min(wait, absl::Milliseconds(5));
+  if (std::optional<absl::Duration> age = storage::Age(v->fresh_as_of, now)) {
+    const absl::Duration left = gate_->max_staleness() - *age;
+    if (left > absl::ZeroDuration()) wait = std::min(wait, left + absl::Milliseconds(1));
+  }
+  if (std::optional<absl::Time> d = waiters_->NextDeadline()) {
+    wait = std::min(wait, std::max(absl::Milliseconds(1), *d - absl::Now()));
+  }
+  if (gate_->drain_state() == ReaderDrainState::kDraining) {
+    wait = std::min(wait, absl::Milliseconds(20));
+  }
+  next_wait_ns_.store(absl::ToInt64Nanoseconds(std::max(wait, absl::Milliseconds(1))));
 }
 
 void ReplicaWatcher::UpdateHealth(const ReplicaView& v,

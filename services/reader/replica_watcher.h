@@ -1,7 +1,9 @@
 #ifndef ARBITER_SERVICES_READER_REPLICA_WATCHER_H_
 #define ARBITER_SERVICES_READER_REPLICA_WATCHER_H_
 
-// The reader's one background loop. Every poll interval (<= 25 ms):
+// The reader's one background loop. Woken by the writer's signal after each
+// control.db change (common/host/change_signal.h), at the latest every poll
+// interval, and when the view is about to go stale:
 //   1. reads control.db in one read transaction (ControlState);
 //   2. when it changed, brings the tenant indexes up to it (TenantReplicas)
 //      and publishes a new immutable ReplicaView (swapped under a mutex);
@@ -31,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/host/change_signal.h"
 #include "common/host/data_dir.h"
 #include "common/storage/control_db.h"
 #include "services/reader/consistency_waiters.h"
@@ -43,7 +46,9 @@ namespace arbiter::reader {
 
 struct WatcherOptions {
   std::string data_dir;
-  absl::Duration poll_interval = absl::Milliseconds(20);
+  // The safety poll: the writer signals every control.db change, so this
+  // only bounds how late a missed signal is noticed.
+  absl::Duration poll_interval = absl::Milliseconds(250);
   absl::Duration drain_grace = absl::Seconds(5);
   // After the grace, how long to wait for in-flight RPCs before reporting
   // DRAINED anyway.
@@ -103,6 +108,8 @@ class ReplicaWatcher {
   const Hooks hooks_;
 
   // Poller thread only.
+  host::ChangeWatcher changes_;
+  std::atomic<int64_t> next_wait_ns_{20'000'000};
   std::unique_ptr<storage::ControlDb> control_;
   TenantReplicas replicas_;
   std::optional<storage::ControlState> last_control_;

@@ -10,14 +10,10 @@
 #include "glog/logging.h"
 
 namespace arbiter::reader {
-namespace {
-// Change rows read per query while catching up (all inside one read
-// transaction, so the result is one consistent state).
-constexpr int64_t kChangesPage = 10000;
-}  // namespace
 
-absl::StatusOr<std::shared_ptr<const TenantMap>> TenantReplicas::Advance(
+std::shared_ptr<const TenantMap> TenantReplicas::Advance(
     const storage::ControlState& control) {
+  retry_ = false;
   if (control.current_generation != generation_) {
     if (generation_ >= 0) {
       LOG(INFO) << "generation " << generation_ << " -> "
@@ -29,134 +25,154 @@ absl::StatusOr<std::shared_ptr<const TenantMap>> TenantReplicas::Advance(
   }
   if (generation_ == 0) return map_;
 
-  bool changed = false;
-  // Tenants that left the registry (only possible with a new generation,
-  // handled above, but be exact).
+  // Tenants that left the registry (only with a new generation, handled
+  // above, but be exact).
   if (replicas_.size() > control.tenants.size()) {
     absl::flat_hash_map<std::string, bool> keep;
     for (const auto& t : control.tenants) keep[t.name] = true;
     for (auto it = replicas_.begin(); it != replicas_.end();) {
       if (!keep.contains(it->first)) {
         replicas_.erase(it++);
-        changed = true;
       } else {
         ++it;
       }
     }
   }
+  auto map = std::make_shared<TenantMap>();
+  map->reserve(control.tenants.size());
   for (const storage::TenantEntry& entry : control.tenants) {
-    auto it = replicas_.find(entry.name);
-    if (it == replicas_.end()) {
-      ARBITER_ASSIGN_OR_RETURN(std::unique_ptr<Replica> r, Open(entry));
-      bool ignored = false;
-      ARBITER_RETURN_IF_ERROR(
-          Annotate(CatchUp(*r, /*full_reload=*/true, &ignored),
-                   absl::StrCat("tenant \"", entry.name, "\"")));
-      replicas_.emplace(entry.name, std::move(r));
-      changed = true;
-      continue;
+    std::unique_ptr<Replica>& slot = replicas_[entry.name];
+    if (slot == nullptr) {
+      slot = std::make_unique<Replica>();
+      slot->name = entry.name;
     }
-    Replica& r = *it->second;
-    // The registry's offset moves in the same control.db transaction as the
-    // global applied offset: equal means nothing of this tenant was applied
-    // since the snapshot (which then also holds every entry <= the global
-    // applied offset).
-    if (entry.applied_offset == r.tenant_offset) continue;
-    bool c = false;
-    ARBITER_RETURN_IF_ERROR(Annotate(CatchUp(r, /*full_reload=*/false, &c),
-                                     absl::StrCat("tenant \"", entry.name, "\"")));
-    changed |= c;
+    Replica& r = *slot;
+    bool changed = false;
+    absl::Status s = CatchUp(r, entry, &changed);
+    if (s.ok()) {
+      r.view.snapshot = r.snapshot;
+      r.view.complete_offset = storage::TenantComplete(control, entry);
+      r.view.fresh_as_of = storage::TenantFreshAsOf(control, entry);
+      r.view.error = absl::OkStatus();
+    } else {
+      // The last good data stays, with what was true of it; it goes stale
+      // by itself, and then the error is the reason given.
+      if (r.view.error.ok() || r.view.error.message() != s.message()) {
+        LOG(WARNING) << "tenant \"" << entry.name << "\": " << s;
+      }
+      r.view.error = Annotate(s, absl::StrCat("tenant \"", entry.name, "\""));
+    }
+    map->emplace(entry.name, r.view);
   }
-  if (changed) {
-    auto map = std::make_shared<TenantMap>();
-    map->reserve(replicas_.size());
-    for (const auto& [name, r] : replicas_) map->emplace(name, r->snapshot);
-    map_ = std::move(map);
-  }
+  map_ = std::move(map);
   return map_;
 }
 
-absl::StatusOr<std::unique_ptr<TenantReplicas::Replica>> TenantReplicas::Open(
-    const storage::TenantEntry& entry) {
-  storage::DbOptions options;
-  options.read_only = true;
-  const std::string path = dir_.TenantPath(generation_, entry.path);
-  auto db = storage::TenantDb::Open(path, options);
-  if (!db.ok()) {
-    return Annotate(db.status(), absl::StrCat("opening tenant \"", entry.name,
-                                              "\" at ", path));
+absl::Status TenantReplicas::UseIndex(Replica& r, const storage::TenantIndex& index) {
+  std::shared_ptr<const eval::Segment> base, delta;
+  if (index.base.empty()) {
+    // Not indexed by the writer yet: a private base, read once.
+    if (r.index.base.empty() && r.base != nullptr) {
+      base = r.base;
+    } else {
+      ARBITER_ASSIGN_OR_RETURN(base, replica::BuildBaseFromDb(*r.db));
+      LOG(INFO) << "tenant \"" << r.name << "\": no shared index yet; a private one of "
+                << base->fact_delta() << " facts at offset " << base->offset();
+    }
+  } else {
+    auto open = [&](const std::string& relative,
+                    const std::shared_ptr<const eval::Segment>& have,
+                    const std::string& have_name)
+        -> absl::StatusOr<std::shared_ptr<const eval::Segment>> {
+      if (have != nullptr && have_name == relative) return have;
+      auto seg = eval::Segment::Open(dir_.TenantPath(generation_, relative));
+      if (absl::IsNotFound(seg.status())) {
+        retry_ = true;  // replaced since control.db was read
+        return absl::UnavailableError(absl::StrCat(
+            "index file ", relative, " was replaced; re-reading control.db"));
+      }
+      if (seg.ok()) ++segments_mapped_;
+      return seg;
+    };
+    ARBITER_ASSIGN_OR_RETURN(base, open(index.base, r.base, r.index.base));
+    if (!index.delta.empty()) {
+      ARBITER_ASSIGN_OR_RETURN(delta, open(index.delta, r.delta, r.index.delta));
+    }
   }
-  auto r = std::make_unique<Replica>();
-  r->name = entry.name;
-  r->db = std::move(*db);
-  return r;
+  std::vector<std::shared_ptr<const eval::Segment>> layers = {base};
+  if (delta != nullptr) layers.push_back(delta);
+  ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::FactIndex> stack,
+                           eval::FactIndex::Stack(std::move(layers)));
+  r.base = std::move(base);
+  r.delta = std::move(delta);
+  r.index = index;
+  r.stack = std::move(stack);
+  r.top.Clear();
+  r.top.set_offset(r.stack->offset());
+  r.tenant_offset = -1;  // read the changes after the new stack
+  return absl::OkStatus();
 }
 
-absl::Status TenantReplicas::CatchUp(Replica& r, bool full_reload,
+absl::Status TenantReplicas::CatchUp(Replica& r, const storage::TenantEntry& entry,
                                      bool* changed) {
   *changed = false;
+  if (r.db == nullptr) {
+    storage::DbOptions options;
+    options.read_only = true;
+    const std::string path = dir_.TenantPath(generation_, entry.path);
+    auto db = storage::TenantDb::Open(path, options);
+    if (!db.ok()) {
+      return Annotate(db.status(), absl::StrCat("opening ", path));
+    }
+    r.db = std::move(*db);
+  }
+  if (r.stack == nullptr || !(entry.index == r.index)) {
+    absl::Status s = UseIndex(r, entry.index);
+    if (!s.ok()) {
+      if (r.stack == nullptr) return s;
+      // The stack in use is still right (its files stay mapped): keep it,
+      // with the changes after it, and try the new files next time.
+      LOG_EVERY_N(WARNING, 100) << "tenant \"" << r.name << "\": " << s
+                                << "; staying on the index in use";
+    }
+  }
+  // The registry's offset moves in the same control.db transaction as the
+  // completeness it reports: equal means nothing of this tenant was applied
+  // since the snapshot.
+  if (r.snapshot != nullptr && entry.applied_offset == r.tenant_offset) {
+    return absl::OkStatus();
+  }
   ARBITER_ASSIGN_OR_RETURN(
       storage::Transaction txn,
       storage::Transaction::Begin(r.db->db(), storage::Transaction::Mode::kRead));
   ARBITER_ASSIGN_OR_RETURN(storage::TenantMeta meta, r.db->Meta());
-  if (!full_reload && meta.applied_offset == r.tenant_offset) {
-    return absl::OkStatus();
-  }
-  if (!full_reload) {
-    std::vector<storage::Change> all;
-    int64_t after_offset = r.tenant_offset;
-    int64_t after_seq = std::numeric_limits<int64_t>::max();
-    while (true) {
-      auto page = r.db->ChangesSince(after_offset, kChangesPage, after_seq);
-      if (absl::IsOutOfRange(page.status())) {
-        LOG(INFO) << "tenant \"" << r.name << "\": change feed pruned past "
-                  << r.tenant_offset << "; rebuilding from the facts";
-        full_reload = true;
-        break;
-      }
-      ARBITER_RETURN_IF_ERROR(page.status());
-      for (auto& c : *page) {
-        if (c.offset > meta.applied_offset) break;  // not ours yet (cannot happen in one txn)
-        all.push_back(std::move(c));
-      }
-      if (static_cast<int64_t>(page->size()) < kChangesPage) break;
-      after_offset = page->back().offset;
-      after_seq = page->back().seq;
-    }
-    if (!full_reload) {
-      for (storage::Change& c : all) {
-        if (c.op == storage::ChangeOp::kInsert) {
-          r.facts.insert(std::move(c.fact));
-        } else {
-          r.facts.erase(c.fact);
-        }
-      }
-    }
-  }
-  if (full_reload) {
-    r.facts.clear();
-    ARBITER_RETURN_IF_ERROR(r.db->ForEachFact([&](const Fact& f) {
-      r.facts.insert(f);
-      return true;
-    }));
+  if (meta.applied_offset > r.top.offset()) {
+    ARBITER_RETURN_IF_ERROR(replica::ForEachChange(
+        *r.db, r.top.offset(), meta.applied_offset,
+        [&](storage::Change c) { r.top.Apply(std::move(c)); }));
+    r.top.set_offset(meta.applied_offset);
   }
   ARBITER_RETURN_IF_ERROR(txn.Commit());
 
-  ARBITER_ASSIGN_OR_RETURN(
-      std::shared_ptr<const eval::FactIndex> index,
-      eval::FactIndex::Create(std::vector<Fact>(r.facts.begin(), r.facts.end()),
-                              meta.applied_offset));
+  std::shared_ptr<const eval::FactIndex> facts = r.stack;
+  if (!r.top.empty()) {
+    ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> top,
+                             r.top.BuildLayer(r.stack.get()));
+    std::vector<std::shared_ptr<const eval::Segment>> layers = r.stack->layers();
+    layers.push_back(std::move(top));
+    ARBITER_ASSIGN_OR_RETURN(facts, eval::FactIndex::Stack(std::move(layers)));
+    ++top_rebuilds_;
+  }
   if (meta.policy_version != r.policy_version) CompilePolicy(r, meta);
   r.tenant_offset = meta.applied_offset;
   auto snap = std::make_shared<TenantSnapshot>();
   snap->tenant = r.name;
   snap->tenant_offset = r.tenant_offset;
   snap->policy_version = r.policy_version;
-  snap->facts = std::move(index);
+  snap->facts = std::move(facts);
   snap->engine = r.engine;
   snap->policy_status = r.policy_status;
   r.snapshot = std::move(snap);
-  ++rebuilds_;
   *changed = true;
   return absl::OkStatus();
 }

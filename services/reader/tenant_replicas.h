@@ -1,33 +1,47 @@
 #ifndef ARBITER_SERVICES_READER_TENANT_REPLICAS_H_
 #define ARBITER_SERVICES_READER_TENANT_REPLICAS_H_
 
-// The per-tenant in-memory indexes (DESIGN.md §8.6). For every tenant in
+// The reader's per-tenant data (DESIGN.md §8.6, §9.4). For every tenant in
 // control.db's registry it keeps a read-only connection to the tenant
-// database and the tenant's facts, and publishes an immutable TenantSnapshot
-// (a FactIndex tagged with the tenant offset it was read at, and the
-// compiled policy):
-//   * first use: read meta and every fact in one read transaction;
-//   * later: when the registry's applied offset for the tenant moved, read
-//     meta and the `changes` rows after the snapshot's offset in one read
-//     transaction, apply them to the fact set, and build a new index (a
-//     pruned change feed, OUT_OF_RANGE, rebuilds from the facts);
-//   * a new policy version compiles a new Engine (cached per tenant and
-//     version; unchanged versions reuse it);
-//   * a new generation (DESIGN.md §8.8) drops every connection and index and
-//     reopens from gen-<N>/.
+// database and an index stack:
+//
+//   base, delta   the host-shared segment files control.db names, mapped
+//                 read-only (shared with every reader of the host through
+//                 the page cache; verified by CRC32C when first mapped);
+//   top           the changes after the delta (or base), read from the
+//                 tenant's `changes` table and kept as a small in-memory
+//                 layer, rebuilt from scratch at each advance — O(changes
+//                 since the delta), never O(facts): the writer keeps that
+//                 number small (services/writer/index_maintainer.h).
+//
+// Advance():
+//   * new index files named -> map them; the top layer restarts from the
+//     new delta's offset; a named file that is missing (replaced meanwhile)
+//     -> keep the old stack and re-read control.db at the next poll;
+//   * the tenant's applied offset moved -> read meta and the new `changes`
+//     rows in one read transaction and rebuild the top layer;
+//   * a new policy version compiles a new Engine;
+//   * no base named yet (a tenant the writer has not indexed yet, or a data
+//     directory of an older writer) -> a private base read from the tenant
+//     database once, replaced by the shared one when it appears;
+//   * a new generation (DESIGN.md §8.8) drops everything and reopens.
+// A tenant that fails keeps its last good data, marked with the error, and
+// fails alone (DESIGN.md §9.6).
 //
 // Not thread-safe: owned and driven by the ReplicaWatcher's poller thread.
 // What it returns is immutable and shared with request threads.
 
 #include <cstdint>
 #include <memory>
-#include <set>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/base/value.h"
+#include "common/eval/fact_index.h"
+#include "common/eval/segment.h"
 #include "common/host/data_dir.h"
+#include "common/replica/change_set.h"
 #include "common/storage/control_db.h"
 #include "common/storage/tenant_db.h"
 #include "services/reader/replica_view.h"
@@ -41,42 +55,48 @@ class TenantReplicas {
   TenantReplicas& operator=(const TenantReplicas&) = delete;
 
   // Brings every tenant in `control`'s registry up to at least the state
-  // `control` describes. REQUIRES: `control` was read before this call (so
-  // that its applied offset is a lower bound for what is read here).
-  // Returns the tenant map for the new view: the previous map when nothing
-  // changed. On an error (a tenant file missing or unreadable) nothing is
-  // published: the caller keeps its old view, which then goes stale and is
-  // refused (fail closed).
-  absl::StatusOr<std::shared_ptr<const TenantMap>> Advance(
-      const storage::ControlState& control);
+  // `control` describes and returns the tenant map for the new view.
+  // REQUIRES: `control` was read before this call (so that its offsets are
+  // lower bounds for what is read here). A tenant that cannot be brought up
+  // keeps its previous data with `error` set.
+  std::shared_ptr<const TenantMap> Advance(const storage::ControlState& control);
 
-  // Number of index rebuilds so far (for logs and tests).
-  int64_t rebuilds() const { return rebuilds_; }
+  // Whether the last Advance found a named index file missing (a newer
+  // control.db names its replacement): poll again soon.
+  bool retry() const { return retry_; }
+
+  // Counters (logs, tests).
+  int64_t top_rebuilds() const { return top_rebuilds_; }
+  int64_t segments_mapped() const { return segments_mapped_; }
 
  private:
   struct Replica {
     std::string name;
     std::unique_ptr<storage::TenantDb> db;
-    std::set<Fact> facts;
+    storage::TenantIndex index;  // the names in use ('' base: private)
+    std::shared_ptr<const eval::Segment> base, delta;
+    std::shared_ptr<const eval::FactIndex> stack;  // base (+ delta)
+    replica::ChangeSet top;  // changes after stack, up to top.offset()
     int64_t tenant_offset = -1;
     int64_t policy_version = -1;
     std::shared_ptr<const eval::Engine> engine;
     absl::Status policy_status;
     std::shared_ptr<const TenantSnapshot> snapshot;
+    TenantView view;  // as published last
   };
 
-  absl::StatusOr<std::unique_ptr<Replica>> Open(
-      const storage::TenantEntry& entry);
-  // Reads what changed since r.tenant_offset; rebuilds the snapshot when
-  // anything did. Sets *changed.
-  absl::Status CatchUp(Replica& r, bool full_reload, bool* changed);
+  // Brings `r` up to `entry`; false (with r.view.error set) when it failed.
+  absl::Status CatchUp(Replica& r, const storage::TenantEntry& entry, bool* changed);
+  absl::Status UseIndex(Replica& r, const storage::TenantIndex& index);
   void CompilePolicy(Replica& r, const storage::TenantMeta& meta);
 
   const host::DataDir dir_;
   int64_t generation_ = -1;
   absl::flat_hash_map<std::string, std::unique_ptr<Replica>> replicas_;
   std::shared_ptr<const TenantMap> map_ = std::make_shared<TenantMap>();
-  int64_t rebuilds_ = 0;
+  bool retry_ = false;
+  int64_t top_rebuilds_ = 0;
+  int64_t segments_mapped_ = 0;
 };
 
 }  // namespace arbiter::reader

@@ -36,7 +36,14 @@ absl::StatusOr<std::unique_ptr<HostMonitor>> HostMonitor::Create(
   host::DataDir dir(options.data_dir);
   ARBITER_ASSIGN_OR_RETURN(auto control,
                            storage::ControlDb::Open(dir.ControlDbPath(), storage::DbOptions{}));
-  return std::unique_ptr<HostMonitor>(new HostMonitor(options, clock, std::move(control)));
+  std::unique_ptr<HostMonitor> monitor(new HostMonitor(options, clock, std::move(control)));
+  {
+    absl::MutexLock l(&monitor->mu_);
+    if (absl::Status s = monitor->signal_.Open(dir.ChangeSignalPath()); !s.ok()) {
+      LOG(WARNING) << "readers will not be signalled (they poll): " << s;
+    }
+  }
+  return monitor;
 }
 
 HostMonitor::~HostMonitor() { Stop(); }
@@ -66,11 +73,13 @@ absl::Status HostMonitor::Tick() {
       *age <= options_.live_enter) {
     LOG(INFO) << "LIVE: the replica holds everything the log had " << *age << " ago";
     ARBITER_RETURN_IF_ERROR(control_->SetReplicationState(ReplicationState::kLive));
+    signal_.Notify();
   } else if (state.replication_state == ReplicationState::kLive &&
              (!age.has_value() || *age > options_.live_exit)) {
     LOG(WARNING) << "no longer LIVE: not fresh for "
                  << (age.has_value() ? absl::FormatDuration(*age) : "an unknown time");
     ARBITER_RETURN_IF_ERROR(control_->SetReplicationState(ReplicationState::kReplaying));
+    signal_.Notify();
   }
 
   // DRAINING -> DRAINED once every reader is drained (or its lease expired).
@@ -82,6 +91,7 @@ absl::Status HostMonitor::Tick() {
     if (all) {
       LOG(INFO) << "host DRAINED (" << readers.size() << " readers drained or expired)";
       ARBITER_RETURN_IF_ERROR(control_->SetDrainState(DrainState::kDrained));
+    signal_.Notify();
     }
   }
   return absl::OkStatus();
@@ -134,6 +144,7 @@ absl::StatusOr<v1::DrainState> HostMonitor::Drain() {
     if (state.drain_state == DrainState::kActive) {
       LOG(INFO) << "host DRAINING (admin Drain)";
       ARBITER_RETURN_IF_ERROR(control_->SetDrainState(DrainState::kDraining));
+    signal_.Notify();
     }
   }
   ARBITER_RETURN_IF_ERROR(Tick());  // DRAINED at once when no reader is active
@@ -146,6 +157,7 @@ absl::StatusOr<v1::DrainState> HostMonitor::Undrain() {
   absl::MutexLock l(&mu_);
   LOG(INFO) << "host ACTIVE (admin Undrain)";
   ARBITER_RETURN_IF_ERROR(control_->SetDrainState(DrainState::kActive));
+    signal_.Notify();
   return v1::DRAIN_STATE_ACTIVE;
 }
 

@@ -19,6 +19,7 @@
 #include "arbiter/v1/writer_admin.pb.h"
 #include "common/host/data_dir.h"
 #include "common/storage/boot_clock.h"
+#include "common/host/change_signal.h"
 #include "common/storage/control_db.h"
 #include "services/writer/writer_options.h"
 
@@ -55,6 +56,8 @@ class HostMonitor {
   const host::DataDir dir_;
   absl::Mutex mu_;
   std::unique_ptr<storage::ControlDb> control_ ABSL_GUARDED_BY(mu_);
+  // Readers learn of state changes (LIVE, drain) at once.
+  host::ChangeSignal signal_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
   std::thread thread_;
 };

@@ -44,6 +44,25 @@ ABSL_FLAG(absl::Duration, live_exit, kDefaults.live_exit,
           "stop being LIVE once the replica has not been fresh for this long");
 ABSL_FLAG(int, max_batch_entries, kDefaults.max_batch_entries,
           "most log entries applied in one batch (one transaction per tenant)");
+ABSL_FLAG(int64_t, tenant_batch_bytes, kDefaults.tenant_batch_bytes,
+          "per batch, each tenant's entries are applied up to this many payload "
+          "bytes: one tenant's bulk load is applied in slices and never holds "
+          "back another tenant's writes");
+ABSL_FLAG(int64_t, max_queued_bytes, kDefaults.max_queued_bytes,
+          "stop reading the log's stream while this many payload bytes wait to "
+          "be applied");
+ABSL_FLAG(int64_t, index_delta_every_changes, kDefaults.index.delta_every_changes,
+          "rebuild a tenant's index delta file after this many changed facts "
+          "(readers hold the changes since the delta in memory)");
+ABSL_FLAG(int64_t, index_merge_min_changes, kDefaults.index.merge_min_changes,
+          "merge a tenant's index delta into a new base once it holds at least "
+          "this many changed facts ...");
+ABSL_FLAG(int64_t, index_merge_max_changes, kDefaults.index.merge_max_changes,
+          "... and at most this many ...");
+ABSL_FLAG(double, index_merge_ratio, kDefaults.index.merge_ratio,
+          "... and otherwise this share of the base's facts");
+ABSL_FLAG(absl::Duration, index_grace, kDefaults.index.grace,
+          "keep a replaced index file this long (readers may still be opening it)");
 ABSL_FLAG(absl::Duration, reconnect_max, kDefaults.reconnect_max,
           "longest backoff between attempts to reach the log");
 ABSL_FLAG(std::string, crash_at, "", "test hook: _exit(3) at this named point");
@@ -69,6 +88,13 @@ int main(int argc, char** argv) {
   options.live_exit = absl::GetFlag(FLAGS_live_exit);
   options.max_batch_entries = absl::GetFlag(FLAGS_max_batch_entries);
   options.reconnect_max = absl::GetFlag(FLAGS_reconnect_max);
+  options.tenant_batch_bytes = absl::GetFlag(FLAGS_tenant_batch_bytes);
+  options.max_queued_bytes = absl::GetFlag(FLAGS_max_queued_bytes);
+  options.index.delta_every_changes = absl::GetFlag(FLAGS_index_delta_every_changes);
+  options.index.merge_min_changes = absl::GetFlag(FLAGS_index_merge_min_changes);
+  options.index.merge_max_changes = absl::GetFlag(FLAGS_index_merge_max_changes);
+  options.index.merge_ratio = absl::GetFlag(FLAGS_index_merge_ratio);
+  options.index.grace = absl::GetFlag(FLAGS_index_grace);
   options.crash_at = absl::GetFlag(FLAGS_crash_at);
   for (const absl::Status& s : {server_options.Validate(), options.Validate()}) {
     if (!s.ok()) {

@@ -17,6 +17,24 @@
 #include "services/writer/restorer.h"
 
 namespace arbiter::writer {
+
+// A message as received, with the host-local time it arrived.
+struct Replicator::Received {
+  v1::SubscribeResponse msg;
+  storage::BootTime at;
+};
+
+// Messages received but not moved into the lanes yet (see Follow).
+struct Replicator::Inbox {
+  absl::Mutex mu;
+  std::deque<Received> queue ABSL_GUARDED_BY(mu);
+  // Payload bytes received and not yet applied (queue and lanes).
+  size_t bytes ABSL_GUARDED_BY(mu) = 0;
+  bool done ABSL_GUARDED_BY(mu) = false;         // the stream ended
+  bool abandoned ABSL_GUARDED_BY(mu) = false;    // the apply loop stopped
+  bool index_ready ABSL_GUARDED_BY(mu) = false;  // index files to name
+};
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -26,22 +44,10 @@ std::chrono::system_clock::time_point Deadline(absl::Duration d) {
   return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(d);
 }
 
-// A message as received, with the host-local time it arrived.
-struct Received {
-  v1::SubscribeResponse msg;
-  storage::BootTime at;
-};
-
-// Messages received but not applied yet (see Follow).
-struct Inbox {
-  absl::Mutex mu;
-  std::deque<Received> queue ABSL_GUARDED_BY(mu);
-  bool done ABSL_GUARDED_BY(mu) = false;       // the stream ended
-  bool abandoned ABSL_GUARDED_BY(mu) = false;  // the apply loop stopped
-};
 
 // Backpressure: the receiver stops reading (and gRPC flow control slows the
-// log's stream) when this many messages wait.
+// log's stream) when this many messages, or --max_queued_bytes of payload,
+// wait (in the inbox and the lanes).
 constexpr size_t kInboxLimit = 10000;
 
 int64_t FileSize(const std::string& path) {
@@ -96,11 +102,16 @@ Replicator::Replicator(const WriterOptions& options, const storage::BootClock* c
   channel_ = grpc::CreateCustomChannel(options.log_address,
                                        grpc::InsecureChannelCredentials(), args);
   log_ = v1::LogService::NewStub(channel_);
+  if (absl::Status s = signal_.Open(dir_.ChangeSignalPath()); !s.ok()) {
+    LOG(WARNING) << "readers will not be signalled (they poll): " << s;
+  }
+  index_ = std::make_unique<IndexMaintainer>(options.index, [this] { WakeForIndex(); });
 }
 
 Replicator::~Replicator() { Stop(); }
 
 void Replicator::Start() {
+  index_->Start();
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -111,6 +122,7 @@ void Replicator::Stop() {
     if (stream_ctx_ != nullptr) stream_ctx_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
+  if (index_ != nullptr) index_->Stop();
   CloseTenants();
 }
 
@@ -261,6 +273,9 @@ absl::Status Replicator::OpenGeneration(const storage::ControlState& state) {
   if (applier_ != nullptr && generation_ == state.current_generation) {
     return absl::OkStatus();
   }
+  // The index maintainer takes over this generation's index files (and
+  // verifies them) before anything is applied to it.
+  index_->Reset(dir_.GenerationDir(state.current_generation), state);
   replica::ApplierOptions options;
   options.tenants_dir = dir_.GenerationDir(state.current_generation) + "/tenants";
   options.cluster_id = state.cluster_id;
@@ -275,7 +290,11 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
   ARBITER_RETURN_IF_ERROR(OpenGeneration(state));
   applied_ = state.applied_offset;
   tenant_offsets_.clear();
-  for (const auto& t : state.tenants) tenant_offsets_[t.name] = t.applied_offset;
+  lagging_.clear();
+  for (const auto& t : state.tenants) {
+    tenant_offsets_[t.name] = t.applied_offset;
+    if (t.lagging) lagging_.insert(t.name);
+  }
 
   grpc::ClientContext ctx;
   {
@@ -298,47 +317,54 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
   LOG(INFO) << "subscribed to " << options_.log_address << " from offset "
             << applied_ + 1 << " (log head " << head.head_offset() << ")";
 
-  // A receiver thread queues messages as they arrive; this thread applies
-  // everything queued so far as one batch. While a batch is being applied
-  // the next one accumulates, so the batch size follows the write rate
-  // (group commit on the host side) instead of paying two fsyncs per entry.
+  // A receiver thread queues messages as they arrive; this thread moves
+  // them into per-tenant lanes and applies, per batch, a slice of every lane
+  // (ApplyLanes): while one batch is applied the next accumulates, so batch
+  // sizes follow the write rate (group commit on the host side), and one
+  // tenant's bulk load never holds back another tenant's entries.
   Inbox inbox;
   std::thread receiver([&] {
     while (true) {
       Received r;
       if (!stream->Read(&r.msg)) break;
       r.at = clock_->Now();
+      const size_t bytes = r.msg.entry().payload().size();
       absl::MutexLock l(&inbox.mu);
       auto room = [&] {
         inbox.mu.AssertReaderHeld();
-        return inbox.abandoned || inbox.queue.size() < kInboxLimit;
+        return inbox.abandoned ||
+               (inbox.queue.size() < kInboxLimit &&
+                inbox.bytes < static_cast<size_t>(options_.max_queued_bytes));
       };
       inbox.mu.Await(absl::Condition(&room));
       if (inbox.abandoned) break;
+      inbox.bytes += bytes;
       inbox.queue.push_back(std::move(r));
     }
     absl::MutexLock l(&inbox.mu);
     inbox.done = true;
   });
+  {
+    absl::MutexLock l(&wake_mu_);
+    inbox_ = &inbox;
+  }
 
+  ApplyLanes lanes(applied_);
   absl::Status result;
-  std::vector<v1::LogEntry> batch;
   while (result.ok()) {
-    std::vector<Received> taken;
+    std::deque<Received> taken;
+    bool index_ready = false;
     {
       absl::MutexLock l(&inbox.mu);
       auto ready = [&] {
         inbox.mu.AssertReaderHeld();
-        return inbox.done || !inbox.queue.empty();
+        return inbox.done || !inbox.queue.empty() || inbox.index_ready ||
+               !lanes.empty();
       };
       inbox.mu.Await(absl::Condition(&ready));
-      if (inbox.queue.empty()) break;  // the stream ended
-      int entries = 0;
-      while (!inbox.queue.empty() && entries < options_.max_batch_entries) {
-        if (inbox.queue.front().msg.has_entry()) ++entries;
-        taken.push_back(std::move(inbox.queue.front()));
-        inbox.queue.pop_front();
-      }
+      if (inbox.queue.empty() && lanes.empty() && !inbox.index_ready) break;  // ended
+      taken.swap(inbox.queue);
+      index_ready = std::exchange(inbox.index_ready, false);
     }
     for (Received& r : taken) {
       if (r.msg.cluster_id() != head.cluster_id() || r.msg.epoch() != head.epoch()) {
@@ -347,24 +373,34 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
                                                  r.msg.cluster_id(), " epoch ", r.msg.epoch()));
         break;
       }
-      if (!r.msg.has_entry()) continue;
-      const int64_t expected = applied_ + static_cast<int64_t>(batch.size()) + 1;
-      if (static_cast<int64_t>(r.msg.entry().offset()) != expected) {
-        result = absl::DataLossError(absl::StrCat("the log sent offset ",
-                                                  r.msg.entry().offset(), ", expected ", expected));
-        break;
+      const auto durable_head = static_cast<int64_t>(r.msg.durable_head());
+      if (!r.msg.has_entry()) {
+        lanes.Heartbeat(durable_head, r.at);
+        continue;
       }
-      batch.push_back(std::move(*r.msg.mutable_entry()));
+      result = lanes.Add(std::move(*r.msg.mutable_entry()), durable_head, r.at);
+      if (!result.ok()) break;
     }
     // Entries that passed the checks are durable and valid: apply them even
     // when a later message of the same batch was refused.
-    if (!taken.empty() && (!batch.empty() || result.ok())) {
-      const Received& last = taken.back();
-      absl::Status applied = ApplyBatch(batch, last.msg.durable_head(), last.at);
+    if (!taken.empty() || index_ready || !lanes.empty()) {
+      std::vector<v1::LogEntry> batch = lanes.TakeBatch(
+          static_cast<size_t>(options_.tenant_batch_bytes),
+          static_cast<size_t>(options_.max_batch_entries));
+      size_t batch_bytes = 0;
+      for (const auto& e : batch) batch_bytes += e.payload().size();
+      absl::Status applied = ApplyBatch(batch, lanes);
+      {
+        absl::MutexLock l(&inbox.mu);
+        inbox.bytes -= std::min(inbox.bytes, batch_bytes);
+      }
       if (result.ok()) result = applied;
     }
-    batch.clear();
     if (stopping_.load()) break;
+  }
+  {
+    absl::MutexLock l(&wake_mu_);
+    inbox_ = nullptr;
   }
   {
     absl::MutexLock l(&inbox.mu);
@@ -387,10 +423,16 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
   return s;
 }
 
-absl::Status Replicator::ApplyBatch(std::vector<v1::LogEntry>& entries, uint64_t head,
-                                    const storage::BootTime& received) {
+void Replicator::WakeForIndex() {
+  absl::MutexLock l(&wake_mu_);
+  if (inbox_ == nullptr) return;
+  absl::MutexLock il(&inbox_->mu);
+  inbox_->index_ready = true;
+}
+
+absl::Status Replicator::ApplyBatch(const std::vector<v1::LogEntry>& entries,
+                                    ApplyLanes& lanes) {
   storage::AppliedUpdate update;
-  update.applied_offset = applied_;
   if (!entries.empty()) {
     absl::Status applied = applier_->ApplyBatch(entries);
     if (applied.code() == absl::StatusCode::kFailedPrecondition) {
@@ -419,19 +461,44 @@ absl::Status Replicator::ApplyBatch(std::vector<v1::LogEntry>& entries, uint64_t
       tenant_offsets_[tenant] = first_last.second;
       update.tenant_offsets.emplace_back(tenant, first_last.second);
     }
-    update.applied_offset = static_cast<int64_t>(entries.back().offset());
   }
-  update.head_offset = static_cast<int64_t>(head);
-  if (static_cast<int64_t>(head) <= update.applied_offset) update.fresh_as_of = received;
-  ARBITER_RETURN_IF_ERROR(control_->UpdateApplied(update));
+  update.applied_offset = std::max(applied_, lanes.applied());
+  update.complete_offset = lanes.received();
+  update.fresh_as_of = lanes.FreshAsOf(lanes.received());
+  // DESIGN.md §9.6: tenants with entries still waiting have their own
+  // completeness and freshness; the others share the host's.
+  std::set<std::string> lagging_now;
+  for (const auto& [tenant, complete] : lanes.Lagging()) {
+    if (!tenant_offsets_.contains(tenant)) continue;  // not created here yet
+    lagging_now.insert(tenant);
+    update.lagging.push_back({tenant, complete, lanes.FreshAsOf(complete)});
+  }
+  for (const std::string& tenant : lagging_) {
+    if (!lagging_now.contains(tenant)) update.caught_up.push_back(tenant);
+  }
+  update.head_offset = std::max(lanes.head(), lanes.received());
+  update.indexes = index_->TakeReady();
+  absl::Status committed = control_->UpdateApplied(update);
+  if (!committed.ok()) {
+    index_->Requeue(std::move(update.indexes));
+    return committed;
+  }
   applied_ = update.applied_offset;
+  lagging_ = std::move(lagging_now);
+  lanes.Prune();
   MaybeCrash("apply_after_control_commit");
+  signal_.Notify();
+  index_->Named(update.indexes);
+  index_->Notify(update.tenant_offsets);
 
-  // DESIGN.md §8.10: bound each WAL (automatic checkpoints are off).
+  // DESIGN.md §8.10: bound each WAL (automatic checkpoints are off). While
+  // the index maintainer holds a long read on a tenant (its first base), a
+  // RESTART would wait for it: checkpoint passively then.
   for (const auto& [tenant, offset] : update.tenant_offsets) {
     ARBITER_ASSIGN_OR_RETURN(storage::TenantDb * db, applier_->Tenant(tenant));
     if (FileSize(db->db()->path() + "-wal") > options_.wal_checkpoint_bytes) {
-      absl::Status s = db->db()->Checkpoint("RESTART");
+      absl::Status s =
+          db->db()->Checkpoint(index_->LongRead(tenant) ? "PASSIVE" : "RESTART");
       if (!s.ok()) LOG(WARNING) << "checkpoint of tenant " << tenant << ": " << s;
     }
   }

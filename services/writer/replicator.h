@@ -23,6 +23,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -30,11 +31,14 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "arbiter/v1/log.grpc.pb.h"
+#include "common/host/change_signal.h"
 #include "common/host/data_dir.h"
 #include "common/replica/applier.h"
 #include "common/storage/boot_clock.h"
 #include "common/storage/control_db.h"
 #include "common/storage/tenant_db.h"
+#include "services/writer/apply_lanes.h"
+#include "services/writer/index_maintainer.h"
 #include "services/writer/writer_options.h"
 
 namespace arbiter::writer {
@@ -62,6 +66,9 @@ class Replicator {
   // The process should report it and exit.
   std::string fatal_error() const;
 
+  // The index maintainer's counters (tests, benchmarks).
+  IndexMaintainer::Stats index_stats() const { return index_->stats(); }
+
  private:
   Replicator(const WriterOptions& options, const storage::BootClock* clock,
              std::function<void()> on_fatal,
@@ -78,10 +85,15 @@ class Replicator {
                        const storage::ControlState& state);
   absl::Status Follow(const v1::GetHeadResponse& head,
                       const storage::ControlState& state);
-  // Applies `entries` (consecutive offsets) and records the new applied
-  // offset, the head, and fresh_as_of (when head <= the new applied offset).
-  absl::Status ApplyBatch(std::vector<v1::LogEntry>& entries, uint64_t head,
-                          const storage::BootTime& received);
+  struct Inbox;
+  struct Received;
+  // Applies `entries` (taken from `lanes`, in offset order) and records in
+  // one control.db transaction: the applied and complete offsets, the head,
+  // fresh_as_of, which tenants lag (and their own completeness and
+  // freshness), and the index files ready to be named; then signals readers.
+  absl::Status ApplyBatch(const std::vector<v1::LogEntry>& entries, ApplyLanes& lanes);
+  // The index maintainer has files to name: end the apply loop's wait.
+  void WakeForIndex() ABSL_LOCKS_EXCLUDED(wake_mu_);
   // Opens the applier over the current generation's tenant directory.
   absl::Status OpenGeneration(const storage::ControlState& state);
   void CloseTenants();
@@ -101,11 +113,16 @@ class Replicator {
   bool force_restore_ = false;
   std::unique_ptr<replica::Applier> applier_;  // of generation_
   std::map<std::string, int64_t> tenant_offsets_;  // registry view
+  std::set<std::string> lagging_;  // tenants control.db says lag
+  host::ChangeSignal signal_;
+  std::unique_ptr<IndexMaintainer> index_;
 
   std::atomic<bool> stopping_{false};
   mutable absl::Mutex mu_;
   grpc::ClientContext* stream_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::string fatal_error_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex wake_mu_;
+  Inbox* inbox_ ABSL_GUARDED_BY(wake_mu_) = nullptr;  // Follow's, while it runs
   std::thread thread_;
 };
 

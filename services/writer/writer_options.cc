@@ -17,6 +17,13 @@ absl::Status WriterOptions::Validate() const {
   if (max_batch_entries < 1) {
     return absl::InvalidArgumentError("--max_batch_entries: must be at least 1");
   }
+  if (tenant_batch_bytes < 1) {
+    return absl::InvalidArgumentError("--tenant_batch_bytes: must be at least 1");
+  }
+  if (max_queued_bytes < (1 << 20)) {
+    return absl::InvalidArgumentError("--max_queued_bytes: must be at least 1048576");
+  }
+  if (absl::Status s = index.Validate(); !s.ok()) return s;
   if (reconnect_min <= absl::ZeroDuration() || reconnect_max < reconnect_min) {
     return absl::InvalidArgumentError(
         "--reconnect_min / --reconnect_max: need 0 < min <= max");

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "services/writer/index_maintainer.h"
 
 namespace arbiter::writer {
 
@@ -23,6 +24,15 @@ struct WriterOptions {
   // At most this many entries are applied in one batch (one transaction per
   // tenant, then one control.db transaction).
   int max_batch_entries = 1000;
+  // Per batch, each tenant's entries are applied up to this many payload
+  // bytes (at least one entry): a bulk load is applied in slices, and every
+  // other tenant's entries go into each batch (DESIGN.md §9.6).
+  int64_t tenant_batch_bytes = 1 << 20;
+  // The receiver stops reading the stream while this many payload bytes
+  // wait to be applied.
+  int64_t max_queued_bytes = 256 << 20;
+  // The host-shared index (services/writer/index_maintainer.h).
+  IndexOptions index;
   // A tenant database whose WAL grows past this is checkpointed with
   // wal_checkpoint(RESTART) after a batch (DESIGN.md §8.10).
   int64_t wal_checkpoint_bytes = 64 << 20;

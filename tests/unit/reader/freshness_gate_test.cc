@@ -86,7 +86,37 @@ TEST_CASE("gate: draining keeps answering but not serving; drained refuses",
   CHECK(absl::IsUnavailable(s.status()));
   CHECK(s.status().message() == "host draining");
   // An admitted request still answers: Check ignores the drain.
-  CHECK(gate.Check(v).ok());
+  TenantView t;
+  t.snapshot = std::make_shared<TenantSnapshot>();
+  t.fresh_as_of = v.fresh_as_of;
+  CHECK(gate.Check(v, t).ok());
+}
+
+TEST_CASE("gate: a tenant is checked against its own freshness", "[unit][reader]") {
+  FakeBootClock clock("boot-a", 0);
+  FreshnessGate gate(absl::Milliseconds(500), &clock);
+  clock.Advance(absl::Seconds(10));
+  ReplicaView v = LiveView(clock.Now());  // the host is fresh
+  TenantView lagging;
+  lagging.snapshot = std::make_shared<TenantSnapshot>();
+  lagging.fresh_as_of = {"boot-a", 0};  // a bulk load it has not applied
+  TenantView current = lagging;
+  current.fresh_as_of = clock.Now();
+  CHECK(gate.Admit(v).ok());
+  CHECK(gate.Check(v, current).ok());
+  auto s = gate.Check(v, lagging);
+  REQUIRE(absl::IsUnavailable(s.status()));
+  CHECK(s.status().message() == "tenant replica stale by 10000 ms (max 500 ms)");
+  // A tenant that could not be advanced says why once it is stale.
+  lagging.error = absl::DataLossError("tenant \"a\": index file damaged");
+  s = gate.Check(v, lagging);
+  CHECK_THAT(std::string(s.status().message()), Catch::Contains("index file damaged"));
+  // A tenant never loaded is refused with its error.
+  TenantView never;
+  never.error = absl::NotFoundError("opening a.db: no such file");
+  s = gate.Check(v, never);
+  REQUIRE(absl::IsUnavailable(s.status()));
+  CHECK_THAT(std::string(s.status().message()), Catch::Contains("no such file"));
 }
 
 }  // namespace

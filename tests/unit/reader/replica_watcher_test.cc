@@ -147,10 +147,12 @@ struct Fixture {
     if (!plan.ok()) return plan.status();
     auto view = watcher.view();
     if (auto a = gate.Admit(*view); !a.ok()) return a.status();
-    const TenantSnapshot* t = view->Find("acme");
+    const TenantView* t = view->Find("acme");
     if (t == nullptr) return absl::NotFoundError("acme");
+    if (auto c = gate.Check(*view, *t); !c.ok()) return c.status();
     v1::AuthorizeResponse resp;
-    absl::Status s = Execute(ExecContext{*view, *t, *plan}, r, &resp);
+    absl::Status s =
+        Execute(ExecContext{*view, *t->snapshot, *plan, t->complete_offset}, r, &resp);
     if (!s.ok()) return s;
     return resp.allowed();
   }
@@ -173,7 +175,7 @@ TEST_CASE("watcher builds the index, advances it from changes, reloads policy",
 
   f.w.Apply(3, {Role("bob", "editor", "d1")}, {}, kPolicy);
   f.watcher.PollOnce();
-  CHECK(f.watcher.view()->Find("acme")->policy_version == 3);
+  CHECK(f.watcher.view()->Find("acme")->snapshot->policy_version == 3);
   CHECK(*f.Authorize("alice", "read", "d1"));
   CHECK_FALSE(*f.Authorize("alice", "edit", "d1"));
   CHECK(*f.Authorize("bob", "edit", "d1"));
@@ -186,16 +188,16 @@ TEST_CASE("watcher builds the index, advances it from changes, reloads policy",
   f.watcher.PollOnce();
   CHECK_FALSE(*f.Authorize("bob", "edit", "d1"));
   CHECK(*f.Authorize("bob", "read", "d1"));
-  CHECK(f.watcher.view()->Find("acme")->policy_version == 5);
-  CHECK(f.watcher.view()->Find("acme")->tenant_offset == 5);
+  CHECK(f.watcher.view()->Find("acme")->snapshot->policy_version == 5);
+  CHECK(f.watcher.view()->Find("acme")->snapshot->tenant_offset == 5);
 
   // The view an old request holds is unchanged (immutable snapshots).
   auto old = f.watcher.view();
   f.w.Apply(6, {Role("carol", "viewer", "d1")});
   f.watcher.PollOnce();
   CHECK(old->applied_offset == 5);
-  CHECK(old->Find("acme")->facts->size() == 1);
-  CHECK(f.watcher.view()->Find("acme")->facts->size() == 2);
+  CHECK(old->Find("acme")->snapshot->facts->size() == 1);
+  CHECK(f.watcher.view()->Find("acme")->snapshot->facts->size() == 2);
 }
 
 TEST_CASE("watcher releases waiters only once a view at their offset is published",
@@ -205,7 +207,7 @@ TEST_CASE("watcher releases waiters only once a view at their offset is publishe
   f.w.Apply(2, {}, {}, kPolicy);
   f.watcher.PollOnce();
   int64_t seen = -1;
-  f.waiters.Add(3, absl::Now() + absl::Hours(1), [&](absl::Status s) {
+  f.waiters.Add("acme", 3, absl::Now() + absl::Hours(1), [&](absl::Status s) {
     REQUIRE(s.ok());
     seen = f.watcher.view()->applied_offset;
   });
@@ -259,7 +261,7 @@ TEST_CASE("host drain: draining answers, then DRAINED after the grace and in-fli
   f.w.Apply(2, {}, {}, kPolicy);
   f.watcher.PollOnce();
   bool failed = false;
-  f.waiters.Add(100, absl::Now() + absl::Hours(1),
+  f.waiters.Add("acme", 100, absl::Now() + absl::Hours(1),
                 [&](absl::Status s) { failed = absl::IsUnavailable(s); });
   REQUIRE_OK(f.w.control().SetDrainState(storage::DrainState::kDraining));
   f.watcher.PollOnce();

@@ -1,0 +1,452 @@
+#include "services/writer/index_maintainer.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/base/status_macros.h"
+#include "common/storage/sqlite.h"
+#include "glog/logging.h"
+
+namespace arbiter::writer {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr absl::Duration kRetryPause = absl::Seconds(1);
+
+// The stack of a tenant's built layers.
+absl::StatusOr<std::shared_ptr<const eval::FactIndex>> StackOf(
+    const std::shared_ptr<const eval::Segment>& base,
+    const std::shared_ptr<const eval::Segment>& delta) {
+  std::vector<std::shared_ptr<const eval::Segment>> layers = {base};
+  if (delta != nullptr) layers.push_back(delta);
+  return eval::FactIndex::Stack(std::move(layers));
+}
+
+// The net changes a delta holds, as a ChangeSet relative to its base.
+void LoadDelta(const eval::FactIndex& stack, const eval::Segment& delta,
+               replica::ChangeSet* out) {
+  for (const eval::SegmentRelation& rel : delta.relations()) {
+    auto fact_of = [&](const eval::SymbolId* ids) {
+      storage::Change c;
+      c.fact.predicate = std::string(rel.name);
+      for (int i = 0; i < rel.arity; ++i) c.fact.args.push_back(stack.value(ids[i]).ToValue());
+      return c;
+    };
+    for (uint32_t r = 0; r < rel.num_rows; ++r) {
+      storage::Change c = fact_of(rel.ids(r));
+      c.op = storage::ChangeOp::kInsert;
+      out->Apply(std::move(c));
+    }
+    for (uint32_t t = 0; t < rel.num_tombstones; ++t) {
+      storage::Change c = fact_of(rel.tombstones + size_t{t} * rel.arity);
+      c.op = storage::ChangeOp::kDelete;
+      out->Apply(std::move(c));
+    }
+  }
+  out->set_offset(delta.offset());
+}
+
+}  // namespace
+
+absl::Status IndexOptions::Validate() const {
+  if (delta_every_changes < 1) {
+    return absl::InvalidArgumentError("--index_delta_every_changes: must be >= 1");
+  }
+  if (merge_min_changes < 1 || merge_max_changes < merge_min_changes) {
+    return absl::InvalidArgumentError(
+        "--index_merge_min_changes / --index_merge_max_changes: need 1 <= min <= max");
+  }
+  if (!(merge_ratio > 0 && merge_ratio <= 1)) {
+    return absl::InvalidArgumentError("--index_merge_ratio: must be in (0, 1]");
+  }
+  if (grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--index_grace: must be >= 0");
+  }
+  if (max_open_tenants < 1) {
+    return absl::InvalidArgumentError("--index_max_open_tenants: must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
+IndexMaintainer::IndexMaintainer(IndexOptions options, std::function<void()> wake)
+    : options_(std::move(options)), wake_(std::move(wake)) {}
+
+IndexMaintainer::~IndexMaintainer() { Stop(); }
+
+void IndexMaintainer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void IndexMaintainer::Stop() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void IndexMaintainer::Reset(const std::string& generation_dir,
+                            const storage::ControlState& state) {
+  absl::MutexLock l(&mu_);
+  reset_pending_ = true;
+  reset_dir_ = generation_dir;
+  reset_state_ = state;
+  auto taken = [this] {
+    mu_.AssertReaderHeld();
+    return !reset_pending_ || stopping_;
+  };
+  mu_.Await(absl::Condition(&taken));
+}
+
+void IndexMaintainer::Notify(
+    const std::vector<std::pair<std::string, int64_t>>& tenant_offsets) {
+  if (tenant_offsets.empty()) return;
+  absl::MutexLock l(&mu_);
+  for (const auto& [name, offset] : tenant_offsets) {
+    int64_t& d = dirty_[name];
+    d = std::max(d, offset);
+  }
+}
+
+std::vector<std::pair<std::string, storage::TenantIndex>> IndexMaintainer::TakeReady() {
+  absl::MutexLock l(&mu_);
+  return std::exchange(ready_, {});
+}
+
+void IndexMaintainer::Named(
+    const std::vector<std::pair<std::string, storage::TenantIndex>>& named) {
+  absl::MutexLock l(&mu_);
+  for (const auto& [name, index] : named) {
+    storage::TenantIndex& before = named_[name];
+    if (!before.base.empty() && before.base != index.base) Retire(before.base);
+    if (!before.delta.empty() && before.delta != index.delta) Retire(before.delta);
+    before = index;
+  }
+}
+
+void IndexMaintainer::Requeue(
+    std::vector<std::pair<std::string, storage::TenantIndex>> taken) {
+  absl::MutexLock l(&mu_);
+  for (auto& t : taken) {
+    const bool newer = std::any_of(ready_.begin(), ready_.end(),
+                                   [&](const auto& r) { return r.first == t.first; });
+    if (!newer) ready_.push_back(std::move(t));
+  }
+}
+
+void IndexMaintainer::Retire(const std::string& relative) {
+  retired_.emplace_back(absl::Now() + options_.grace, relative);
+}
+
+void IndexMaintainer::DeleteRetired(absl::Time now) {
+  std::vector<std::string> go;
+  std::string dir;
+  {
+    absl::MutexLock l(&mu_);
+    dir = retire_dir_;
+    auto keep = std::stable_partition(retired_.begin(), retired_.end(),
+                                      [&](const auto& r) { return r.first > now; });
+    for (auto it = keep; it != retired_.end(); ++it) go.push_back(it->second);
+    retired_.erase(keep, retired_.end());
+  }
+  for (const std::string& relative : go) {
+    std::error_code ec;
+    fs::remove(absl::StrCat(dir, "/", relative), ec);
+  }
+}
+
+bool IndexMaintainer::LongRead(const std::string& tenant) const {
+  absl::MutexLock l(&mu_);
+  return long_reads_.contains(tenant);
+}
+
+IndexMaintainer::Stats IndexMaintainer::stats() const {
+  absl::MutexLock l(&mu_);
+  return stats_;
+}
+
+std::string IndexMaintainer::NewName(const std::string& tenant, const char* kind,
+                                     int64_t offset) {
+  // The nonce keeps names unique when a layer at the same offset is built
+  // again (after a damaged file, or by the next writer process).
+  return absl::StrFormat("index/%s/%s-%020d-%d-%d.seg", tenant, kind, offset,
+                         static_cast<int64_t>(::getpid()), ++nonce_);
+}
+
+absl::StatusOr<storage::TenantDb*> IndexMaintainer::Db(const std::string& name) {
+  for (auto it = open_.begin(); it != open_.end(); ++it) {
+    if (it->first == name) {
+      open_.splice(open_.begin(), open_, it);
+      return open_.front().second.get();
+    }
+  }
+  storage::DbOptions o;
+  o.read_only = true;
+  ARBITER_ASSIGN_OR_RETURN(
+      std::unique_ptr<storage::TenantDb> db,
+      storage::TenantDb::Open(absl::StrCat(dir_, "/", "tenants/", name, ".db"), o));
+  open_.emplace_front(name, std::move(db));
+  while (open_.size() > static_cast<size_t>(options_.max_open_tenants)) open_.pop_back();
+  return open_.front().second.get();
+}
+
+void IndexMaintainer::ResetNow() {
+  std::string dir;
+  storage::ControlState state;
+  {
+    absl::MutexLock l(&mu_);
+    dir = reset_dir_;
+    state = std::move(reset_state_);
+    dirty_.clear();
+    ready_.clear();
+    named_.clear();
+    retired_.clear();
+    retire_dir_ = dir;
+  }
+  tenants_.clear();
+  open_.clear();
+  dir_ = dir;
+  absl::flat_hash_set<std::string> keep;
+  std::map<std::string, int64_t> dirty;
+  absl::flat_hash_map<std::string, storage::TenantIndex> named;
+  for (const storage::TenantEntry& e : state.tenants) {
+    Tenant& t = tenants_[e.name];
+    named[e.name] = e.index;
+    dirty[e.name] = e.applied_offset;
+    if (e.index.base.empty()) continue;
+    auto base = eval::Segment::Open(absl::StrCat(dir_, "/", e.index.base));
+    std::shared_ptr<const eval::Segment> delta;
+    absl::Status s = base.status();
+    if (s.ok() && !e.index.delta.empty()) {
+      auto d = eval::Segment::Open(absl::StrCat(dir_, "/", e.index.delta));
+      s = d.status();
+      if (s.ok()) delta = std::move(*d);
+    }
+    std::shared_ptr<const eval::FactIndex> stack;
+    if (s.ok()) {
+      auto st = StackOf(*base, delta);
+      s = st.status();
+      if (s.ok()) stack = std::move(*st);
+    }
+    if (!s.ok()) {
+      LOG(WARNING) << "tenant \"" << e.name << "\": its index files cannot be used ("
+                   << s << "); rebuilding them";
+      continue;
+    }
+    t.base = *base;
+    t.base_name = e.index.base;
+    t.changes.set_offset(t.base->offset());
+    if (delta != nullptr) {
+      LoadDelta(*stack, *delta, &t.changes);
+      t.delta = delta;
+      t.delta_name = e.index.delta;
+      keep.insert(e.index.delta);
+    }
+    t.read_offset = t.changes.offset();
+    keep.insert(e.index.base);
+  }
+  // Files no registry row names are leftovers of an earlier process.
+  std::error_code ec;
+  const fs::path index_dir = fs::path(dir_) / "index";
+  for (const auto& tenant_dir : fs::directory_iterator(index_dir, ec)) {
+    std::error_code ec2;
+    for (const auto& f : fs::directory_iterator(tenant_dir.path(), ec2)) {
+      const std::string relative =
+          absl::StrCat("index/", tenant_dir.path().filename().string(), "/",
+                       f.path().filename().string());
+      if (!keep.contains(relative)) {
+        std::error_code ec3;
+        fs::remove(f.path(), ec3);
+      }
+    }
+  }
+  absl::MutexLock l(&mu_);
+  named_ = std::move(named);
+  for (const auto& [name, offset] : dirty) {
+    int64_t& d = dirty_[name];
+    d = std::max(d, offset);
+  }
+  reset_pending_ = false;
+}
+
+absl::Status IndexMaintainer::Publish(const std::string& name, Tenant& t) {
+  storage::TenantIndex index;
+  index.base = t.base_name;
+  index.base_offset = t.base->offset();
+  if (t.delta != nullptr) {
+    index.delta = t.delta_name;
+    index.delta_offset = t.delta->offset();
+  }
+  {
+    absl::MutexLock l(&mu_);
+    // A newer list replaces an older one of the same tenant not yet taken.
+    ready_.erase(std::remove_if(ready_.begin(), ready_.end(),
+                                [&](const auto& r) {
+                                  if (r.first != name) return false;
+                                  if (r.second.base != index.base) Retire(r.second.base);
+                                  if (!r.second.delta.empty() && r.second.delta != index.delta) {
+                                    Retire(r.second.delta);
+                                  }
+                                  return true;
+                                }),
+                 ready_.end());
+    ready_.emplace_back(name, index);
+  }
+  if (wake_) wake_();
+  return absl::OkStatus();
+}
+
+absl::Status IndexMaintainer::Process(const std::string& name, Tenant& t) {
+  ARBITER_ASSIGN_OR_RETURN(storage::TenantDb * db, Db(name));
+  std::error_code ec;
+  fs::create_directories(fs::path(dir_) / "index" / name, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("create ", dir_, "/index/", name, ": ", ec.message()));
+  }
+  if (t.base == nullptr) {
+    {
+      absl::MutexLock l(&mu_);
+      long_reads_.insert(name);
+    }
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::shared_ptr<const eval::Segment>> base = replica::BuildBaseFromDb(*db);
+    {
+      absl::MutexLock l(&mu_);
+      long_reads_.erase(name);
+    }
+    ARBITER_RETURN_IF_ERROR(base.status());
+    const std::string file = NewName(name, "base", (*base)->offset());
+    ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(absl::StrCat(dir_, "/", file), **base));
+    LOG(INFO) << "tenant \"" << name << "\": index base of " << (*base)->fact_delta()
+              << " facts at offset " << (*base)->offset() << " built from its database in "
+              << absl::Now() - start << " (" << (*base)->byte_size() << " bytes)";
+    t.base = *base;
+    t.base_name = file;
+    t.delta = nullptr;
+    t.delta_name.clear();
+    t.changes.Clear();
+    t.changes.set_offset(t.base->offset());
+    t.read_offset = t.base->offset();
+    t.unpublished = 0;
+    {
+      absl::MutexLock l(&mu_);
+      ++stats_.bases_from_db;
+    }
+    return Publish(name, t);
+  }
+
+  if (t.target > t.read_offset) {
+    ARBITER_ASSIGN_OR_RETURN(
+        storage::Transaction txn,
+        storage::Transaction::Begin(db->db(), storage::Transaction::Mode::kRead));
+    ARBITER_ASSIGN_OR_RETURN(int64_t applied, db->AppliedOffset());
+    int64_t rows = 0;
+    ARBITER_RETURN_IF_ERROR(replica::ForEachChange(
+        *db, t.read_offset, applied, [&](storage::Change c) {
+          t.changes.Apply(std::move(c));
+          ++rows;
+        }));
+    ARBITER_RETURN_IF_ERROR(txn.Commit());
+    t.read_offset = std::max(t.read_offset, applied);
+    t.changes.set_offset(t.read_offset);
+    t.unpublished += rows;
+  }
+  if (t.unpublished == 0) return absl::OkStatus();
+
+  const int64_t base_facts = t.base->fact_delta();
+  const int64_t merge_at = std::clamp<int64_t>(
+      static_cast<int64_t>(static_cast<double>(base_facts) * options_.merge_ratio),
+      options_.merge_min_changes, options_.merge_max_changes);
+  ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::FactIndex> base_only,
+                           StackOf(t.base, nullptr));
+  if (static_cast<int64_t>(t.changes.size()) >= merge_at) {
+    const absl::Time start = absl::Now();
+    ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> merged,
+                             replica::BuildBaseFromStack(*base_only, t.changes));
+    const std::string file = NewName(name, "base", merged->offset());
+    ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(absl::StrCat(dir_, "/", file), *merged));
+    VLOG(1) << "tenant \"" << name << "\": merged " << t.changes.size()
+            << " changed facts into a new base of " << merged->fact_delta() << " facts in "
+            << absl::Now() - start;
+    t.base = std::move(merged);
+    t.base_name = file;
+    t.delta = nullptr;
+    t.delta_name.clear();
+    t.changes.Clear();
+    t.changes.set_offset(t.base->offset());
+    t.unpublished = 0;
+    {
+      absl::MutexLock l(&mu_);
+      ++stats_.bases_merged;
+    }
+    return Publish(name, t);
+  }
+  if (t.unpublished < options_.delta_every_changes) return absl::OkStatus();
+  ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> delta,
+                           t.changes.BuildLayer(base_only.get()));
+  const std::string file = NewName(name, "delta", delta->offset());
+  ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(absl::StrCat(dir_, "/", file), *delta));
+  t.delta = std::move(delta);
+  t.delta_name = file;
+  t.unpublished = 0;
+  {
+    absl::MutexLock l(&mu_);
+    ++stats_.deltas;
+  }
+  return Publish(name, t);
+}
+
+void IndexMaintainer::Run() {
+  pthread_setname_np(pthread_self(), "index-maintainer");
+  while (true) {
+    std::map<std::string, int64_t> dirty;
+    bool reset = false;
+    {
+      absl::MutexLock l(&mu_);
+      auto work = [this] {
+        mu_.AssertReaderHeld();
+        return stopping_ || reset_pending_ || !dirty_.empty();
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&work), absl::Seconds(1));
+      if (stopping_) return;
+      reset = reset_pending_;
+      if (!reset) dirty.swap(dirty_);
+    }
+    if (reset) {
+      ResetNow();
+      continue;
+    }
+    const absl::Time now = absl::Now();
+    DeleteRetired(now);
+    if (dir_.empty()) continue;
+    for (const auto& [name, offset] : dirty) {
+      Tenant& t = tenants_[name];
+      t.target = std::max(t.target, offset);
+    }
+    // Tenants with new entries, and those whose last attempt failed.
+    for (auto& [name, t] : tenants_) {
+      if (!dirty.contains(name) && !(t.failed && now >= t.retry_at)) continue;
+      {
+        absl::MutexLock l(&mu_);
+        if (stopping_ || reset_pending_) break;
+      }
+      absl::Status s = Process(name, t);
+      t.failed = !s.ok();
+      if (!s.ok()) {
+        t.retry_at = now + kRetryPause;
+        LOG_EVERY_N(WARNING, 20) << "tenant \"" << name << "\": index: " << s;
+        absl::MutexLock l(&mu_);
+        ++stats_.errors;
+      }
+    }
+  }
+}
+
+}  // namespace arbiter::writer
