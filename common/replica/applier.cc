@@ -15,17 +15,13 @@
 namespace arbiter::replica {
 
 absl::StatusOr<std::unique_ptr<Applier>> Applier::Open(ApplierOptions options) {
+  const std::string tenants_dir = ReplicaDir(options.replica_dir).TenantsDir();
   std::error_code ec;
-  std::filesystem::create_directories(options.tenants_dir, ec);
+  std::filesystem::create_directories(tenants_dir, ec);
   if (ec) {
-    return absl::InternalError(absl::StrCat("create ", options.tenants_dir, ": ",
-                                            ec.message()));
+    return absl::InternalError(absl::StrCat("create ", tenants_dir, ": ", ec.message()));
   }
   return std::unique_ptr<Applier>(new Applier(std::move(options)));
-}
-
-std::string Applier::TenantPath(const std::string& tenant) const {
-  return absl::StrCat(options_.tenants_dir, "/", tenant, ".db");
 }
 
 absl::StatusOr<storage::TenantDb*> Applier::Tenant(const std::string& tenant) {

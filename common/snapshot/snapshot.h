@@ -3,7 +3,8 @@
 
 // Consistent multi-tenant snapshots (DESIGN.md §8.9) and their on-disk store.
 //
-//   <snapshots_dir>/snap-<20-digit offset>/
+//   <snapshots_dir>/snap-<20-digit offset>/   a replica directory
+//                                             (replica::ReplicaDir) plus:
 //       tenants/<tenant>.db     a SQLite copy of each tenant database
 //       MANIFEST                a serialized v1::SnapshotManifest, written
 //                               LAST (temporary file, fsync, rename, fsync dir)

@@ -2,19 +2,17 @@
 
 #include <pthread.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <filesystem>
+#include <optional>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/api/api.h"
 #include "common/base/crash_point.h"
-#include "common/base/sha256.h"
 #include "common/base/file_util.h"
+#include "common/base/sha256.h"
 #include "common/base/status_macros.h"
+#include "common/replica/replica_dir.h"
 #include "common/storage/tenant_db.h"
 #include "glog/logging.h"
 
@@ -62,7 +60,7 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
   ARBITER_ASSIGN_OR_RETURN(
       core->materializer_,
       Materializer::Start(core->store_.get(),
-                          {.state_dir = options.data_dir + "/state",
+                          {.state_dir = core->StateDir(),
                            .cluster_id = core->store_->identity().cluster_id}));
   core->hub_ = std::make_unique<SubscriptionHub>(
       core->store_.get(),
@@ -111,11 +109,10 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
 }
 
 absl::Status LogCore::RestoreStateIfBehind() {
-  const std::string state_dir = options_.data_dir + "/state";
-  const std::string state_db = state_dir + "/materializer.db";
+  const replica::ReplicaDir state(StateDir());
   int64_t applied = 0;
-  if (fs::exists(state_db)) {
-    ARBITER_ASSIGN_OR_RETURN(auto db, storage::Db::Open(state_db, {}));
+  if (fs::exists(state.AppliedOffsetPath())) {
+    ARBITER_ASSIGN_OR_RETURN(auto db, storage::Db::Open(state.AppliedOffsetPath(), {}));
     absl::StatusOr<int64_t> a = db->QueryInt64("SELECT offset FROM applied WHERE id = 0");
     if (a.ok()) applied = *a;
   }
@@ -131,34 +128,34 @@ absl::Status LogCore::RestoreStateIfBehind() {
   LOG(WARNING) << "materialized state is at offset " << applied << " but the log starts at "
                << oldest << ": restoring it from " << m.snapshot_id();
   std::error_code ec;
-  const std::string tmp = state_dir + ".restore";
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp + "/tenants", ec);
-  if (ec) return absl::InternalError(absl::StrCat("create ", tmp, ": ", ec.message()));
+  const replica::ReplicaDir tmp(state.root() + ".restore");
+  fs::remove_all(tmp.root(), ec);
+  fs::create_directories(tmp.TenantsDir(), ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", tmp.root(), ": ", ec.message()));
   for (const auto& f : m.files()) {
     const std::string from = absl::StrCat(snapshots_->dir(), "/", m.snapshot_id(), "/", f.name());
     ARBITER_ASSIGN_OR_RETURN(std::string sha, Sha256File(from));
     if (sha != f.sha256()) {
       return absl::DataLossError(absl::StrCat(from, " does not match its manifest"));
     }
-    fs::copy_file(from, absl::StrCat(tmp, "/", f.name()), ec);
+    fs::copy_file(from, absl::StrCat(tmp.root(), "/", f.name()), ec);
     if (ec) return absl::InternalError(absl::StrCat("copy ", from, ": ", ec.message()));
   }
   {
-    ARBITER_ASSIGN_OR_RETURN(auto db, storage::Db::Open(tmp + "/materializer.db", {.create = true}));
+    ARBITER_ASSIGN_OR_RETURN(auto db, storage::Db::Open(tmp.AppliedOffsetPath(), {.create = true}));
     ARBITER_RETURN_IF_ERROR(db->Exec(absl::StrCat(
         "CREATE TABLE applied(id INTEGER PRIMARY KEY CHECK (id = 0), offset INTEGER NOT NULL);"
         "INSERT INTO applied(id, offset) VALUES (0, ", m.offset(), ");")));
   }
   // Durable before it replaces the old state (which is useless anyway).
-  for (const auto& e : fs::recursive_directory_iterator(tmp)) {
+  for (const auto& e : fs::recursive_directory_iterator(tmp.root())) {
     if (e.is_regular_file()) ARBITER_RETURN_IF_ERROR(SyncPath(e.path().string()));
   }
-  ARBITER_RETURN_IF_ERROR(SyncPath(tmp + "/tenants"));
-  ARBITER_RETURN_IF_ERROR(SyncPath(tmp));
-  fs::remove_all(state_dir, ec);
-  fs::rename(tmp, state_dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("rename ", tmp, ": ", ec.message()));
+  ARBITER_RETURN_IF_ERROR(SyncPath(tmp.TenantsDir()));
+  ARBITER_RETURN_IF_ERROR(SyncPath(tmp.root()));
+  fs::remove_all(state.root(), ec);
+  fs::rename(tmp.root(), state.root(), ec);
+  if (ec) return absl::InternalError(absl::StrCat("rename ", tmp.root(), ": ", ec.message()));
   return SyncPath(options_.data_dir);
 }
 
@@ -240,24 +237,15 @@ absl::StatusOr<v1::SnapshotManifest> LogCore::CutSnapshot() {
   std::vector<Open> open;
   std::vector<snapshot::TenantSource> sources;
   uint64_t offset = 0;
+  const replica::ReplicaDir& state = materializer_->dir();
   // Pause the applier only while the read transactions are opened.
   ARBITER_RETURN_IF_ERROR(materializer_->Paused([&](uint64_t applied) -> absl::Status {
     offset = applied;
-    std::error_code ec;
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(materializer_->tenants_dir(), ec)) {
-      std::string f = e.path().filename().string();
-      if (!absl::EndsWith(f, ".db") || f.find(".tmp") != std::string::npos) continue;
-      names.push_back(f.substr(0, f.size() - 3));
-    }
-    if (ec) return absl::InternalError(absl::StrCat("list tenants: ", ec.message()));
-    std::sort(names.begin(), names.end());
+    ARBITER_ASSIGN_OR_RETURN(std::vector<std::string> names, state.ListTenants());
     for (const std::string& name : names) {
       Open o;
       ARBITER_ASSIGN_OR_RETURN(
-          o.db, storage::TenantDb::Open(
-                    absl::StrCat(materializer_->tenants_dir(), "/", name, ".db"),
-                    {.read_only = true}));
+          o.db, storage::TenantDb::Open(state.TenantPath(name), {.read_only = true}));
       ARBITER_ASSIGN_OR_RETURN(auto txn, storage::Transaction::Begin(
                                              o.db->db(), storage::Transaction::Mode::kRead));
       o.txn.emplace(std::move(txn));

@@ -4,8 +4,10 @@
 // arbiter-log's core, without gRPC types except the Subscribe reactor:
 //
 //   <data_dir>/log.db                 the durable log (SqliteLogStore)
-//   <data_dir>/state/tenants/*.db     the materialized tenants (Materializer)
-//   <data_dir>/state/materializer.db  its applied offset
+//   <data_dir>/state/                 the materialized tenants (Materializer),
+//                                     a replica::ReplicaDir: tenants/<t>.db
+//                                     and materializer.db (its applied offset)
+//   <data_dir>/state.restore/         state/ being restored from a snapshot
 //   <data_dir>/snapshots/snap-*/      snapshots (common/snapshot)
 //
 // Threads: the sequencer, the materializer, the subscription pump and
@@ -70,6 +72,7 @@ class LogCore {
 
  private:
   explicit LogCore(LogOptions options) : options_(std::move(options)) {}
+  std::string StateDir() const { return options_.data_dir + "/state"; }
   // If the materialized state is missing or older than the oldest retained
   // entry (state/ lost after a truncation), replaces it with the newest
   // snapshot (files verified against the manifest).

@@ -27,11 +27,10 @@ absl::StatusOr<std::unique_ptr<Materializer>> Materializer::Start(
                                             ec.message()));
   }
   ARBITER_ASSIGN_OR_RETURN(
-      m->applier_, replica::Applier::Open({.tenants_dir = m->tenants_dir(),
+      m->applier_, replica::Applier::Open({.replica_dir = m->dir_.root(),
                                            .cluster_id = m->options_.cluster_id}));
-  ARBITER_ASSIGN_OR_RETURN(
-      m->state_db_,
-      storage::Db::Open(m->options_.state_dir + "/materializer.db", {.create = true}));
+  ARBITER_ASSIGN_OR_RETURN(m->state_db_,
+                           storage::Db::Open(m->dir_.AppliedOffsetPath(), {.create = true}));
   ARBITER_RETURN_IF_ERROR(m->state_db_->Exec(
       "CREATE TABLE IF NOT EXISTS applied(id INTEGER PRIMARY KEY CHECK (id = 0), "
       "offset INTEGER NOT NULL);"
@@ -160,8 +159,7 @@ void Materializer::Run() {
 absl::StatusOr<NonFittingFacts> Materializer::CheckFacts(const std::string& tenant,
                                                          const polar::Program& program) {
   ARBITER_ASSIGN_OR_RETURN(
-      auto db, storage::TenantDb::Open(absl::StrCat(tenants_dir(), "/", tenant, ".db"),
-                                       {.read_only = true}));
+      auto db, storage::TenantDb::Open(dir_.TenantPath(tenant), {.read_only = true}));
   NonFittingFacts out;
   ARBITER_ASSIGN_OR_RETURN(auto txn, storage::Transaction::Begin(
                                          db->db(), storage::Transaction::Mode::kRead));

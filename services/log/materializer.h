@@ -3,8 +3,8 @@
 
 // The log's own materialized copy of every tenant (DESIGN.md §1), off the
 // acknowledgement path: a thread tails the store and applies durable entries
-// with replica::Applier (the writer's apply code) to
-// <state_dir>/tenants/<tenant>.db, recording its global applied offset in
+// with replica::Applier (the writer's apply code) to the replica directory
+// <state_dir> (replica::ReplicaDir), recording its global applied offset in
 // <state_dir>/materializer.db after each batch. Used for the SetPolicy
 // stored-fact check and for snapshots.
 
@@ -22,6 +22,7 @@
 #include "common/logstore/log_store.h"
 #include "common/polar/program.h"
 #include "common/replica/applier.h"
+#include "common/replica/replica_dir.h"
 #include "common/storage/sqlite.h"
 #include "services/log/sequencer.h"
 
@@ -59,16 +60,18 @@ class Materializer {
   absl::StatusOr<NonFittingFacts> CheckFacts(const std::string& tenant,
                                              const polar::Program& program);
 
-  std::string tenants_dir() const { return options_.state_dir + "/tenants"; }
+  // The materialized state: <state_dir>.
+  const replica::ReplicaDir& dir() const { return dir_; }
 
  private:
   Materializer(logstore::LogStore* store, MaterializerOptions options)
-      : store_(store), options_(std::move(options)) {}
+      : store_(store), options_(std::move(options)), dir_(options_.state_dir) {}
   void Run();
   absl::Status ApplyOnce(bool* progressed);
 
   logstore::LogStore* const store_;
   const MaterializerOptions options_;
+  const replica::ReplicaDir dir_;
   std::unique_ptr<replica::Applier> applier_;   // materializer thread only
   std::unique_ptr<storage::Db> state_db_;       // materializer thread only
 

@@ -14,6 +14,7 @@
 #include "common/base/sha256.h"
 #include "common/base/file_util.h"
 #include "common/base/status_macros.h"
+#include "common/replica/replica_dir.h"
 #include "common/server/grpc_status.h"
 #include "common/storage/sqlite.h"
 #include "common/storage/tenant_db.h"
@@ -155,7 +156,7 @@ absl::StatusOr<RestoredGeneration> RestoreGeneration(
   std::error_code ec;
   fs::remove_all(staging, ec);
   fs::remove_all(target, ec);  // an unreferenced leftover of a crashed attempt
-  fs::create_directories(staging + "/tenants", ec);
+  fs::create_directories(replica::ReplicaDir(staging).TenantsDir(), ec);
   if (ec) {
     return absl::InternalError(absl::StrCat("cannot create ", staging, ": ", ec.message()));
   }
@@ -197,7 +198,7 @@ absl::StatusOr<RestoredGeneration> RestoreGeneration(
     result.offset = static_cast<int64_t>(m.offset());
     for (const auto& t : m.tenants()) {
       ARBITER_RETURN_IF_ERROR(CheckRelativeName(t.file()));
-      std::string relative = host::DataDir::TenantRelativePath(t.name());
+      std::string relative = replica::ReplicaDir::TenantRelativePath(t.name());
       std::string path = staging + "/" + relative;
       if (t.file() != relative) {
         fs::rename(staging + "/" + t.file(), path, ec);
@@ -219,7 +220,7 @@ absl::StatusOr<RestoredGeneration> RestoreGeneration(
       result.tenants.push_back({t.name(), relative, meta.applied_offset});
     }
   }
-  ARBITER_RETURN_IF_ERROR(SyncPath(staging + "/tenants"));
+  ARBITER_RETURN_IF_ERROR(SyncPath(replica::ReplicaDir(staging).TenantsDir()));
   ARBITER_RETURN_IF_ERROR(SyncPath(staging));
   MaybeCrash("restore_before_rename");
   fs::rename(staging, target, ec);

@@ -25,7 +25,7 @@ std::set<std::string> Ids(storage::TenantDb* db) {
 TEST_CASE("entries are applied per tenant with the offset, idempotently",
           "[unit][replica]") {
   testing::TempDir dir;
-  auto applier = Applier::Open({.tenants_dir = dir.File("tenants"), .cluster_id = "c"});
+  auto applier = Applier::Open({.replica_dir = dir.path(), .cluster_id = "c"});
   REQUIRE(applier.ok());
   std::vector<v1::LogEntry> batch = {
       CreateEntry(1, "acme"), CreateEntry(2, "beta"), PolicyEntry(3, "acme", "actor User {}"),
@@ -53,7 +53,7 @@ TEST_CASE("entries are applied per tenant with the offset, idempotently",
   CHECK(changes->size() == 5);  // 3 inserts, 1 delete, 1 insert
 
   // A fresh applier over the same files (after a crash) skips them too.
-  auto again = Applier::Open({.tenants_dir = dir.File("tenants"), .cluster_id = "c"});
+  auto again = Applier::Open({.replica_dir = dir.path(), .cluster_id = "c"});
   REQUIRE((*again)->ApplyBatch({WriteEntry(6, "acme", {"zzz"}), WriteEntry(7, "acme", {"e"})}).ok());
   CHECK(Ids(*(*again)->Tenant("acme")) == std::set<std::string>{"a", "c", "d", "e"});
 }
@@ -61,7 +61,7 @@ TEST_CASE("entries are applied per tenant with the offset, idempotently",
 TEST_CASE("damaged or orphan entries are refused before anything is written",
           "[unit][replica]") {
   testing::TempDir dir;
-  auto applier = Applier::Open({.tenants_dir = dir.File("tenants")});
+  auto applier = Applier::Open({.replica_dir = dir.path()});
   REQUIRE(applier.ok());
   REQUIRE((*applier)->Apply(CreateEntry(1, "acme")).ok());
   v1::LogEntry bad = WriteEntry(2, "acme", {"a"});

@@ -32,7 +32,7 @@ std::set<std::string> IdsIn(const std::string& path) {
 TEST_CASE("a snapshot copies each tenant as its read transaction saw it",
           "[unit][snapshot]") {
   testing::TempDir dir;
-  auto applier = replica::Applier::Open({.tenants_dir = dir.File("tenants")});
+  auto applier = replica::Applier::Open({.replica_dir = dir.path()});
   REQUIRE(applier.ok());
   REQUIRE((*applier)->ApplyBatch({CreateEntry(1, "acme"), CreateEntry(2, "beta"),
                                   WriteEntry(3, "acme", {"a"}), WriteEntry(4, "beta", {"b"})})
@@ -118,7 +118,7 @@ TEST_CASE("store: list, chunks, pins, retention, cleanup", "[unit][snapshot]") {
 
 TEST_CASE("chunks are at most 256 KiB and resume at a byte offset", "[unit][snapshot]") {
   testing::TempDir dir;
-  auto applier = replica::Applier::Open({.tenants_dir = dir.File("tenants")});
+  auto applier = replica::Applier::Open({.replica_dir = dir.path()});
   REQUIRE((*applier)->Apply(CreateEntry(1, "big")).ok());
   std::vector<v1::LogEntry> writes;
   for (int i = 0; i < 60; ++i) {
