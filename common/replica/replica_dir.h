@@ -6,7 +6,7 @@
 //
 //   <root>/tenants/<tenant>.db   one tenant database per tenant
 //   <root>/materializer.db       the global applied offset, only in a replica
-//                                that has no control.db (the log's state)
+//                                that has no control.db (AppliedOffsetDb)
 //
 // Three kinds of directory are replicas: the log's materialized state
 // (<log data>/state), a host generation (<host data>/gen-<N>, whose global

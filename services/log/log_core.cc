@@ -12,6 +12,7 @@
 #include "common/base/file_util.h"
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
+#include "common/replica/applied_offset_db.h"
 #include "common/replica/replica_dir.h"
 #include "common/storage/tenant_db.h"
 #include "glog/logging.h"
@@ -110,12 +111,7 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
 
 absl::Status LogCore::RestoreStateIfBehind() {
   const replica::ReplicaDir state(StateDir());
-  int64_t applied = 0;
-  if (fs::exists(state.AppliedOffsetPath())) {
-    ARBITER_ASSIGN_OR_RETURN(auto db, storage::Db::Open(state.AppliedOffsetPath(), {}));
-    absl::StatusOr<int64_t> a = db->QueryInt64("SELECT offset FROM applied WHERE id = 0");
-    if (a.ok()) applied = *a;
-  }
+  ARBITER_ASSIGN_OR_RETURN(int64_t applied, replica::AppliedOffsetDb::Peek(state));
   const uint64_t oldest = store_->OldestRetained();
   if (static_cast<uint64_t>(applied) + 1 >= oldest) return absl::OkStatus();
   ARBITER_ASSIGN_OR_RETURN(auto list, snapshots_->List());
@@ -142,10 +138,8 @@ absl::Status LogCore::RestoreStateIfBehind() {
     if (ec) return absl::InternalError(absl::StrCat("copy ", from, ": ", ec.message()));
   }
   {
-    ARBITER_ASSIGN_OR_RETURN(auto db, storage::Db::Open(tmp.AppliedOffsetPath(), {.create = true}));
-    ARBITER_RETURN_IF_ERROR(db->Exec(absl::StrCat(
-        "CREATE TABLE applied(id INTEGER PRIMARY KEY CHECK (id = 0), offset INTEGER NOT NULL);"
-        "INSERT INTO applied(id, offset) VALUES (0, ", m.offset(), ");")));
+    ARBITER_ASSIGN_OR_RETURN(auto db, replica::AppliedOffsetDb::Open(tmp));
+    ARBITER_RETURN_IF_ERROR(db->Set(static_cast<int64_t>(m.offset())));
   }
   // Durable before it replaces the old state (which is useless anyway).
   for (const auto& e : fs::recursive_directory_iterator(tmp.root())) {

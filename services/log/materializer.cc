@@ -29,14 +29,8 @@ absl::StatusOr<std::unique_ptr<Materializer>> Materializer::Start(
   ARBITER_ASSIGN_OR_RETURN(
       m->applier_, replica::Applier::Open({.replica_dir = m->dir_.root(),
                                            .cluster_id = m->options_.cluster_id}));
-  ARBITER_ASSIGN_OR_RETURN(m->state_db_,
-                           storage::Db::Open(m->dir_.AppliedOffsetPath(), {.create = true}));
-  ARBITER_RETURN_IF_ERROR(m->state_db_->Exec(
-      "CREATE TABLE IF NOT EXISTS applied(id INTEGER PRIMARY KEY CHECK (id = 0), "
-      "offset INTEGER NOT NULL);"
-      "INSERT OR IGNORE INTO applied(id, offset) VALUES (0, 0);"));
-  ARBITER_ASSIGN_OR_RETURN(int64_t applied,
-                           m->state_db_->QueryInt64("SELECT offset FROM applied"));
+  ARBITER_ASSIGN_OR_RETURN(m->applied_db_, replica::AppliedOffsetDb::Open(m->dir_));
+  const int64_t applied = m->applied_db_->offset();
   if (static_cast<uint64_t>(applied) > store->Head()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "materialized state is at offset ", applied, " but the log's head is ",
@@ -111,10 +105,7 @@ absl::Status Materializer::ApplyOnce(bool* progressed) {
   {
     absl::MutexLock l(&apply_mu_);
     ARBITER_RETURN_IF_ERROR(applier_->ApplyBatch(entries));
-    ARBITER_ASSIGN_OR_RETURN(auto stmt,
-                             state_db_->Prepare("UPDATE applied SET offset = ? WHERE id = 0"));
-    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(1, static_cast<int64_t>(last)));
-    ARBITER_RETURN_IF_ERROR(stmt->Run());
+    ARBITER_RETURN_IF_ERROR(applied_db_->Set(static_cast<int64_t>(last)));
     absl::MutexLock m(&mu_);
     applied_ = last;
     error_ = absl::OkStatus();

@@ -5,7 +5,7 @@
 // acknowledgement path: a thread tails the store and applies durable entries
 // with replica::Applier (the writer's apply code) to the replica directory
 // <state_dir> (replica::ReplicaDir), recording its global applied offset in
-// <state_dir>/materializer.db after each batch. Used for the SetPolicy
+// its replica::AppliedOffsetDb after each batch. Used for the SetPolicy
 // stored-fact check and for snapshots.
 
 #include <cstdint>
@@ -21,9 +21,9 @@
 #include "absl/time/time.h"
 #include "common/logstore/log_store.h"
 #include "common/polar/program.h"
+#include "common/replica/applied_offset_db.h"
 #include "common/replica/applier.h"
 #include "common/replica/replica_dir.h"
-#include "common/storage/sqlite.h"
 #include "services/log/sequencer.h"
 
 namespace arbiter::log {
@@ -72,8 +72,8 @@ class Materializer {
   logstore::LogStore* const store_;
   const MaterializerOptions options_;
   const replica::ReplicaDir dir_;
-  std::unique_ptr<replica::Applier> applier_;   // materializer thread only
-  std::unique_ptr<storage::Db> state_db_;       // materializer thread only
+  std::unique_ptr<replica::Applier> applier_;             // materializer thread only
+  std::unique_ptr<replica::AppliedOffsetDb> applied_db_;  // materializer thread only
 
   absl::Mutex apply_mu_;  // held while a batch is applied
 
