@@ -9,6 +9,9 @@
 //       MANIFEST                a serialized v1::SnapshotManifest, written
 //                               LAST (temporary file, fsync, rename, fsync dir)
 //
+// Installing a snapshot as a replica (verified, atomically) is
+// replica::SnapshotInstall.
+//
 // A snapshot is built in "snap-<offset>.tmp" and renamed into place once its
 // manifest is durable; directories without a MANIFEST, or ending in .tmp,
 // are incomplete and never listed (Cleanup() removes them).

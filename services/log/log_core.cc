@@ -9,11 +9,10 @@
 #include "absl/time/clock.h"
 #include "common/api/api.h"
 #include "common/base/crash_point.h"
-#include "common/base/file_util.h"
-#include "common/base/sha256.h"
 #include "common/base/status_macros.h"
 #include "common/replica/applied_offset_db.h"
 #include "common/replica/replica_dir.h"
+#include "common/replica/snapshot_install.h"
 #include "common/storage/tenant_db.h"
 #include "glog/logging.h"
 
@@ -123,34 +122,15 @@ absl::Status LogCore::RestoreStateIfBehind() {
   const v1::SnapshotManifest& m = list.front();
   LOG(WARNING) << "materialized state is at offset " << applied << " but the log starts at "
                << oldest << ": restoring it from " << m.snapshot_id();
-  std::error_code ec;
-  const replica::ReplicaDir tmp(state.root() + ".restore");
-  fs::remove_all(tmp.root(), ec);
-  fs::create_directories(tmp.TenantsDir(), ec);
-  if (ec) return absl::InternalError(absl::StrCat("create ", tmp.root(), ": ", ec.message()));
-  for (const auto& f : m.files()) {
-    const std::string from = absl::StrCat(snapshots_->dir(), "/", m.snapshot_id(), "/", f.name());
-    ARBITER_ASSIGN_OR_RETURN(std::string sha, Sha256File(from));
-    if (sha != f.sha256()) {
-      return absl::DataLossError(absl::StrCat(from, " does not match its manifest"));
-    }
-    fs::copy_file(from, absl::StrCat(tmp.root(), "/", f.name()), ec);
-    if (ec) return absl::InternalError(absl::StrCat("copy ", from, ": ", ec.message()));
-  }
-  {
-    ARBITER_ASSIGN_OR_RETURN(auto db, replica::AppliedOffsetDb::Open(tmp));
-    ARBITER_RETURN_IF_ERROR(db->Set(static_cast<int64_t>(m.offset())));
-  }
-  // Durable before it replaces the old state (which is useless anyway).
-  for (const auto& e : fs::recursive_directory_iterator(tmp.root())) {
-    if (e.is_regular_file()) ARBITER_RETURN_IF_ERROR(SyncPath(e.path().string()));
-  }
-  ARBITER_RETURN_IF_ERROR(SyncPath(tmp.TenantsDir()));
-  ARBITER_RETURN_IF_ERROR(SyncPath(tmp.root()));
-  fs::remove_all(state.root(), ec);
-  fs::rename(tmp.root(), state.root(), ec);
-  if (ec) return absl::InternalError(absl::StrCat("rename ", tmp.root(), ": ", ec.message()));
-  return SyncPath(options_.data_dir);
+  // The snapshotter is not running yet, so retention cannot delete `m`.
+  ARBITER_ASSIGN_OR_RETURN(
+      replica::SnapshotInstall install,
+      replica::SnapshotInstall::Begin(m, {.staging_dir = state.root() + ".restore",
+                                          .target_dir = state.root(),
+                                          .record_applied_offset = true}));
+  ARBITER_RETURN_IF_ERROR(
+      install.CopyFrom(absl::StrCat(snapshots_->dir(), "/", m.snapshot_id())));
+  return install.Commit().status();
 }
 
 LogCore::~LogCore() { Stop(); }

@@ -75,7 +75,8 @@ class LogCore {
   std::string StateDir() const { return options_.data_dir + "/state"; }
   // If the materialized state is missing or older than the oldest retained
   // entry (state/ lost after a truncation), replaces it with the newest
-  // snapshot (files verified against the manifest).
+  // snapshot (replica::SnapshotInstall: copied to state.restore/, verified
+  // against the manifest, renamed over state/).
   absl::Status RestoreStateIfBehind();
   void SnapshotLoop();
   absl::StatusOr<v1::SnapshotManifest> CutSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snap_mu_);
