@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -220,20 +221,35 @@ absl::StatusOr<Chunk> SnapshotStore::ReadChunk(const v1::SnapshotManifest& manif
 }
 
 absl::StatusOr<uint64_t> SnapshotStore::ApplyRetention(absl::Time now,
-                                                       absl::Duration retention) {
-  ARBITER_ASSIGN_OR_RETURN(std::vector<v1::SnapshotManifest> all, List());
-  const int64_t cutoff = absl::ToUnixMillis(now - retention);
-  const v1::SnapshotManifest* r = nullptr;
-  for (const auto& m : all) {  // newest first
-    if (m.created_unix_ms() <= cutoff) {
-      r = &m;
-      break;
-    }
+                                                       const RetentionPolicy& policy,
+                                                       uint64_t oldest_retained) {
+  if (policy.keep < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("snapshot retention: keep is ", policy.keep, ", must be >= 1"));
   }
-  if (r == nullptr) return 0;
+  ARBITER_ASSIGN_OR_RETURN(std::vector<v1::SnapshotManifest> all, List());  // newest first
+  const int64_t cutoff = absl::ToUnixMillis(now - policy.retention);
+  std::set<std::string> kept;
+  for (size_t i = 0; i < all.size() && i < static_cast<size_t>(policy.keep); ++i) {
+    kept.insert(all[i].snapshot_id());
+  }
+  const v1::SnapshotManifest* r = nullptr;      // newest created at or before the cutoff
+  const v1::SnapshotManifest* next = nullptr;   // oldest created after it
+  const v1::SnapshotManifest* floor = nullptr;  // newest below the oldest retained entry
+  for (const auto& m : all) {
+    if (m.created_unix_ms() <= cutoff) {
+      if (r == nullptr) r = &m;
+    } else if (next == nullptr || m.created_unix_ms() <= next->created_unix_ms()) {
+      next = &m;
+    }
+    if (oldest_retained > 1 && floor == nullptr && m.offset() < oldest_retained) floor = &m;
+  }
+  for (const v1::SnapshotManifest* m : {r, next, floor}) {
+    if (m != nullptr) kept.insert(m->snapshot_id());
+  }
   std::error_code ec;
   for (const auto& m : all) {
-    if (m.offset() >= r->offset()) continue;
+    if (kept.count(m.snapshot_id())) continue;
     // Under the lock: a fetch pins first and then reads the manifest, so
     // it either sees the snapshot whole or not at all.
     absl::MutexLock l(&mu_);
@@ -245,7 +261,7 @@ absl::StatusOr<uint64_t> SnapshotStore::ApplyRetention(absl::Time now,
     fs::remove(absl::StrCat(d, "/", kManifestName), ec);
     fs::remove_all(d, ec);
   }
-  return r->offset();
+  return r == nullptr ? 0 : r->offset();
 }
 
 }  // namespace arbiter::snapshot

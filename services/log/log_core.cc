@@ -25,6 +25,9 @@ absl::Status LogOptions::Validate() const {
   if (snapshot_every_entries < 0) {
     return absl::InvalidArgumentError("--snapshot_every_entries: must be >= 0");
   }
+  if (snapshot_keep < 1) {
+    return absl::InvalidArgumentError("--snapshot_keep: must be >= 1");
+  }
   if (snapshot_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--snapshot_interval: must be positive");
   }
@@ -249,8 +252,12 @@ absl::StatusOr<v1::SnapshotManifest> LogCore::CutSnapshot() {
 }
 
 absl::Status LogCore::ApplyRetention() {
-  ARBITER_ASSIGN_OR_RETURN(uint64_t keep_after,
-                           snapshots_->ApplyRetention(absl::Now(), options_.snapshot_retention));
+  ARBITER_ASSIGN_OR_RETURN(
+      uint64_t keep_after,
+      snapshots_->ApplyRetention(absl::Now(),
+                                 {.keep = options_.snapshot_keep,
+                                  .retention = options_.snapshot_retention},
+                                 store_->OldestRetained()));
   if (keep_after == 0) return absl::OkStatus();
   // Never past what the materializer applied (it reads the log).
   uint64_t upto = std::min(keep_after, materializer_->applied());

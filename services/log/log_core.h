@@ -36,6 +36,10 @@ struct LogOptions {
   std::string data_dir = "./var/log";
   int64_t snapshot_every_entries = 10000;  // 0: never by count
   absl::Duration snapshot_interval = absl::Minutes(10);
+  // snapshot::SnapshotStore::ApplyRetention: the newest `snapshot_keep`
+  // (>= 1) are kept; entries are truncated only below a snapshot older than
+  // `snapshot_retention`.
+  int64_t snapshot_keep = 3;
   absl::Duration snapshot_retention = absl::Hours(24);
   absl::Duration subscriber_stall_timeout = absl::Seconds(30);
   absl::Duration heartbeat_interval = absl::Milliseconds(250);
