@@ -41,6 +41,16 @@ struct ApplierOptions {
   storage::DbOptions db_options;
 };
 
+// What an applier committed since it was opened. Entries skipped because a
+// tenant already had them are not counted.
+struct ApplyTotals {
+  uint64_t entries = 0;
+  // Facts inserted (not already present) plus facts deleted.
+  uint64_t facts_changed = 0;
+  // LogEntry.payload bytes.
+  uint64_t payload_bytes = 0;
+};
+
 // Not thread-safe: one applier per applying thread. Keeps one open
 // connection per tenant it has touched.
 class Applier {
@@ -61,6 +71,8 @@ class Applier {
   const ReplicaDir& dir() const { return dir_; }
   // The database file of `tenant`: dir().TenantPath(tenant).
   std::string TenantPath(const std::string& tenant) const { return dir_.TenantPath(tenant); }
+  // Counted per tenant transaction, when it commits.
+  const ApplyTotals& totals() const { return totals_; }
   // The open connection of `tenant` (opened if needed); NOT_FOUND if it has
   // no database. For the owner thread only (e.g. to pin a read transaction).
   absl::StatusOr<storage::TenantDb*> Tenant(const std::string& tenant);
@@ -73,6 +85,7 @@ class Applier {
 
   const ApplierOptions options_;
   const ReplicaDir dir_;
+  ApplyTotals totals_;
   std::map<std::string, std::unique_ptr<storage::TenantDb>> dbs_;
 };
 

@@ -25,6 +25,12 @@ absl::Status LogOptions::Validate() const {
   if (snapshot_every_entries < 0) {
     return absl::InvalidArgumentError("--snapshot_every_entries: must be >= 0");
   }
+  if (snapshot_every_facts < 0) {
+    return absl::InvalidArgumentError("--snapshot_every_facts: must be >= 0");
+  }
+  if (snapshot_every_bytes < 0) {
+    return absl::InvalidArgumentError("--snapshot_every_bytes: must be >= 0");
+  }
   if (snapshot_keep < 1) {
     return absl::InvalidArgumentError("--snapshot_keep: must be >= 1");
   }
@@ -180,12 +186,22 @@ void LogCore::SnapshotLoop() {
     }
     absl::MutexLock l(&snap_mu_);
     const uint64_t applied = materializer_->applied();
+    const replica::ApplyTotals totals = materializer_->totals();
     const bool by_count = options_.snapshot_every_entries > 0 &&
                           applied >= last_snapshot_offset_ +
                                          static_cast<uint64_t>(options_.snapshot_every_entries);
-    const bool by_time = applied > last_snapshot_offset_ &&
-                         absl::Now() - last_snapshot_time_ >= options_.snapshot_interval;
-    if (by_count || by_time) {
+    // A bulk load is few entries but many facts and bytes: these make sure a
+    // snapshot follows it, so a new host does not replay it fact by fact.
+    const bool by_facts =
+        options_.snapshot_every_facts > 0 &&
+        totals.facts_changed - last_snapshot_totals_.facts_changed >=
+            static_cast<uint64_t>(options_.snapshot_every_facts);
+    const bool by_bytes =
+        options_.snapshot_every_bytes > 0 &&
+        totals.payload_bytes - last_snapshot_totals_.payload_bytes >=
+            static_cast<uint64_t>(options_.snapshot_every_bytes);
+    const bool by_time = absl::Now() - last_snapshot_time_ >= options_.snapshot_interval;
+    if (applied > last_snapshot_offset_ && (by_count || by_facts || by_bytes || by_time)) {
       absl::StatusOr<v1::SnapshotManifest> m = CutSnapshot();
       if (!m.ok()) {
         LOG(ERROR) << "snapshot failed: " << m.status();
@@ -214,10 +230,12 @@ absl::StatusOr<v1::SnapshotManifest> LogCore::CutSnapshot() {
   std::vector<Open> open;
   std::vector<snapshot::TenantSource> sources;
   uint64_t offset = 0;
+  replica::ApplyTotals totals;
   const replica::ReplicaDir& state = materializer_->dir();
   // Pause the applier only while the read transactions are opened.
   ARBITER_RETURN_IF_ERROR(materializer_->Paused([&](uint64_t applied) -> absl::Status {
     offset = applied;
+    totals = materializer_->totals();
     ARBITER_ASSIGN_OR_RETURN(std::vector<std::string> names, state.ListTenants());
     for (const std::string& name : names) {
       Open o;
@@ -247,6 +265,7 @@ absl::StatusOr<v1::SnapshotManifest> LogCore::CutSnapshot() {
                               sources, +[] { MaybeCrash("mid_snapshot"); }));
   last_snapshot_offset_ = offset;
   last_snapshot_time_ = now;
+  last_snapshot_totals_ = totals;
   LOG(INFO) << "snapshot " << m.snapshot_id() << ": " << m.tenants_size() << " tenants";
   return m;
 }

@@ -34,7 +34,14 @@ namespace arbiter::log {
 
 struct LogOptions {
   std::string data_dir = "./var/log";
-  int64_t snapshot_every_entries = 10000;  // 0: never by count
+  // A snapshot is cut when, since the last one, any of these was reached
+  // (0 turns a trigger off): entries applied; facts inserted + deleted (as
+  // the applier counts them, since this process started); payload bytes of
+  // the entries applied (likewise); or the interval passed with anything
+  // applied.
+  int64_t snapshot_every_entries = 10000;
+  int64_t snapshot_every_facts = 100000;
+  int64_t snapshot_every_bytes = int64_t{64} << 20;
   absl::Duration snapshot_interval = absl::Minutes(10);
   // snapshot::SnapshotStore::ApplyRetention: the newest `snapshot_keep`
   // (>= 1) are kept; entries are truncated only below a snapshot older than
@@ -96,6 +103,9 @@ class LogCore {
   absl::Mutex snap_mu_;  // one snapshot / retention pass at a time
   uint64_t last_snapshot_offset_ ABSL_GUARDED_BY(snap_mu_) = 0;
   absl::Time last_snapshot_time_ ABSL_GUARDED_BY(snap_mu_);
+  // The materializer's totals when the last snapshot was cut (zero at start:
+  // what was applied before this process started is not counted).
+  replica::ApplyTotals last_snapshot_totals_ ABSL_GUARDED_BY(snap_mu_);
 
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;

@@ -27,7 +27,14 @@ ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(5),
           "on SIGTERM, how long to keep serving after health goes "
           "NOT_SERVING");
 ABSL_FLAG(int64_t, snapshot_every_entries, 10000,
-          "cut a snapshot after this many new entries (0: only by time)");
+          "cut a snapshot after this many new entries (0: not by entries)");
+ABSL_FLAG(int64_t, snapshot_every_facts, 100000,
+          "cut a snapshot once this many facts were inserted or deleted since "
+          "the last one (0: not by facts), so a bulk load is followed by a "
+          "snapshot");
+ABSL_FLAG(int64_t, snapshot_every_bytes, int64_t{64} << 20,
+          "cut a snapshot once the entries since the last one carry this many "
+          "payload bytes (0: not by bytes)");
 ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(10),
           "cut a snapshot at least this often when something changed");
 ABSL_FLAG(int64_t, snapshot_keep, 3,
@@ -63,6 +70,8 @@ int main(int argc, char** argv) {
   arbiter::log::LogOptions log_options{
       .data_dir = absl::GetFlag(FLAGS_data_dir),
       .snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every_entries),
+      .snapshot_every_facts = absl::GetFlag(FLAGS_snapshot_every_facts),
+      .snapshot_every_bytes = absl::GetFlag(FLAGS_snapshot_every_bytes),
       .snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval),
       .snapshot_keep = absl::GetFlag(FLAGS_snapshot_keep),
       .snapshot_retention = absl::GetFlag(FLAGS_snapshot_retention),

@@ -71,6 +71,11 @@ uint64_t Materializer::applied() const {
   return applied_;
 }
 
+replica::ApplyTotals Materializer::totals() const {
+  absl::MutexLock l(&mu_);
+  return totals_;
+}
+
 absl::Status Materializer::WaitApplied(uint64_t offset, absl::Duration timeout) {
   absl::MutexLock l(&mu_);
   auto reached = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return applied_ >= offset || stopping_; };
@@ -104,7 +109,13 @@ absl::Status Materializer::ApplyOnce(bool* progressed) {
   const uint64_t last = entries.back().offset();
   {
     absl::MutexLock l(&apply_mu_);
-    ARBITER_RETURN_IF_ERROR(applier_->ApplyBatch(entries));
+    absl::Status applied = applier_->ApplyBatch(entries);
+    {
+      // Tenants committed before a failure count too.
+      absl::MutexLock m(&mu_);
+      totals_ = applier_->totals();
+    }
+    ARBITER_RETURN_IF_ERROR(applied);
     ARBITER_RETURN_IF_ERROR(applied_db_->Set(static_cast<int64_t>(last)));
     absl::MutexLock m(&mu_);
     applied_ = last;

@@ -45,6 +45,9 @@ class Materializer {
   // A new durable head: wake the thread (cheap; any thread).
   void Notify() ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t applied() const ABSL_LOCKS_EXCLUDED(mu_);
+  // What this process applied since it started (entries, facts changed,
+  // payload bytes): the snapshotter's size triggers.
+  replica::ApplyTotals totals() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Blocks until every entry up to `offset` is applied. DEADLINE_EXCEEDED
   // after `timeout`; the last apply error if applying is stuck.
@@ -79,6 +82,7 @@ class Materializer {
 
   mutable absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  replica::ApplyTotals totals_ ABSL_GUARDED_BY(mu_);
   uint64_t wakeups_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);

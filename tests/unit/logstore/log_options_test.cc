@@ -11,7 +11,10 @@ namespace {
 
 TEST_CASE("log options: defaults are valid, bad values name their flag", "[unit][log]") {
   CHECK(LogOptions{}.Validate().ok());
-  CHECK(LogOptions{.snapshot_every_entries = 0}.Validate().ok());
+  CHECK(LogOptions{.snapshot_every_entries = 0, .snapshot_every_facts = 0,
+                   .snapshot_every_bytes = 0}
+            .Validate()
+            .ok());
   auto named = [](const LogOptions& o, const char* flag) {
     absl::Status s = o.Validate();
     INFO(s);
@@ -19,6 +22,8 @@ TEST_CASE("log options: defaults are valid, bad values name their flag", "[unit]
     CHECK(absl::StartsWith(s.message(), flag));
   };
   named({.snapshot_every_entries = -1}, "--snapshot_every_entries");
+  named({.snapshot_every_facts = -1}, "--snapshot_every_facts");
+  named({.snapshot_every_bytes = -1}, "--snapshot_every_bytes");
   named({.snapshot_keep = 0}, "--snapshot_keep");
   named({.snapshot_retention = absl::Seconds(-1)}, "--snapshot_retention");
 }
