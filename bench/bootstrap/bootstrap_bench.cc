@@ -2,7 +2,8 @@
 // a LIVE host runs. For each size N (default 100k and 1M facts of history):
 //
 //   1. start arbiter-log (pinned to --log_cpu) with snapshots off
-//      (--snapshot_every_entries=0, --snapshot_interval=24h); create one
+//      (--snapshot_every_entries=0, --snapshot_every_facts=0,
+//      --snapshot_every_bytes=0, --snapshot_interval=24h); create one
 //      tenant with a small role policy; load N has_role(User, role, Doc)
 //      facts in Writes of --batch facts from --loaders concurrent threads;
 //   2. (b) REPLAY: start arbiter-writer (pinned to --writer_cpu) on an empty
@@ -440,8 +441,9 @@ std::string Human(int64_t n) {
 
 int main(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
-  const std::vector<std::string> no_snapshots = {"--snapshot_every_entries=0",
-                                                 "--snapshot_interval=24h"};
+  const std::vector<std::string> no_snapshots = {
+      "--snapshot_every_entries=0", "--snapshot_every_facts=0", "--snapshot_every_bytes=0",
+      "--snapshot_interval=24h"};
   std::printf("bootstrap_bench: sizes %s, %d facts/Write, %d loaders, log cpu %d, writer cpu "
               "%d, lag %d writes/s x %.0fs\n",
               absl::StrJoin(flags.sizes, ",").c_str(), flags.batch, flags.loaders,

@@ -121,7 +121,8 @@ LogResult RunLog(int writers, const std::string& dir) {
       {"/usr/bin/taskset", "-c", absl::StrCat(absl::GetFlag(FLAGS_server_cpu)),
        arbiter::testing::BinaryPath("services/log/arbiter-log"), "--listen=127.0.0.1:0",
        "--port_file=" + port_file, "--data_dir=" + dir + "/data", "--drain_grace=0s",
-       "--snapshot_every_entries=0", "--snapshot_interval=24h"},
+       "--snapshot_every_entries=0", "--snapshot_every_facts=0", "--snapshot_every_bytes=0",
+       "--snapshot_interval=24h"},
       dir + "/log.txt");
   if (!proc.ok()) {
     std::cerr << proc.status() << "\n";

@@ -5,20 +5,25 @@
 // process that writes it) and the readers (which write only their own
 // registration files):
 //
-//   <data>/control.db                 cluster, generation, registry, freshness
-//   <data>/gen-<N>/tenants/<t>.db     the tenant replicas of generation N
-//   <data>/readers/<id>.json          one registration file per reader
-//   <data>/notify                     touched after each control.db change
-//   <data>/restore.tmp/               a snapshot being downloaded (never read)
+//   <data>/control.db          cluster, generation, registry, freshness
+//   <data>/gen-<N>/            generation N: a replica directory
+//                              (replica::ReplicaDir: tenants/<t>.db)
+//   <data>/readers/<id>.json   one registration file per reader
+//   <data>/notify              touched after each control.db change
+//   <data>/restore.tmp/        a snapshot being downloaded (never read)
 //
 // A generation directory is complete before control.db names it (DESIGN.md
 // §8.8); older generations are deleted once no reader can be using them.
+// The layout inside a generation is replica::ReplicaDir's; the control.db
+// registry names each tenant's file relative to the generation
+// (replica::ReplicaDir::TenantRelativePath).
 
 #include <cstdint>
 #include <string>
 
 namespace arbiter::host {
 
+// A value type naming paths. Thread-compatible.
 class DataDir {
  public:
   explicit DataDir(std::string root) : root_(std::move(root)) {}
@@ -28,7 +33,8 @@ class DataDir {
   std::string GenerationDir(int64_t generation) const {
     return root_ + "/gen-" + std::to_string(generation);
   }
-  // `relative` is a registry path such as "tenants/acme.db".
+  // `relative` is a registry path (TenantEntry.path) such as
+  // "tenants/acme.db".
   std::string TenantPath(int64_t generation, const std::string& relative) const {
     return GenerationDir(generation) + "/" + relative;
   }
@@ -36,11 +42,6 @@ class DataDir {
   // Written by the writer after each control.db change (ChangeSignal).
   std::string ChangeSignalPath() const { return root_ + "/notify"; }
   std::string RestoreStagingDir() const { return root_ + "/restore.tmp"; }
-
-  // The registry path of a tenant's database within a generation.
-  static std::string TenantRelativePath(const std::string& tenant) {
-    return "tenants/" + tenant + ".db";
-  }
 
  private:
   std::string root_;

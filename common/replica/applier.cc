@@ -15,17 +15,13 @@
 namespace arbiter::replica {
 
 absl::StatusOr<std::unique_ptr<Applier>> Applier::Open(ApplierOptions options) {
+  const std::string tenants_dir = ReplicaDir(options.replica_dir).TenantsDir();
   std::error_code ec;
-  std::filesystem::create_directories(options.tenants_dir, ec);
+  std::filesystem::create_directories(tenants_dir, ec);
   if (ec) {
-    return absl::InternalError(absl::StrCat("create ", options.tenants_dir, ": ",
-                                            ec.message()));
+    return absl::InternalError(absl::StrCat("create ", tenants_dir, ": ", ec.message()));
   }
   return std::unique_ptr<Applier>(new Applier(std::move(options)));
-}
-
-std::string Applier::TenantPath(const std::string& tenant) const {
-  return absl::StrCat(options_.tenants_dir, "/", tenant, ".db");
 }
 
 absl::StatusOr<storage::TenantDb*> Applier::Tenant(const std::string& tenant) {
@@ -73,6 +69,10 @@ absl::Status Applier::ApplyBatch(const std::vector<v1::LogEntry>& entries) {
                                        static_cast<int64_t>(entries[idx.front()].offset())};
         absl::Status s = storage::TenantDb::Create(path, init);
         if (!s.ok() && s.code() != absl::StatusCode::kAlreadyExists) return s;
+        if (s.ok()) {  // the creation entry is applied by creating the file
+          ++totals_.entries;
+          totals_.payload_bytes += entries[idx.front()].payload().size();
+        }
       }
     }
     absl::StatusOr<storage::TenantDb*> db = Tenant(tenant);
@@ -91,9 +91,12 @@ absl::Status Applier::ApplyBatch(const std::vector<v1::LogEntry>& entries) {
     ARBITER_ASSIGN_OR_RETURN(auto txn, storage::Transaction::Begin(
                                            tdb->db(), storage::Transaction::Mode::kImmediate));
     int64_t last = applied;
+    ApplyTotals counted;
     for (size_t i : idx) {
       const int64_t offset = static_cast<int64_t>(entries[i].offset());
       if (offset <= applied) continue;
+      ++counted.entries;
+      counted.payload_bytes += entries[i].payload().size();
       const v1::LogPayload& p = payloads[i];
       switch (p.kind_case()) {
         case v1::LogPayload::kCreateTenant:
@@ -104,12 +107,15 @@ absl::Status Applier::ApplyBatch(const std::vector<v1::LogEntry>& entries) {
         case v1::LogPayload::kWrite:
           for (const auto& op : p.write().operations()) {
             if (op.has_insert()) {
-              ARBITER_RETURN_IF_ERROR(tdb->InsertFact(offset, api::FromProto(op.insert())).status());
+              ARBITER_ASSIGN_OR_RETURN(bool stored,
+                                       tdb->InsertFact(offset, api::FromProto(op.insert())));
+              counted.facts_changed += stored ? 1 : 0;
             } else if (op.has_delete_pattern()) {
               auto args = api::PatternArgs(op.delete_pattern());
-              ARBITER_RETURN_IF_ERROR(
-                  tdb->DeletePattern(offset, op.delete_pattern().predicate(), args)
-                      .status());
+              ARBITER_ASSIGN_OR_RETURN(
+                  int64_t deleted,
+                  tdb->DeletePattern(offset, op.delete_pattern().predicate(), args));
+              counted.facts_changed += static_cast<uint64_t>(deleted);
             }
           }
           break;
@@ -121,6 +127,9 @@ absl::Status Applier::ApplyBatch(const std::vector<v1::LogEntry>& entries) {
     }
     ARBITER_RETURN_IF_ERROR(tdb->SetAppliedOffset(last));
     ARBITER_RETURN_IF_ERROR(txn.Commit());
+    totals_.entries += counted.entries;
+    totals_.facts_changed += counted.facts_changed;
+    totals_.payload_bytes += counted.payload_bytes;
   }
   return absl::OkStatus();
 }

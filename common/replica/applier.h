@@ -12,8 +12,8 @@
 // re-applying after a crash never applies anything twice. The caller records
 // its own global applied offset after ApplyBatch returns.
 //
-//   CreateTenant -> TenantDb::Create(<dir>/<tenant>.db) (temporary file and
-//                   rename) with applied_offset = the entry's offset;
+//   CreateTenant -> TenantDb::Create(ReplicaDir::TenantPath) (temporary file
+//                   and rename) with applied_offset = the entry's offset;
 //   WriteBatch   -> InsertFact / DeletePattern in order, at the offset;
 //   PolicyUpdate -> TenantDb::SetPolicy(source, version = offset).
 
@@ -26,18 +26,29 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "arbiter/v1/log.pb.h"
+#include "common/replica/replica_dir.h"
 #include "common/storage/tenant_db.h"
 
 namespace arbiter::replica {
 
 struct ApplierOptions {
-  // Directory of the tenant databases (<tenants_dir>/<tenant>.db); created
-  // if missing.
-  std::string tenants_dir;
+  // The replica directory (ReplicaDir) whose tenant databases are written;
+  // its tenants/ directory is created if missing.
+  std::string replica_dir;
   // Stamped into new tenant databases (DESIGN §8.1).
   std::string cluster_id;
   // Options for the connections the applier opens.
   storage::DbOptions db_options;
+};
+
+// What an applier committed since it was opened. Entries skipped because a
+// tenant already had them are not counted.
+struct ApplyTotals {
+  uint64_t entries = 0;
+  // Facts inserted (not already present) plus facts deleted.
+  uint64_t facts_changed = 0;
+  // LogEntry.payload bytes.
+  uint64_t payload_bytes = 0;
 };
 
 // Not thread-safe: one applier per applying thread. Keeps one open
@@ -57,8 +68,11 @@ class Applier {
   absl::Status ApplyBatch(const std::vector<v1::LogEntry>& entries);
   absl::Status Apply(const v1::LogEntry& entry) { return ApplyBatch({entry}); }
 
-  // The database file of `tenant`.
-  std::string TenantPath(const std::string& tenant) const;
+  const ReplicaDir& dir() const { return dir_; }
+  // The database file of `tenant`: dir().TenantPath(tenant).
+  std::string TenantPath(const std::string& tenant) const { return dir_.TenantPath(tenant); }
+  // Counted per tenant transaction, when it commits.
+  const ApplyTotals& totals() const { return totals_; }
   // The open connection of `tenant` (opened if needed); NOT_FOUND if it has
   // no database. For the owner thread only (e.g. to pin a read transaction).
   absl::StatusOr<storage::TenantDb*> Tenant(const std::string& tenant);
@@ -66,9 +80,12 @@ class Applier {
   void CloseAll() { dbs_.clear(); }
 
  private:
-  explicit Applier(ApplierOptions options) : options_(std::move(options)) {}
+  explicit Applier(ApplierOptions options)
+      : options_(std::move(options)), dir_(options_.replica_dir) {}
 
-  ApplierOptions options_;
+  const ApplierOptions options_;
+  const ReplicaDir dir_;
+  ApplyTotals totals_;
   std::map<std::string, std::unique_ptr<storage::TenantDb>> dbs_;
 };
 

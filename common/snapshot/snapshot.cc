@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +18,7 @@
 #include "common/base/sha256.h"
 #include "common/base/file_util.h"
 #include "common/base/status_macros.h"
+#include "common/replica/replica_dir.h"
 
 namespace arbiter::snapshot {
 namespace fs = std::filesystem;
@@ -78,7 +80,8 @@ absl::StatusOr<v1::SnapshotManifest> WriteSnapshot(
   }
   fs::remove_all(tmp_dir, ec);
   fs::remove_all(final_dir, ec);
-  fs::create_directories(tmp_dir + "/tenants", ec);
+  const replica::ReplicaDir tmp(tmp_dir);
+  fs::create_directories(tmp.TenantsDir(), ec);
   if (ec) return absl::InternalError(absl::StrCat("create ", tmp_dir, ": ", ec.message()));
 
   v1::SnapshotManifest m;
@@ -88,8 +91,8 @@ absl::StatusOr<v1::SnapshotManifest> WriteSnapshot(
   m.set_offset(info.offset);
   m.set_created_unix_ms(info.created_unix_ms);
   for (const TenantSource& t : tenants) {
-    const std::string rel = absl::StrCat("tenants/", t.name, ".db");
-    const std::string path = absl::StrCat(tmp_dir, "/", rel);
+    const std::string rel = replica::ReplicaDir::TenantRelativePath(t.name);
+    const std::string path = tmp.TenantPath(t.name);
     ARBITER_RETURN_IF_ERROR(Backup(t.db, path));
     ARBITER_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
     auto* f = m.add_files();
@@ -102,7 +105,7 @@ absl::StatusOr<v1::SnapshotManifest> WriteSnapshot(
     st->set_applied_offset(t.applied_offset);
     st->set_policy_version(t.policy_version);
   }
-  ARBITER_RETURN_IF_ERROR(SyncPath(tmp_dir + "/tenants"));
+  ARBITER_RETURN_IF_ERROR(SyncPath(tmp.TenantsDir()));
   if (before_manifest != nullptr) before_manifest();
   ARBITER_RETURN_IF_ERROR(
       WriteFileAtomically(absl::StrCat(tmp_dir, "/", kManifestName), m.SerializeAsString()));
@@ -117,14 +120,15 @@ absl::Status SnapshotStore::Cleanup() {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return absl::InternalError(absl::StrCat("create ", dir_, ": ", ec.message()));
-  for (const auto& e : fs::directory_iterator(dir_, ec)) {
-    std::string name = e.path().filename().string();
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
     if (!absl::StartsWith(name, "snap-")) continue;
-    if (absl::EndsWith(name, ".tmp") ||
-        !fs::exists(e.path() / kManifestName, ec)) {
-      fs::remove_all(e.path(), ec);
+    std::error_code item_ec;
+    if (absl::EndsWith(name, ".tmp") || !fs::exists(it->path() / kManifestName, item_ec)) {
+      fs::remove_all(it->path(), item_ec);
     }
   }
+  if (ec) return absl::InternalError(absl::StrCat("list ", dir_, ": ", ec.message()));
   return absl::OkStatus();
 }
 
@@ -132,14 +136,15 @@ absl::StatusOr<std::vector<v1::SnapshotManifest>> SnapshotStore::List() const {
   std::vector<v1::SnapshotManifest> out;
   std::error_code ec;
   if (!fs::exists(dir_, ec)) return out;
-  for (const auto& e : fs::directory_iterator(dir_, ec)) {
-    std::string name = e.path().filename().string();
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
     if (!absl::StartsWith(name, "snap-") || absl::EndsWith(name, ".tmp")) continue;
-    absl::StatusOr<v1::SnapshotManifest> m = ReadManifest(e.path().string());
+    absl::StatusOr<v1::SnapshotManifest> m = ReadManifest(it->path().string());
     if (m.status().code() == absl::StatusCode::kNotFound) continue;
     if (!m.ok()) return m.status();
     out.push_back(*std::move(m));
   }
+  if (ec) return absl::InternalError(absl::StrCat("list ", dir_, ": ", ec.message()));
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.offset() > b.offset();
   });
@@ -216,20 +221,35 @@ absl::StatusOr<Chunk> SnapshotStore::ReadChunk(const v1::SnapshotManifest& manif
 }
 
 absl::StatusOr<uint64_t> SnapshotStore::ApplyRetention(absl::Time now,
-                                                       absl::Duration retention) {
-  ARBITER_ASSIGN_OR_RETURN(std::vector<v1::SnapshotManifest> all, List());
-  const int64_t cutoff = absl::ToUnixMillis(now - retention);
-  const v1::SnapshotManifest* r = nullptr;
-  for (const auto& m : all) {  // newest first
-    if (m.created_unix_ms() <= cutoff) {
-      r = &m;
-      break;
-    }
+                                                       const RetentionPolicy& policy,
+                                                       uint64_t oldest_retained) {
+  if (policy.keep < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("snapshot retention: keep is ", policy.keep, ", must be >= 1"));
   }
-  if (r == nullptr) return 0;
+  ARBITER_ASSIGN_OR_RETURN(std::vector<v1::SnapshotManifest> all, List());  // newest first
+  const int64_t cutoff = absl::ToUnixMillis(now - policy.retention);
+  std::set<std::string> kept;
+  for (size_t i = 0; i < all.size() && i < static_cast<size_t>(policy.keep); ++i) {
+    kept.insert(all[i].snapshot_id());
+  }
+  const v1::SnapshotManifest* r = nullptr;      // newest created at or before the cutoff
+  const v1::SnapshotManifest* next = nullptr;   // oldest created after it
+  const v1::SnapshotManifest* floor = nullptr;  // newest below the oldest retained entry
+  for (const auto& m : all) {
+    if (m.created_unix_ms() <= cutoff) {
+      if (r == nullptr) r = &m;
+    } else if (next == nullptr || m.created_unix_ms() <= next->created_unix_ms()) {
+      next = &m;
+    }
+    if (oldest_retained > 1 && floor == nullptr && m.offset() < oldest_retained) floor = &m;
+  }
+  for (const v1::SnapshotManifest* m : {r, next, floor}) {
+    if (m != nullptr) kept.insert(m->snapshot_id());
+  }
   std::error_code ec;
   for (const auto& m : all) {
-    if (m.offset() >= r->offset()) continue;
+    if (kept.count(m.snapshot_id())) continue;
     // Under the lock: a fetch pins first and then reads the manifest, so
     // it either sees the snapshot whole or not at all.
     absl::MutexLock l(&mu_);
@@ -241,7 +261,7 @@ absl::StatusOr<uint64_t> SnapshotStore::ApplyRetention(absl::Time now,
     fs::remove(absl::StrCat(d, "/", kManifestName), ec);
     fs::remove_all(d, ec);
   }
-  return r->offset();
+  return r == nullptr ? 0 : r->offset();
 }
 
 }  // namespace arbiter::snapshot

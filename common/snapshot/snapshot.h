@@ -3,10 +3,14 @@
 
 // Consistent multi-tenant snapshots (DESIGN.md §8.9) and their on-disk store.
 //
-//   <snapshots_dir>/snap-<20-digit offset>/
+//   <snapshots_dir>/snap-<20-digit offset>/   a replica directory
+//                                             (replica::ReplicaDir) plus:
 //       tenants/<tenant>.db     a SQLite copy of each tenant database
 //       MANIFEST                a serialized v1::SnapshotManifest, written
 //                               LAST (temporary file, fsync, rename, fsync dir)
+//
+// Installing a snapshot as a replica (verified, atomically) is
+// replica::SnapshotInstall.
 //
 // A snapshot is built in "snap-<offset>.tmp" and renamed into place once its
 // manifest is durable; directories without a MANIFEST, or ending in .tmp,
@@ -72,6 +76,12 @@ struct Chunk {
   uint64_t file_size = 0;
 };
 
+// What SnapshotStore::ApplyRetention keeps.
+struct RetentionPolicy {
+  int64_t keep = 3;                             // K: the newest K (--snapshot_keep)
+  absl::Duration retention = absl::Hours(24);  // --snapshot_retention
+};
+
 // The complete snapshots in a directory. Thread-safe.
 class SnapshotStore {
  public:
@@ -99,14 +109,32 @@ class SnapshotStore {
                                   const std::string& file,
                                   uint64_t byte_offset) const;
 
-  // Retention by time: R = the newest snapshot at least `retention` old
-  // (created_unix_ms <= now - retention). Every snapshot older than R
-  // (lower offset) that is not pinned is deleted; R and newer ones stay. The
-  // log can then drop entries <= R's offset: that offset is returned (0 if
-  // there is no R). Entries younger than `retention` are therefore always
-  // retained, and every kept snapshot can be replayed from.
-  absl::StatusOr<uint64_t> ApplyRetention(absl::Time now, absl::Duration retention)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Retention (DESIGN.md §8.9, §9.11). With the complete snapshots s_1
+  // (highest offset) ... s_n, T = now - policy.retention and L =
+  // `oldest_retained` (the log's oldest retained entry; 1 if it was never
+  // truncated):
+  //
+  //   R     = the newest snapshot created at or before T (none if every
+  //           snapshot is younger): the one the log may truncate to;
+  //   floor = when L > 1, the newest snapshot with offset < L: the state the
+  //           oldest retained entry applies to, so every retained entry can
+  //           be replayed from a kept snapshot;
+  //   next  = the oldest snapshot created after T: the next R, so that
+  //           truncation keeps moving while snapshots are cut more often
+  //           than every retention / K.
+  //
+  // Kept: s_1 ... s_K (K = policy.keep), every pinned snapshot, floor, R and
+  // next. Every other snapshot is deleted, however young. Returns R's offset
+  // (0 when there is no R): the log may delete the entries <= it. R was cut
+  // at or before T, when its entries were all applied, so no entry younger
+  // than the retention is ever deleted. Once the log truncated to R, R is the
+  // floor and the next pass deletes the previous floor.
+  //
+  // Bounds: at most K + 3 unpinned snapshots; the log keeps between about
+  // one and two retentions of entries (truncation waits for `next` to age).
+  // INVALID_ARGUMENT when policy.keep < 1.
+  absl::StatusOr<uint64_t> ApplyRetention(absl::Time now, const RetentionPolicy& policy,
+                                          uint64_t oldest_retained) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   const std::string dir_;

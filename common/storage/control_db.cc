@@ -256,9 +256,10 @@ absl::Status ControlDb::UpdateApplied(const AppliedUpdate& update) {
     ARBITER_RETURN_IF_ERROR(stmt->BindInt64(2, update.fresh_as_of->boottime_ns));
     ARBITER_RETURN_IF_ERROR(stmt->Run());
   }
-  for (const auto& [name, offset] : update.tenant_offsets) {
+  for (const auto& tenant_offset : update.tenant_offsets) {
+    const int64_t offset = tenant_offset.second;
     ARBITER_RETURN_IF_ERROR(UpdateTenant(
-        "UPDATE tenants SET applied_offset = ?2 WHERE name = ?1", name,
+        "UPDATE tenants SET applied_offset = ?2 WHERE name = ?1", tenant_offset.first,
         [&](Statement& stmt) { return stmt.BindInt64(2, offset); }));
   }
   for (const TenantLag& lag : update.lagging) {
@@ -283,11 +284,12 @@ absl::Status ControlDb::UpdateApplied(const AppliedUpdate& update) {
         "UPDATE tenants SET lagging = 0 WHERE name = ?1", name,
         [](Statement&) { return absl::OkStatus(); }));
   }
-  for (const auto& [name, index] : update.indexes) {
+  for (const auto& named : update.indexes) {
+    const TenantIndex& index = named.second;
     ARBITER_RETURN_IF_ERROR(UpdateTenant(
         "UPDATE tenants SET index_base = ?2, index_base_offset = ?3, "
         "index_delta = ?4, index_delta_offset = ?5 WHERE name = ?1",
-        name, [&](Statement& stmt) -> absl::Status {
+        named.first, [&](Statement& stmt) -> absl::Status {
           ARBITER_RETURN_IF_ERROR(stmt.BindText(2, index.base));
           ARBITER_RETURN_IF_ERROR(stmt.BindInt64(3, index.base_offset));
           ARBITER_RETURN_IF_ERROR(stmt.BindText(4, index.delta));

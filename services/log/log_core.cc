@@ -2,19 +2,17 @@
 
 #include <pthread.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <filesystem>
+#include <optional>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/api/api.h"
 #include "common/base/crash_point.h"
-#include "common/base/sha256.h"
-#include "common/base/file_util.h"
 #include "common/base/status_macros.h"
+#include "common/replica/applied_offset_db.h"
+#include "common/replica/replica_dir.h"
+#include "common/replica/snapshot_install.h"
 #include "common/storage/tenant_db.h"
 #include "glog/logging.h"
 
@@ -26,6 +24,15 @@ absl::Status LogOptions::Validate() const {
   if (data_dir.empty()) return absl::InvalidArgumentError("--data_dir: must not be empty");
   if (snapshot_every_entries < 0) {
     return absl::InvalidArgumentError("--snapshot_every_entries: must be >= 0");
+  }
+  if (snapshot_every_facts < 0) {
+    return absl::InvalidArgumentError("--snapshot_every_facts: must be >= 0");
+  }
+  if (snapshot_every_bytes < 0) {
+    return absl::InvalidArgumentError("--snapshot_every_bytes: must be >= 0");
+  }
+  if (snapshot_keep < 1) {
+    return absl::InvalidArgumentError("--snapshot_keep: must be >= 1");
   }
   if (snapshot_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--snapshot_interval: must be positive");
@@ -62,7 +69,7 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
   ARBITER_ASSIGN_OR_RETURN(
       core->materializer_,
       Materializer::Start(core->store_.get(),
-                          {.state_dir = options.data_dir + "/state",
+                          {.state_dir = core->StateDir(),
                            .cluster_id = core->store_->identity().cluster_id}));
   core->hub_ = std::make_unique<SubscriptionHub>(
       core->store_.get(),
@@ -111,14 +118,8 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
 }
 
 absl::Status LogCore::RestoreStateIfBehind() {
-  const std::string state_dir = options_.data_dir + "/state";
-  const std::string state_db = state_dir + "/materializer.db";
-  int64_t applied = 0;
-  if (fs::exists(state_db)) {
-    ARBITER_ASSIGN_OR_RETURN(auto db, storage::Db::Open(state_db, {}));
-    absl::StatusOr<int64_t> a = db->QueryInt64("SELECT offset FROM applied WHERE id = 0");
-    if (a.ok()) applied = *a;
-  }
+  const replica::ReplicaDir state(StateDir());
+  ARBITER_ASSIGN_OR_RETURN(int64_t applied, replica::AppliedOffsetDb::Peek(state));
   const uint64_t oldest = store_->OldestRetained();
   if (static_cast<uint64_t>(applied) + 1 >= oldest) return absl::OkStatus();
   ARBITER_ASSIGN_OR_RETURN(auto list, snapshots_->List());
@@ -130,36 +131,15 @@ absl::Status LogCore::RestoreStateIfBehind() {
   const v1::SnapshotManifest& m = list.front();
   LOG(WARNING) << "materialized state is at offset " << applied << " but the log starts at "
                << oldest << ": restoring it from " << m.snapshot_id();
-  std::error_code ec;
-  const std::string tmp = state_dir + ".restore";
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp + "/tenants", ec);
-  if (ec) return absl::InternalError(absl::StrCat("create ", tmp, ": ", ec.message()));
-  for (const auto& f : m.files()) {
-    const std::string from = absl::StrCat(snapshots_->dir(), "/", m.snapshot_id(), "/", f.name());
-    ARBITER_ASSIGN_OR_RETURN(std::string sha, Sha256File(from));
-    if (sha != f.sha256()) {
-      return absl::DataLossError(absl::StrCat(from, " does not match its manifest"));
-    }
-    fs::copy_file(from, absl::StrCat(tmp, "/", f.name()), ec);
-    if (ec) return absl::InternalError(absl::StrCat("copy ", from, ": ", ec.message()));
-  }
-  {
-    ARBITER_ASSIGN_OR_RETURN(auto db, storage::Db::Open(tmp + "/materializer.db", {.create = true}));
-    ARBITER_RETURN_IF_ERROR(db->Exec(absl::StrCat(
-        "CREATE TABLE applied(id INTEGER PRIMARY KEY CHECK (id = 0), offset INTEGER NOT NULL);"
-        "INSERT INTO applied(id, offset) VALUES (0, ", m.offset(), ");")));
-  }
-  // Durable before it replaces the old state (which is useless anyway).
-  for (const auto& e : fs::recursive_directory_iterator(tmp)) {
-    if (e.is_regular_file()) ARBITER_RETURN_IF_ERROR(SyncPath(e.path().string()));
-  }
-  ARBITER_RETURN_IF_ERROR(SyncPath(tmp + "/tenants"));
-  ARBITER_RETURN_IF_ERROR(SyncPath(tmp));
-  fs::remove_all(state_dir, ec);
-  fs::rename(tmp, state_dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("rename ", tmp, ": ", ec.message()));
-  return SyncPath(options_.data_dir);
+  // The snapshotter is not running yet, so retention cannot delete `m`.
+  ARBITER_ASSIGN_OR_RETURN(
+      replica::SnapshotInstall install,
+      replica::SnapshotInstall::Begin(m, {.staging_dir = state.root() + ".restore",
+                                          .target_dir = state.root(),
+                                          .record_applied_offset = true}));
+  ARBITER_RETURN_IF_ERROR(
+      install.CopyFrom(absl::StrCat(snapshots_->dir(), "/", m.snapshot_id())));
+  return install.Commit().status();
 }
 
 LogCore::~LogCore() { Stop(); }
@@ -206,12 +186,22 @@ void LogCore::SnapshotLoop() {
     }
     absl::MutexLock l(&snap_mu_);
     const uint64_t applied = materializer_->applied();
+    const replica::ApplyTotals totals = materializer_->totals();
     const bool by_count = options_.snapshot_every_entries > 0 &&
                           applied >= last_snapshot_offset_ +
                                          static_cast<uint64_t>(options_.snapshot_every_entries);
-    const bool by_time = applied > last_snapshot_offset_ &&
-                         absl::Now() - last_snapshot_time_ >= options_.snapshot_interval;
-    if (by_count || by_time) {
+    // A bulk load is few entries but many facts and bytes: these make sure a
+    // snapshot follows it, so a new host does not replay it fact by fact.
+    const bool by_facts =
+        options_.snapshot_every_facts > 0 &&
+        totals.facts_changed - last_snapshot_totals_.facts_changed >=
+            static_cast<uint64_t>(options_.snapshot_every_facts);
+    const bool by_bytes =
+        options_.snapshot_every_bytes > 0 &&
+        totals.payload_bytes - last_snapshot_totals_.payload_bytes >=
+            static_cast<uint64_t>(options_.snapshot_every_bytes);
+    const bool by_time = absl::Now() - last_snapshot_time_ >= options_.snapshot_interval;
+    if (applied > last_snapshot_offset_ && (by_count || by_facts || by_bytes || by_time)) {
       absl::StatusOr<v1::SnapshotManifest> m = CutSnapshot();
       if (!m.ok()) {
         LOG(ERROR) << "snapshot failed: " << m.status();
@@ -240,24 +230,17 @@ absl::StatusOr<v1::SnapshotManifest> LogCore::CutSnapshot() {
   std::vector<Open> open;
   std::vector<snapshot::TenantSource> sources;
   uint64_t offset = 0;
+  replica::ApplyTotals totals;
+  const replica::ReplicaDir& state = materializer_->dir();
   // Pause the applier only while the read transactions are opened.
   ARBITER_RETURN_IF_ERROR(materializer_->Paused([&](uint64_t applied) -> absl::Status {
     offset = applied;
-    std::error_code ec;
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(materializer_->tenants_dir(), ec)) {
-      std::string f = e.path().filename().string();
-      if (!absl::EndsWith(f, ".db") || f.find(".tmp") != std::string::npos) continue;
-      names.push_back(f.substr(0, f.size() - 3));
-    }
-    if (ec) return absl::InternalError(absl::StrCat("list tenants: ", ec.message()));
-    std::sort(names.begin(), names.end());
+    totals = materializer_->totals();
+    ARBITER_ASSIGN_OR_RETURN(std::vector<std::string> names, state.ListTenants());
     for (const std::string& name : names) {
       Open o;
       ARBITER_ASSIGN_OR_RETURN(
-          o.db, storage::TenantDb::Open(
-                    absl::StrCat(materializer_->tenants_dir(), "/", name, ".db"),
-                    {.read_only = true}));
+          o.db, storage::TenantDb::Open(state.TenantPath(name), {.read_only = true}));
       ARBITER_ASSIGN_OR_RETURN(auto txn, storage::Transaction::Begin(
                                              o.db->db(), storage::Transaction::Mode::kRead));
       o.txn.emplace(std::move(txn));
@@ -282,13 +265,18 @@ absl::StatusOr<v1::SnapshotManifest> LogCore::CutSnapshot() {
                               sources, +[] { MaybeCrash("mid_snapshot"); }));
   last_snapshot_offset_ = offset;
   last_snapshot_time_ = now;
+  last_snapshot_totals_ = totals;
   LOG(INFO) << "snapshot " << m.snapshot_id() << ": " << m.tenants_size() << " tenants";
   return m;
 }
 
 absl::Status LogCore::ApplyRetention() {
-  ARBITER_ASSIGN_OR_RETURN(uint64_t keep_after,
-                           snapshots_->ApplyRetention(absl::Now(), options_.snapshot_retention));
+  ARBITER_ASSIGN_OR_RETURN(
+      uint64_t keep_after,
+      snapshots_->ApplyRetention(absl::Now(),
+                                 {.keep = options_.snapshot_keep,
+                                  .retention = options_.snapshot_retention},
+                                 store_->OldestRetained()));
   if (keep_after == 0) return absl::OkStatus();
   // Never past what the materializer applied (it reads the log).
   uint64_t upto = std::min(keep_after, materializer_->applied());

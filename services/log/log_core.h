@@ -4,8 +4,10 @@
 // arbiter-log's core, without gRPC types except the Subscribe reactor:
 //
 //   <data_dir>/log.db                 the durable log (SqliteLogStore)
-//   <data_dir>/state/tenants/*.db     the materialized tenants (Materializer)
-//   <data_dir>/state/materializer.db  its applied offset
+//   <data_dir>/state/                 the materialized tenants (Materializer),
+//                                     a replica::ReplicaDir: tenants/<t>.db
+//                                     and materializer.db (its applied offset)
+//   <data_dir>/state.restore/         state/ being restored from a snapshot
 //   <data_dir>/snapshots/snap-*/      snapshots (common/snapshot)
 //
 // Threads: the sequencer, the materializer, the subscription pump and
@@ -32,8 +34,19 @@ namespace arbiter::log {
 
 struct LogOptions {
   std::string data_dir = "./var/log";
-  int64_t snapshot_every_entries = 10000;  // 0: never by count
+  // A snapshot is cut when, since the last one, any of these was reached
+  // (0 turns a trigger off): entries applied; facts inserted + deleted (as
+  // the applier counts them, since this process started); payload bytes of
+  // the entries applied (likewise); or the interval passed with anything
+  // applied.
+  int64_t snapshot_every_entries = 10000;
+  int64_t snapshot_every_facts = 100000;
+  int64_t snapshot_every_bytes = int64_t{64} << 20;
   absl::Duration snapshot_interval = absl::Minutes(10);
+  // snapshot::SnapshotStore::ApplyRetention: the newest `snapshot_keep`
+  // (>= 1) are kept; entries are truncated only below a snapshot older than
+  // `snapshot_retention`.
+  int64_t snapshot_keep = 3;
   absl::Duration snapshot_retention = absl::Hours(24);
   absl::Duration subscriber_stall_timeout = absl::Seconds(30);
   absl::Duration heartbeat_interval = absl::Milliseconds(250);
@@ -70,9 +83,11 @@ class LogCore {
 
  private:
   explicit LogCore(LogOptions options) : options_(std::move(options)) {}
+  std::string StateDir() const { return options_.data_dir + "/state"; }
   // If the materialized state is missing or older than the oldest retained
   // entry (state/ lost after a truncation), replaces it with the newest
-  // snapshot (files verified against the manifest).
+  // snapshot (replica::SnapshotInstall: copied to state.restore/, verified
+  // against the manifest, renamed over state/).
   absl::Status RestoreStateIfBehind();
   void SnapshotLoop();
   absl::StatusOr<v1::SnapshotManifest> CutSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snap_mu_);
@@ -88,6 +103,9 @@ class LogCore {
   absl::Mutex snap_mu_;  // one snapshot / retention pass at a time
   uint64_t last_snapshot_offset_ ABSL_GUARDED_BY(snap_mu_) = 0;
   absl::Time last_snapshot_time_ ABSL_GUARDED_BY(snap_mu_);
+  // The materializer's totals when the last snapshot was cut (zero at start:
+  // what was applied before this process started is not counted).
+  replica::ApplyTotals last_snapshot_totals_ ABSL_GUARDED_BY(snap_mu_);
 
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;

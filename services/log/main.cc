@@ -27,12 +27,23 @@ ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(5),
           "on SIGTERM, how long to keep serving after health goes "
           "NOT_SERVING");
 ABSL_FLAG(int64_t, snapshot_every_entries, 10000,
-          "cut a snapshot after this many new entries (0: only by time)");
+          "cut a snapshot after this many new entries (0: not by entries)");
+ABSL_FLAG(int64_t, snapshot_every_facts, 100000,
+          "cut a snapshot once this many facts were inserted or deleted since "
+          "the last one (0: not by facts), so a bulk load is followed by a "
+          "snapshot");
+ABSL_FLAG(int64_t, snapshot_every_bytes, int64_t{64} << 20,
+          "cut a snapshot once the entries since the last one carry this many "
+          "payload bytes (0: not by bytes)");
 ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(10),
           "cut a snapshot at least this often when something changed");
+ABSL_FLAG(int64_t, snapshot_keep, 3,
+          "keep the newest this many snapshots (>= 1); older ones are deleted, "
+          "however young, unless a fetch pins them, the retained log needs "
+          "them, or they are the current or next truncation point");
 ABSL_FLAG(absl::Duration, snapshot_retention, absl::Hours(24),
-          "keep snapshots (and the log entries after the oldest kept one) "
-          "for at least this long");
+          "truncate log entries only below a snapshot at least this old: "
+          "entries younger than this are always kept");
 ABSL_FLAG(absl::Duration, subscriber_stall_timeout, absl::Seconds(30),
           "cancel a subscriber (RESOURCE_EXHAUSTED) whose pending write has "
           "not completed for this long");
@@ -59,7 +70,10 @@ int main(int argc, char** argv) {
   arbiter::log::LogOptions log_options{
       .data_dir = absl::GetFlag(FLAGS_data_dir),
       .snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every_entries),
+      .snapshot_every_facts = absl::GetFlag(FLAGS_snapshot_every_facts),
+      .snapshot_every_bytes = absl::GetFlag(FLAGS_snapshot_every_bytes),
       .snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval),
+      .snapshot_keep = absl::GetFlag(FLAGS_snapshot_keep),
       .snapshot_retention = absl::GetFlag(FLAGS_snapshot_retention),
       .subscriber_stall_timeout = absl::GetFlag(FLAGS_subscriber_stall_timeout),
       .heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval),

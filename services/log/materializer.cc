@@ -27,17 +27,10 @@ absl::StatusOr<std::unique_ptr<Materializer>> Materializer::Start(
                                             ec.message()));
   }
   ARBITER_ASSIGN_OR_RETURN(
-      m->applier_, replica::Applier::Open({.tenants_dir = m->tenants_dir(),
+      m->applier_, replica::Applier::Open({.replica_dir = m->dir_.root(),
                                            .cluster_id = m->options_.cluster_id}));
-  ARBITER_ASSIGN_OR_RETURN(
-      m->state_db_,
-      storage::Db::Open(m->options_.state_dir + "/materializer.db", {.create = true}));
-  ARBITER_RETURN_IF_ERROR(m->state_db_->Exec(
-      "CREATE TABLE IF NOT EXISTS applied(id INTEGER PRIMARY KEY CHECK (id = 0), "
-      "offset INTEGER NOT NULL);"
-      "INSERT OR IGNORE INTO applied(id, offset) VALUES (0, 0);"));
-  ARBITER_ASSIGN_OR_RETURN(int64_t applied,
-                           m->state_db_->QueryInt64("SELECT offset FROM applied"));
+  ARBITER_ASSIGN_OR_RETURN(m->applied_db_, replica::AppliedOffsetDb::Open(m->dir_));
+  const int64_t applied = m->applied_db_->offset();
   if (static_cast<uint64_t>(applied) > store->Head()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "materialized state is at offset ", applied, " but the log's head is ",
@@ -78,6 +71,11 @@ uint64_t Materializer::applied() const {
   return applied_;
 }
 
+replica::ApplyTotals Materializer::totals() const {
+  absl::MutexLock l(&mu_);
+  return totals_;
+}
+
 absl::Status Materializer::WaitApplied(uint64_t offset, absl::Duration timeout) {
   absl::MutexLock l(&mu_);
   auto reached = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return applied_ >= offset || stopping_; };
@@ -111,11 +109,14 @@ absl::Status Materializer::ApplyOnce(bool* progressed) {
   const uint64_t last = entries.back().offset();
   {
     absl::MutexLock l(&apply_mu_);
-    ARBITER_RETURN_IF_ERROR(applier_->ApplyBatch(entries));
-    ARBITER_ASSIGN_OR_RETURN(auto stmt,
-                             state_db_->Prepare("UPDATE applied SET offset = ? WHERE id = 0"));
-    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(1, static_cast<int64_t>(last)));
-    ARBITER_RETURN_IF_ERROR(stmt->Run());
+    absl::Status applied = applier_->ApplyBatch(entries);
+    {
+      // Tenants committed before a failure count too.
+      absl::MutexLock m(&mu_);
+      totals_ = applier_->totals();
+    }
+    ARBITER_RETURN_IF_ERROR(applied);
+    ARBITER_RETURN_IF_ERROR(applied_db_->Set(static_cast<int64_t>(last)));
     absl::MutexLock m(&mu_);
     applied_ = last;
     error_ = absl::OkStatus();
@@ -160,8 +161,7 @@ void Materializer::Run() {
 absl::StatusOr<NonFittingFacts> Materializer::CheckFacts(const std::string& tenant,
                                                          const polar::Program& program) {
   ARBITER_ASSIGN_OR_RETURN(
-      auto db, storage::TenantDb::Open(absl::StrCat(tenants_dir(), "/", tenant, ".db"),
-                                       {.read_only = true}));
+      auto db, storage::TenantDb::Open(dir_.TenantPath(tenant), {.read_only = true}));
   NonFittingFacts out;
   ARBITER_ASSIGN_OR_RETURN(auto txn, storage::Transaction::Begin(
                                          db->db(), storage::Transaction::Mode::kRead));

@@ -3,9 +3,9 @@
 
 // The log's own materialized copy of every tenant (DESIGN.md §1), off the
 // acknowledgement path: a thread tails the store and applies durable entries
-// with replica::Applier (the writer's apply code) to
-// <state_dir>/tenants/<tenant>.db, recording its global applied offset in
-// <state_dir>/materializer.db after each batch. Used for the SetPolicy
+// with replica::Applier (the writer's apply code) to the replica directory
+// <state_dir> (replica::ReplicaDir), recording its global applied offset in
+// its replica::AppliedOffsetDb after each batch. Used for the SetPolicy
 // stored-fact check and for snapshots.
 
 #include <cstdint>
@@ -21,8 +21,9 @@
 #include "absl/time/time.h"
 #include "common/logstore/log_store.h"
 #include "common/polar/program.h"
+#include "common/replica/applied_offset_db.h"
 #include "common/replica/applier.h"
-#include "common/storage/sqlite.h"
+#include "common/replica/replica_dir.h"
 #include "services/log/sequencer.h"
 
 namespace arbiter::log {
@@ -44,6 +45,9 @@ class Materializer {
   // A new durable head: wake the thread (cheap; any thread).
   void Notify() ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t applied() const ABSL_LOCKS_EXCLUDED(mu_);
+  // What this process applied since it started (entries, facts changed,
+  // payload bytes): the snapshotter's size triggers.
+  replica::ApplyTotals totals() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Blocks until every entry up to `offset` is applied. DEADLINE_EXCEEDED
   // after `timeout`; the last apply error if applying is stuck.
@@ -59,23 +63,26 @@ class Materializer {
   absl::StatusOr<NonFittingFacts> CheckFacts(const std::string& tenant,
                                              const polar::Program& program);
 
-  std::string tenants_dir() const { return options_.state_dir + "/tenants"; }
+  // The materialized state: <state_dir>.
+  const replica::ReplicaDir& dir() const { return dir_; }
 
  private:
   Materializer(logstore::LogStore* store, MaterializerOptions options)
-      : store_(store), options_(std::move(options)) {}
+      : store_(store), options_(std::move(options)), dir_(options_.state_dir) {}
   void Run();
   absl::Status ApplyOnce(bool* progressed);
 
   logstore::LogStore* const store_;
   const MaterializerOptions options_;
-  std::unique_ptr<replica::Applier> applier_;   // materializer thread only
-  std::unique_ptr<storage::Db> state_db_;       // materializer thread only
+  const replica::ReplicaDir dir_;
+  std::unique_ptr<replica::Applier> applier_;             // materializer thread only
+  std::unique_ptr<replica::AppliedOffsetDb> applied_db_;  // materializer thread only
 
   absl::Mutex apply_mu_;  // held while a batch is applied
 
   mutable absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  replica::ApplyTotals totals_ ABSL_GUARDED_BY(mu_);
   uint64_t wakeups_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);

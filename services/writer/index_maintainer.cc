@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
+#include "common/replica/replica_dir.h"
 #include "common/storage/sqlite.h"
 #include "glog/logging.h"
 
@@ -158,7 +159,7 @@ void IndexMaintainer::DeleteRetired(absl::Time now) {
   }
   for (const std::string& relative : go) {
     std::error_code ec;
-    fs::remove(absl::StrCat(dir, "/", relative), ec);
+    fs::remove(replica::ReplicaDir(dir).Path(relative), ec);
   }
 }
 
@@ -174,10 +175,8 @@ IndexMaintainer::Stats IndexMaintainer::stats() const {
 
 std::string IndexMaintainer::NewName(const std::string& tenant, const char* kind,
                                      int64_t offset) {
-  // The nonce keeps names unique when a layer at the same offset is built
-  // again (after a damaged file, or by the next writer process).
-  return absl::StrFormat("index/%s/%s-%020d-%d-%d.seg", tenant, kind, offset,
-                         static_cast<int64_t>(::getpid()), ++nonce_);
+  return replica::ReplicaDir::IndexRelativePath(tenant, kind, offset,
+                                                static_cast<int64_t>(::getpid()), ++nonce_);
 }
 
 absl::StatusOr<storage::TenantDb*> IndexMaintainer::Db(const std::string& name) {
@@ -191,7 +190,7 @@ absl::StatusOr<storage::TenantDb*> IndexMaintainer::Db(const std::string& name) 
   o.read_only = true;
   ARBITER_ASSIGN_OR_RETURN(
       std::unique_ptr<storage::TenantDb> db,
-      storage::TenantDb::Open(absl::StrCat(dir_, "/", "tenants/", name, ".db"), o));
+      storage::TenantDb::Open(replica::ReplicaDir(dir_).TenantPath(name), o));
   open_.emplace_front(name, std::move(db));
   while (open_.size() > static_cast<size_t>(options_.max_open_tenants)) open_.pop_back();
   return open_.front().second.get();
@@ -221,11 +220,11 @@ void IndexMaintainer::ResetNow() {
     named[e.name] = e.index;
     dirty[e.name] = e.applied_offset;
     if (e.index.base.empty()) continue;
-    auto base = eval::Segment::Open(absl::StrCat(dir_, "/", e.index.base));
+    auto base = eval::Segment::Open(replica::ReplicaDir(dir_).Path(e.index.base));
     std::shared_ptr<const eval::Segment> delta;
     absl::Status s = base.status();
     if (s.ok() && !e.index.delta.empty()) {
-      auto d = eval::Segment::Open(absl::StrCat(dir_, "/", e.index.delta));
+      auto d = eval::Segment::Open(replica::ReplicaDir(dir_).Path(e.index.delta));
       s = d.status();
       if (s.ok()) delta = std::move(*d);
     }
@@ -254,13 +253,11 @@ void IndexMaintainer::ResetNow() {
   }
   // Files no registry row names are leftovers of an earlier process.
   std::error_code ec;
-  const fs::path index_dir = fs::path(dir_) / "index";
-  for (const auto& tenant_dir : fs::directory_iterator(index_dir, ec)) {
+  const replica::ReplicaDir replica_dir(dir_);
+  for (const auto& tenant_dir : fs::directory_iterator(replica_dir.IndexDir(), ec)) {
     std::error_code ec2;
     for (const auto& f : fs::directory_iterator(tenant_dir.path(), ec2)) {
-      const std::string relative =
-          absl::StrCat("index/", tenant_dir.path().filename().string(), "/",
-                       f.path().filename().string());
+      const std::string relative = fs::relative(f.path(), dir_, ec2).string();
       if (!keep.contains(relative)) {
         std::error_code ec3;
         fs::remove(f.path(), ec3);
@@ -287,17 +284,17 @@ absl::Status IndexMaintainer::Publish(const std::string& name, Tenant& t) {
   {
     absl::MutexLock l(&mu_);
     // A newer list replaces an older one of the same tenant not yet taken.
-    ready_.erase(std::remove_if(ready_.begin(), ready_.end(),
-                                [&](const auto& r) {
-                                  if (r.first != name) return false;
-                                  if (r.second.base != index.base) Retire(r.second.base);
-                                  if (!r.second.delta.empty() && r.second.delta != index.delta) {
-                                    Retire(r.second.delta);
-                                  }
-                                  return true;
-                                }),
-                 ready_.end());
-    ready_.emplace_back(name, index);
+    std::vector<std::pair<std::string, storage::TenantIndex>> kept;
+    for (auto& r : ready_) {
+      if (r.first != name) {
+        kept.push_back(std::move(r));
+        continue;
+      }
+      if (r.second.base != index.base) Retire(r.second.base);
+      if (!r.second.delta.empty() && r.second.delta != index.delta) Retire(r.second.delta);
+    }
+    kept.emplace_back(name, index);
+    ready_ = std::move(kept);
   }
   if (wake_) wake_();
   return absl::OkStatus();
@@ -306,10 +303,9 @@ absl::Status IndexMaintainer::Publish(const std::string& name, Tenant& t) {
 absl::Status IndexMaintainer::Process(const std::string& name, Tenant& t) {
   ARBITER_ASSIGN_OR_RETURN(storage::TenantDb * db, Db(name));
   std::error_code ec;
-  fs::create_directories(fs::path(dir_) / "index" / name, ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("create ", dir_, "/index/", name, ": ", ec.message()));
-  }
+  const std::string index_dir = replica::ReplicaDir(dir_).TenantIndexDir(name);
+  fs::create_directories(index_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", index_dir, ": ", ec.message()));
   if (t.base == nullptr) {
     {
       absl::MutexLock l(&mu_);
@@ -323,7 +319,7 @@ absl::Status IndexMaintainer::Process(const std::string& name, Tenant& t) {
     }
     ARBITER_RETURN_IF_ERROR(base.status());
     const std::string file = NewName(name, "base", (*base)->offset());
-    ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(absl::StrCat(dir_, "/", file), **base));
+    ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(replica::ReplicaDir(dir_).Path(file), **base));
     LOG(INFO) << "tenant \"" << name << "\": index base of " << (*base)->fact_delta()
               << " facts at offset " << (*base)->offset() << " built from its database in "
               << absl::Now() - start << " (" << (*base)->byte_size() << " bytes)";
@@ -371,7 +367,7 @@ absl::Status IndexMaintainer::Process(const std::string& name, Tenant& t) {
     ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> merged,
                              replica::BuildBaseFromStack(*base_only, t.changes));
     const std::string file = NewName(name, "base", merged->offset());
-    ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(absl::StrCat(dir_, "/", file), *merged));
+    ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(replica::ReplicaDir(dir_).Path(file), *merged));
     VLOG(1) << "tenant \"" << name << "\": merged " << t.changes.size()
             << " changed facts into a new base of " << merged->fact_delta() << " facts in "
             << absl::Now() - start;
@@ -392,7 +388,7 @@ absl::Status IndexMaintainer::Process(const std::string& name, Tenant& t) {
   ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> delta,
                            t.changes.BuildLayer(base_only.get()));
   const std::string file = NewName(name, "delta", delta->offset());
-  ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(absl::StrCat(dir_, "/", file), *delta));
+  ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(replica::ReplicaDir(dir_).Path(file), *delta));
   t.delta = std::move(delta);
   t.delta_name = file;
   t.unpublished = 0;

@@ -277,7 +277,7 @@ absl::Status Replicator::OpenGeneration(const storage::ControlState& state) {
   // verifies them) before anything is applied to it.
   index_->Reset(dir_.GenerationDir(state.current_generation), state);
   replica::ApplierOptions options;
-  options.tenants_dir = dir_.GenerationDir(state.current_generation) + "/tenants";
+  options.replica_dir = dir_.GenerationDir(state.current_generation);
   options.cluster_id = state.cluster_id;
   options.db_options.wal_autocheckpoint = 0;  // checkpointed in ApplyBatch
   ARBITER_ASSIGN_OR_RETURN(applier_, replica::Applier::Open(std::move(options)));
@@ -455,7 +455,7 @@ absl::Status Replicator::ApplyBatch(const std::vector<v1::LogEntry>& entries,
     for (const auto& [tenant, first_last] : range) {
       if (!tenant_offsets_.contains(tenant)) {
         ARBITER_RETURN_IF_ERROR(control_->RegisterTenant(
-            {tenant, host::DataDir::TenantRelativePath(tenant), first_last.first}));
+            {tenant, replica::ReplicaDir::TenantRelativePath(tenant), first_last.first}));
         LOG(INFO) << "tenant " << tenant << " created at offset " << first_last.first;
       }
       tenant_offsets_[tenant] = first_last.second;

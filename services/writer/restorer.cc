@@ -5,24 +5,17 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/crash_point.h"
 #include "common/base/crc32c.h"
-#include "common/base/sha256.h"
-#include "common/base/file_util.h"
 #include "common/base/status_macros.h"
+#include "common/replica/snapshot_install.h"
 #include "common/server/grpc_status.h"
-#include "common/storage/sqlite.h"
-#include "common/storage/tenant_db.h"
 #include "glog/logging.h"
 
 namespace arbiter::writer {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr int kFetchAttempts = 5;
 
@@ -32,15 +25,6 @@ std::chrono::system_clock::time_point Deadline(absl::Duration d) {
 
 absl::Status Errno(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
-}
-
-// A snapshot file name must stay inside the staging directory.
-absl::Status CheckRelativeName(const std::string& name) {
-  if (name.empty() || name[0] == '/' || absl::StrContains(name, "..")) {
-    return absl::DataLossError(
-        absl::StrCat("snapshot file name \"", name, "\" is not a safe relative path"));
-  }
-  return absl::OkStatus();
 }
 
 // Appends the file from byte `from` to `fd`; returns the new size.
@@ -87,11 +71,11 @@ absl::StatusOr<uint64_t> FetchFrom(v1::LogService::Stub& log,
   return pos;
 }
 
-// Downloads one file, resuming after interruptions, and verifies it.
+// Downloads one file, resuming after interruptions; every chunk passed its
+// CRC32C. Its size and SHA-256 are checked by SnapshotInstall::Commit.
 absl::Status FetchFile(v1::LogService::Stub& log, const std::string& snapshot_id,
                        const v1::SnapshotFile& file, const std::string& path,
                        const WriterOptions& options) {
-  fs::create_directories(fs::path(path).parent_path());
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno(absl::StrCat("open ", path));
   uint64_t size = 0;
@@ -121,12 +105,6 @@ absl::Status FetchFile(v1::LogService::Stub& log, const std::string& snapshot_id
                      : last;
   }
   if (!synced) return Errno(absl::StrCat("fsync ", path));
-  ARBITER_ASSIGN_OR_RETURN(std::string sha, Sha256File(path));
-  if (sha != file.sha256()) {
-    return absl::DataLossError(absl::StrCat(file.name(), ": SHA-256 ", sha,
-                                            " does not match the manifest's ",
-                                            file.sha256()));
-  }
   return absl::OkStatus();
 }
 
@@ -150,16 +128,6 @@ absl::StatusOr<v1::SnapshotManifest> NewestSnapshot(v1::LogService::Stub& log,
 absl::StatusOr<RestoredGeneration> RestoreGeneration(
     v1::LogService::Stub& log, const v1::GetHeadResponse& head,
     const host::DataDir& dir, int64_t generation, const WriterOptions& options) {
-  const std::string staging = dir.RestoreStagingDir();
-  const std::string target = dir.GenerationDir(generation);
-  std::error_code ec;
-  fs::remove_all(staging, ec);
-  fs::remove_all(target, ec);  // an unreferenced leftover of a crashed attempt
-  fs::create_directories(staging + "/tenants", ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("cannot create ", staging, ": ", ec.message()));
-  }
-
   RestoredGeneration result;
   result.generation = generation;
   result.cluster_id = head.cluster_id();
@@ -177,6 +145,7 @@ absl::StatusOr<RestoredGeneration> RestoreGeneration(
     }
     LOG(INFO) << "the log has no snapshot yet: starting generation " << generation
               << " empty, replaying the whole log";
+    manifest = v1::SnapshotManifest();  // installs an empty generation
   } else {
     const v1::SnapshotManifest& m = *manifest;
     if (m.cluster_id() != head.cluster_id() || m.epoch() != head.epoch()) {
@@ -188,46 +157,26 @@ absl::StatusOr<RestoredGeneration> RestoreGeneration(
     LOG(INFO) << "RESTORING snapshot " << m.snapshot_id() << " at offset "
               << m.offset() << " (" << m.files_size() << " files, "
               << m.tenants_size() << " tenants) into generation " << generation;
-    for (const auto& file : m.files()) {
-      ARBITER_RETURN_IF_ERROR(CheckRelativeName(file.name()));
-      ARBITER_RETURN_IF_ERROR(Annotate(
-          FetchFile(log, m.snapshot_id(), file, staging + "/" + file.name(), options),
-          absl::StrCat("snapshot ", m.snapshot_id())));
-    }
-    result.offset = static_cast<int64_t>(m.offset());
-    for (const auto& t : m.tenants()) {
-      ARBITER_RETURN_IF_ERROR(CheckRelativeName(t.file()));
-      std::string relative = host::DataDir::TenantRelativePath(t.name());
-      std::string path = staging + "/" + relative;
-      if (t.file() != relative) {
-        fs::rename(staging + "/" + t.file(), path, ec);
-        if (ec) {
-          return absl::InternalError(absl::StrCat("cannot move ", t.file(), ": ", ec.message()));
-        }
-      }
-      // Opening it writable checks it is a tenant database of our schema and
-      // switches it to WAL with a persistent -wal file, so readers can open it
-      // read-only.
-      storage::DbOptions db_options;
-      db_options.wal_autocheckpoint = 0;
-      ARBITER_ASSIGN_OR_RETURN(auto db, storage::TenantDb::Open(path, db_options));
-      ARBITER_ASSIGN_OR_RETURN(storage::TenantMeta meta, db->Meta());
-      if (meta.tenant != t.name()) {
-        return absl::DataLossError(absl::StrCat("snapshot file ", t.file(), " holds tenant \"",
-                                                meta.tenant, "\", expected \"", t.name(), "\""));
-      }
-      result.tenants.push_back({t.name(), relative, meta.applied_offset});
-    }
   }
-  ARBITER_RETURN_IF_ERROR(SyncPath(staging + "/tenants"));
-  ARBITER_RETURN_IF_ERROR(SyncPath(staging));
-  MaybeCrash("restore_before_rename");
-  fs::rename(staging, target, ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("cannot rename ", staging, " to ", target,
-                                            ": ", ec.message()));
+  replica::InstallOptions install_options{
+      .staging_dir = dir.RestoreStagingDir(),
+      .target_dir = dir.GenerationDir(generation),
+      .before_rename = +[] { MaybeCrash("restore_before_rename"); },
+  };
+  // Readers open the tenant files read-only; the writer checkpoints itself.
+  install_options.db_options.wal_autocheckpoint = 0;
+  ARBITER_ASSIGN_OR_RETURN(
+      replica::SnapshotInstall install,
+      replica::SnapshotInstall::Begin(*std::move(manifest), std::move(install_options)));
+  const v1::SnapshotManifest& m = install.manifest();
+  for (const auto& file : m.files()) {
+    ARBITER_ASSIGN_OR_RETURN(std::string path, install.StagedPath(file));
+    ARBITER_RETURN_IF_ERROR(Annotate(FetchFile(log, m.snapshot_id(), file, path, options),
+                                     absl::StrCat("snapshot ", m.snapshot_id())));
   }
-  ARBITER_RETURN_IF_ERROR(SyncPath(dir.root()));
+  ARBITER_ASSIGN_OR_RETURN(replica::InstalledReplica installed, install.Commit());
+  result.offset = installed.offset;
+  result.tenants = std::move(installed.tenants);
   return result;
 }
 

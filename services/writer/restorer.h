@@ -2,11 +2,13 @@
 #define ARBITER_SERVICES_WRITER_RESTORER_H_
 
 // RESTORING (DESIGN.md §1, §8.8, §8.9): fetch the log's newest snapshot into
-// <data>/restore.tmp, verify every chunk's CRC32C and every file's size and
-// SHA-256, then rename the directory to <data>/gen-<N>. The caller makes it
-// current by writing control.db (ControlDb::SetGeneration) — the commit
-// point. A crash at any moment before that leaves at most a staging directory
-// or an unreferenced gen-<N>, both wiped by the next attempt.
+// <data>/restore.tmp, verifying every chunk's CRC32C, then install it as
+// <data>/gen-<N> with replica::SnapshotInstall (every file's size and
+// SHA-256, every tenant database opened and checked, fsync, rename). The
+// caller makes it current by writing control.db (ControlDb::SetGeneration) —
+// the commit point. A crash at any moment before that leaves at most a
+// staging directory or an unreferenced gen-<N>, both wiped by the next
+// attempt.
 
 #include <cstdint>
 #include <string>

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -170,6 +171,76 @@ TEST_CASE("a snapshot's facts equal a replay of the log to its offset",
   CHECK(Fetch(log, m.snapshot_id(), m.files(0).name(), m.files(0).size_bytes() + 1,
               &ignored)
             .error_code() == grpc::StatusCode::OUT_OF_RANGE);
+}
+
+TEST_CASE("a bulk load is followed by a snapshot, by facts or by bytes",
+          "[integration][log][snapshot]") {
+  // 30 writes of 1,000 facts are only 30 entries: with snapshots by entries
+  // off and an hour's interval, only the size triggers can cut one.
+  constexpr int kWrites = 30;
+  constexpr int kFactsPerWrite = 1000;
+  TempDir dir;
+  std::vector<std::string> flags = {"--snapshot_every_entries=0", "--snapshot_interval=1h"};
+  bool by_facts = true;
+  uint64_t threshold = 0;
+  SECTION("facts") {
+    threshold = 10000;
+    flags.push_back(absl::StrCat("--snapshot_every_facts=", threshold));
+    flags.push_back("--snapshot_every_bytes=0");
+  }
+  SECTION("bytes") {
+    by_facts = false;
+    threshold = 300000;  // a write of 1,000 facts is about 60 KB
+    flags.push_back("--snapshot_every_facts=0");
+    flags.push_back(absl::StrCat("--snapshot_every_bytes=", threshold));
+  }
+  LogServer log(dir, flags);
+  log.Start();
+  REQUIRE(log.CreateTenant("acme").ok());
+  REQUIRE(log.SetPolicy("acme", kTestPolicy).ok());
+  uint64_t first = 0, last = 0;
+  for (int i = 0; i < kWrites; ++i) {
+    std::vector<std::pair<std::string, std::string>> facts;
+    for (int k = 0; k < kFactsPerWrite; ++k) {
+      facts.push_back({"reader", absl::StrCat("user-", i, "-", k)});
+    }
+    REQUIRE(log.Write(InsertRequest("acme", facts), &last).ok());
+    if (i == 0) first = last;
+  }
+  REQUIRE(last == first + kWrites - 1);
+  // What each load entry adds to the trigger's count.
+  std::map<uint64_t, uint64_t> weight;
+  for (const v1::LogEntry& e : log.ReadAll(first)) {
+    weight[e.offset()] = by_facts ? kFactsPerWrite : e.payload().size();
+  }
+  REQUIRE(weight.size() == static_cast<size_t>(kWrites));
+  auto residual = [&](uint64_t snapshot_offset) {
+    uint64_t sum = 0;
+    for (const auto& [offset, w] : weight) sum += offset > snapshot_offset ? w : 0;
+    return sum;
+  };
+
+  // Every threshold's worth of the load is followed by a snapshot, so the
+  // newest one eventually leaves less than a threshold behind it.
+  v1::SnapshotManifest newest;
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    v1::ListSnapshotsResponse list;
+    grpc::ClientContext ctx;
+    REQUIRE(log.stub()->ListSnapshots(WithDeadline(&ctx), {}, &list).ok());
+    if (list.snapshots_size() > 0 && list.snapshots(0).offset() >= first &&
+        residual(list.snapshots(0).offset()) < threshold) {
+      newest = list.snapshots(0);
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  INFO("load " << first << ".." << last << ", newest snapshot at " << newest.offset());
+  REQUIRE(newest.offset() >= first);
+  CHECK(newest.offset() <= last);
+  CHECK(residual(newest.offset()) < threshold);
+  REQUIRE(newest.tenants_size() == 1);
+  CHECK(newest.tenants(0).applied_offset() == newest.offset());
 }
 
 TEST_CASE("the log's WAL stays bounded while subscribers read continuously",

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/host/data_dir.h"
 #include "common/host/reader_registry.h"
+#include "common/replica/replica_dir.h"
 #include "common/storage/boot_clock.h"
 #include "common/storage/control_db.h"
 #include "common/storage/tenant_db.h"
@@ -100,7 +101,8 @@ std::set<Fact> ReplicaFacts(const Cluster& c, const std::string& tenant) {
   REQUIRE(state.ok());
   auto db = storage::TenantDb::Open(
       host::DataDir(c.host_data_dir())
-          .TenantPath(state->current_generation, host::DataDir::TenantRelativePath(tenant)),
+          .TenantPath(state->current_generation,
+                      replica::ReplicaDir::TenantRelativePath(tenant)),
       {.read_only = true});
   REQUIRE(db.ok());
   std::set<Fact> facts;
@@ -236,7 +238,9 @@ TEST_CASE("kill -9 during replay and during live apply loses and repeats nothing
     auto state = (*control)->Read();
     REQUIRE(state.ok());
     auto db = storage::TenantDb::Open(
-        dir.TenantPath(state->current_generation, "tenants/acme.db"), {.read_only = true});
+        dir.TenantPath(state->current_generation,
+                       replica::ReplicaDir::TenantRelativePath("acme")),
+        {.read_only = true});
     REQUIRE(db.ok());
     auto changes = (*db)->ChangesSince(0, 1'000'000);
     REQUIRE(changes.ok());
@@ -312,7 +316,8 @@ TEST_CASE("a damaged tenant file is never served: the host re-restores",
   REQUIRE(c->WaitForWriter(v1::REPLICATION_STATE_LIVE, head).ok());
   REQUIRE(c->StopWriter(SIGTERM).ok());
 
-  std::string path = host::DataDir(c->host_data_dir()).TenantPath(1, "tenants/acme.db");
+  std::string path = host::DataDir(c->host_data_dir())
+                         .TenantPath(1, replica::ReplicaDir::TenantRelativePath("acme"));
   SECTION("missing") { REQUIRE(std::filesystem::remove(path)); }
   SECTION("corrupt") {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);

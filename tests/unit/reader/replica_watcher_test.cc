@@ -11,6 +11,7 @@
 
 #include "common/host/data_dir.h"
 #include "common/host/reader_registry.h"
+#include "common/replica/replica_dir.h"
 #include "common/storage/control_db.h"
 #include "common/storage/sqlite.h"
 #include "common/storage/tenant_db.h"
@@ -66,8 +67,8 @@ class FakeWriter {
   }
 
   void NewGeneration(int64_t gen, int64_t offset) {
-    std::filesystem::create_directories(dir_.GenerationDir(gen) + "/tenants");
-    const std::string rel = host::DataDir::TenantRelativePath("acme");
+    std::filesystem::create_directories(replica::ReplicaDir(dir_.GenerationDir(gen)).TenantsDir());
+    const std::string rel = replica::ReplicaDir::TenantRelativePath("acme");
     REQUIRE_OK(storage::TenantDb::Create(dir_.TenantPath(gen, rel),
                                          {"acme", "cluster-1", offset}));
     auto t = storage::TenantDb::Open(dir_.TenantPath(gen, rel), {});

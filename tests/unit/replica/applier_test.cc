@@ -25,13 +25,19 @@ std::set<std::string> Ids(storage::TenantDb* db) {
 TEST_CASE("entries are applied per tenant with the offset, idempotently",
           "[unit][replica]") {
   testing::TempDir dir;
-  auto applier = Applier::Open({.tenants_dir = dir.File("tenants"), .cluster_id = "c"});
+  auto applier = Applier::Open({.replica_dir = dir.path(), .cluster_id = "c"});
   REQUIRE(applier.ok());
   std::vector<v1::LogEntry> batch = {
       CreateEntry(1, "acme"), CreateEntry(2, "beta"), PolicyEntry(3, "acme", "actor User {}"),
       WriteEntry(4, "acme", {"a", "b", "c"}), WriteEntry(5, "beta", {"x"}),
       WriteEntry(6, "acme", {"-b", "d"})};
   REQUIRE((*applier)->ApplyBatch(batch).ok());
+  uint64_t payload_bytes = 0;
+  for (const auto& e : batch) payload_bytes += e.payload().size();
+  // 3 + 1 inserts, then a delete and an insert.
+  CHECK((*applier)->totals().entries == 6);
+  CHECK((*applier)->totals().facts_changed == 6);
+  CHECK((*applier)->totals().payload_bytes == payload_bytes);
   auto acme = (*applier)->Tenant("acme");
   REQUIRE(acme.ok());
   CHECK(Ids(*acme) == std::set<std::string>{"a", "c", "d"});
@@ -48,20 +54,29 @@ TEST_CASE("entries are applied per tenant with the offset, idempotently",
   // nothing: every entry is at or below the tenant's applied offset.
   REQUIRE((*applier)->ApplyBatch(batch).ok());
   CHECK(Ids(*acme) == std::set<std::string>{"a", "c", "d"});
+  CHECK((*applier)->totals().entries == 6);  // skipped entries are not counted
+  CHECK((*applier)->totals().facts_changed == 6);
   auto changes = (*acme)->ChangesSince(0, 100);
   REQUIRE(changes.ok());
   CHECK(changes->size() == 5);  // 3 inserts, 1 delete, 1 insert
 
   // A fresh applier over the same files (after a crash) skips them too.
-  auto again = Applier::Open({.tenants_dir = dir.File("tenants"), .cluster_id = "c"});
+  auto again = Applier::Open({.replica_dir = dir.path(), .cluster_id = "c"});
   REQUIRE((*again)->ApplyBatch({WriteEntry(6, "acme", {"zzz"}), WriteEntry(7, "acme", {"e"})}).ok());
   CHECK(Ids(*(*again)->Tenant("acme")) == std::set<std::string>{"a", "c", "d", "e"});
+  CHECK((*again)->totals().entries == 1);
+  CHECK((*again)->totals().facts_changed == 1);
+  // A fact already stored and a delete that matches nothing change nothing.
+  REQUIRE((*again)->Apply(WriteEntry(8, "acme", {"a", "-nothing"})).ok());
+  CHECK((*again)->totals().entries == 2);
+  CHECK((*again)->totals().facts_changed == 1);
+  CHECK((*again)->TenantPath("acme") == dir.File("tenants/acme.db"));
 }
 
 TEST_CASE("damaged or orphan entries are refused before anything is written",
           "[unit][replica]") {
   testing::TempDir dir;
-  auto applier = Applier::Open({.tenants_dir = dir.File("tenants")});
+  auto applier = Applier::Open({.replica_dir = dir.path()});
   REQUIRE(applier.ok());
   REQUIRE((*applier)->Apply(CreateEntry(1, "acme")).ok());
   v1::LogEntry bad = WriteEntry(2, "acme", {"a"});

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
@@ -32,7 +33,7 @@ std::set<std::string> IdsIn(const std::string& path) {
 TEST_CASE("a snapshot copies each tenant as its read transaction saw it",
           "[unit][snapshot]") {
   testing::TempDir dir;
-  auto applier = replica::Applier::Open({.tenants_dir = dir.File("tenants")});
+  auto applier = replica::Applier::Open({.replica_dir = dir.path()});
   REQUIRE(applier.ok());
   REQUIRE((*applier)->ApplyBatch({CreateEntry(1, "acme"), CreateEntry(2, "beta"),
                                   WriteEntry(3, "acme", {"a"}), WriteEntry(4, "beta", {"b"})})
@@ -97,28 +98,133 @@ TEST_CASE("store: list, chunks, pins, retention, cleanup", "[unit][snapshot]") {
   REQUIRE(store.Cleanup().ok());
   CHECK(!std::filesystem::exists(dir.File("snaps/snap-00000000000000000050")));
 
-  // Retention 25h: 10 (30h old) and 20 (20h old)... R = newest >= 25h old = 10.
-  auto r = store.ApplyRetention(now, absl::Hours(25));
+  // K = 1, nothing truncated yet (oldest retained entry 1).
+  // Retention 25h: 10 (30h old), 20 (20h old), 30 (10h old). R = the newest
+  // >= 25h old = 10; next = 20 (the oldest younger); 30 is the newest.
+  auto r = store.ApplyRetention(now, {.keep = 1, .retention = absl::Hours(25)}, 1);
   REQUIRE(r.ok());
   CHECK(*r == 10);
   CHECK(store.List()->size() == 3);
-  // Retention 15h: R = 20, so 10 goes unless pinned.
+  // Retention 15h: R = 20, next = 30, so 10 goes unless pinned.
   store.Pin("snap-00000000000000000010");
-  r = store.ApplyRetention(now, absl::Hours(15));
+  r = store.ApplyRetention(now, {.keep = 1, .retention = absl::Hours(15)}, 1);
   CHECK(*r == 20);
   CHECK(store.List()->size() == 3);
   store.Unpin("snap-00000000000000000010");
-  r = store.ApplyRetention(now, absl::Hours(15));
+  r = store.ApplyRetention(now, {.keep = 1, .retention = absl::Hours(15)}, 1);
   CHECK(store.List()->size() == 2);
-  // Retention 0: only the newest remains.
-  r = store.ApplyRetention(now, absl::ZeroDuration());
+  // Retention 0: R = 30 = the newest; 20 goes.
+  r = store.ApplyRetention(now, {.keep = 1, .retention = absl::ZeroDuration()}, 1);
   CHECK(*r == 30);
   CHECK(store.List()->size() == 1);
+  CHECK(store.ApplyRetention(now, {.keep = 0}, 1).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+}
+
+std::vector<uint64_t> Offsets(const SnapshotStore& store) {
+  auto list = store.List();
+  REQUIRE(list.ok());
+  std::vector<uint64_t> out;
+  for (const auto& m : *list) out.push_back(m.offset());
+  return out;
+}
+
+TEST_CASE("retention keeps the newest K, the pinned, the floor and the next truncation point",
+          "[unit][snapshot]") {
+  testing::TempDir dir;
+  SnapshotStore store(dir.File("snaps"));
+  REQUIRE(store.Cleanup().ok());
+  // Snapshot o was cut at minute o; it is minute 110; retention 60 min.
+  const absl::Time base = absl::FromUnixSeconds(1'700'000'000);
+  for (uint64_t o = 10; o <= 100; o += 10) {
+    REQUIRE(WriteSnapshot(store.dir(),
+                          {.cluster_id = "c", .offset = o,
+                           .created_unix_ms = absl::ToUnixMillis(base + absl::Minutes(o))},
+                          {})
+                .ok());
+  }
+  const RetentionPolicy policy{.keep = 3, .retention = absl::Minutes(60)};
+  absl::Time now = base + absl::Minutes(110);
+  // R = 50 (the newest cut at or before minute 50), next = 60, newest three
+  // = 100, 90, 80, pinned = 30; the log was never truncated, so no floor.
+  // 70 is deleted although it is younger than the retention.
+  store.Pin("snap-00000000000000000030");
+  auto r = store.ApplyRetention(now, policy, 1);
+  REQUIRE(r.ok());
+  CHECK(*r == 50);
+  CHECK(Offsets(store) == std::vector<uint64_t>{100, 90, 80, 60, 50, 30});
+  store.Unpin("snap-00000000000000000030");
+
+  // The log truncated entries <= 50: 50 is now the floor as well.
+  r = store.ApplyRetention(now, policy, 51);
+  CHECK(*r == 50);
+  CHECK(Offsets(store) == std::vector<uint64_t>{100, 90, 80, 60, 50});
+
+  // 15 minutes later 60 is old enough: R = 60, next = 80; 50 stays as the
+  // floor until the log has truncated to 60.
+  now += absl::Minutes(15);
+  r = store.ApplyRetention(now, policy, 51);
+  CHECK(*r == 60);
+  CHECK(Offsets(store) == std::vector<uint64_t>{100, 90, 80, 60, 50});
+  r = store.ApplyRetention(now, policy, 61);
+  CHECK(*r == 60);
+  CHECK(Offsets(store) == std::vector<uint64_t>{100, 90, 80, 60});
+
+  // K = 1: the newest, next (80) and R (60, also the floor) stay.
+  REQUIRE(WriteSnapshot(store.dir(),
+                        {.cluster_id = "c", .offset = 105,
+                         .created_unix_ms = absl::ToUnixMillis(base + absl::Minutes(105))},
+                        {})
+              .ok());
+  r = store.ApplyRetention(now, {.keep = 1, .retention = absl::Minutes(60)}, 61);
+  CHECK(*r == 60);
+  CHECK(Offsets(store) == std::vector<uint64_t>{105, 80, 60});
+}
+
+TEST_CASE("steady snapshots: bounded count, entries younger than the retention kept, "
+          "truncation moves on",
+          "[unit][snapshot]") {
+  testing::TempDir dir;
+  SnapshotStore store(dir.File("snaps"));
+  REQUIRE(store.Cleanup().ok());
+  // One entry per minute (entry o written at minute o), a snapshot every 10
+  // minutes, retention 2 h, K = 3, for 10 hours; the log truncates to what
+  // retention returns.
+  const absl::Time base = absl::FromUnixSeconds(1'700'000'000);
+  const RetentionPolicy policy{.keep = 3, .retention = absl::Hours(2)};
+  const int64_t retention_min = 120;
+  uint64_t oldest_retained = 1;
+  for (int64_t minute = 1; minute <= 600; minute += 5) {
+    const absl::Time now = base + absl::Minutes(minute);
+    if (minute % 10 == 1) {
+      REQUIRE(WriteSnapshot(store.dir(),
+                            {.cluster_id = "c", .offset = static_cast<uint64_t>(minute),
+                             .created_unix_ms = absl::ToUnixMillis(now)},
+                            {})
+                  .ok());
+    }
+    auto upto = store.ApplyRetention(now, policy, oldest_retained);
+    REQUIRE(upto.ok());
+    INFO("minute " << minute << ", truncate to " << *upto);
+    // Entries younger than the retention are never truncated.
+    if (*upto > 0) CHECK(static_cast<int64_t>(*upto) <= minute - retention_min);
+    oldest_retained = std::max(oldest_retained, *upto + 1);
+    std::vector<uint64_t> offsets = Offsets(store);
+    CHECK(offsets.size() <= 3 + 3);
+    CHECK(offsets.front() == static_cast<uint64_t>(minute - (minute - 1) % 10));  // newest kept
+    // Every retained entry can be replayed from a kept snapshot.
+    if (oldest_retained > 1) {
+      CHECK(std::find(offsets.begin(), offsets.end(), oldest_retained - 1) != offsets.end());
+    }
+    // The log holds at most about two retentions of entries.
+    CHECK(minute - static_cast<int64_t>(oldest_retained) <= 2 * retention_min + 40);
+  }
+  CHECK(oldest_retained > 600 - 2 * retention_min - 40);
 }
 
 TEST_CASE("chunks are at most 256 KiB and resume at a byte offset", "[unit][snapshot]") {
   testing::TempDir dir;
-  auto applier = replica::Applier::Open({.tenants_dir = dir.File("tenants")});
+  auto applier = replica::Applier::Open({.replica_dir = dir.path()});
   REQUIRE((*applier)->Apply(CreateEntry(1, "big")).ok());
   std::vector<v1::LogEntry> writes;
   for (int i = 0; i < 60; ++i) {
