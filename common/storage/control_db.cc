@@ -395,11 +395,16 @@ absl::Status ControlDb::SetGeneration(int64_t generation,
   for (const TenantEntry& tenant : tenants) {
     ARBITER_ASSIGN_OR_RETURN(
         PooledStatement stmt,
-        db_->Prepare("INSERT INTO tenants(name, path, applied_offset) "
-                     "VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING"));
+        db_->Prepare("INSERT INTO tenants(name, path, applied_offset, index_base, "
+                     "index_base_offset, index_delta, index_delta_offset) "
+                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING"));
     ARBITER_RETURN_IF_ERROR(stmt->BindText(1, tenant.name));
     ARBITER_RETURN_IF_ERROR(stmt->BindText(2, tenant.path));
     ARBITER_RETURN_IF_ERROR(stmt->BindInt64(3, tenant.applied_offset));
+    ARBITER_RETURN_IF_ERROR(stmt->BindText(4, tenant.index.base));
+    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(5, tenant.index.base_offset));
+    ARBITER_RETURN_IF_ERROR(stmt->BindText(6, tenant.index.delta));
+    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(7, tenant.index.delta_offset));
     ARBITER_RETURN_IF_ERROR(stmt->Run());
     if (stmt->Changes() == 0) {
       return absl::InvalidArgumentError(absl::StrCat(

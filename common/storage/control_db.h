@@ -179,7 +179,7 @@ class ControlDb {
   absl::Status RegisterTenant(const TenantEntry& tenant);
 
   // Switches to a newly restored generation: replaces the tenant registry
-  // with `tenants`, sets the global applied offset, clears fresh_as_of (the
+  // with `tenants` (names, paths, applied offsets and index files), sets the global applied offset, clears fresh_as_of (the
   // new data has not proved itself fresh yet), then current_generation, all
   // in one transaction (the generation is what readers watch, DESIGN §8.8).
   // FAILED_PRECONDITION unless generation > current_generation.

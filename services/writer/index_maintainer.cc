@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 
 #include "absl/strings/match.h"
@@ -175,8 +176,31 @@ IndexMaintainer::Stats IndexMaintainer::stats() const {
 
 std::string IndexMaintainer::NewName(const std::string& tenant, const char* kind,
                                      int64_t offset) {
+  static std::atomic<uint64_t> nonce{0};
   return replica::ReplicaDir::IndexRelativePath(tenant, kind, offset,
-                                                static_cast<int64_t>(::getpid()), ++nonce_);
+                                                static_cast<int64_t>(::getpid()), ++nonce);
+}
+
+absl::StatusOr<storage::TenantIndex> IndexMaintainer::BuildFirstBase(
+    const std::string& generation_dir, const std::string& tenant) {
+  const replica::ReplicaDir dir(generation_dir);
+  std::error_code ec;
+  fs::create_directories(dir.TenantIndexDir(tenant), ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("create ", dir.TenantIndexDir(tenant), ": ", ec.message()));
+  }
+  storage::DbOptions o;
+  o.read_only = true;
+  ARBITER_ASSIGN_OR_RETURN(std::unique_ptr<storage::TenantDb> db,
+                           storage::TenantDb::Open(dir.TenantPath(tenant), o));
+  ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> base,
+                           replica::BuildBaseFromDb(*db));
+  storage::TenantIndex index;
+  index.base = NewName(tenant, "base", base->offset());
+  index.base_offset = base->offset();
+  ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(dir.Path(index.base), *base));
+  return index;
 }
 
 absl::StatusOr<storage::TenantDb*> IndexMaintainer::Db(const std::string& name) {

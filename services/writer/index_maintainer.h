@@ -110,6 +110,14 @@ class IndexMaintainer {
   // tenant's database right now: its WAL cannot be restarted meanwhile.
   bool LongRead(const std::string& tenant) const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Builds a tenant's first base from its database in `generation_dir` and
+  // writes its file there; returns the names to put in the registry. Used
+  // when a generation is restored, so it comes with its index (readers of a
+  // new host serve as soon as it is LIVE). REQUIRES: nothing writes the
+  // tenant's database meanwhile.
+  static absl::StatusOr<storage::TenantIndex> BuildFirstBase(
+      const std::string& generation_dir, const std::string& tenant);
+
   // Counters for logs, tests and benchmarks.
   struct Stats {
     int64_t bases_from_db = 0;
@@ -139,7 +147,7 @@ class IndexMaintainer {
   absl::Status Process(const std::string& name, Tenant& t);
   absl::StatusOr<storage::TenantDb*> Db(const std::string& name);
   absl::Status Publish(const std::string& name, Tenant& t);
-  std::string NewName(const std::string& tenant, const char* kind, int64_t offset);
+  static std::string NewName(const std::string& tenant, const char* kind, int64_t offset);
   void Retire(const std::string& relative) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeleteRetired(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -150,7 +158,6 @@ class IndexMaintainer {
   std::string dir_;  // the generation directory
   absl::flat_hash_map<std::string, Tenant> tenants_;
   std::list<std::pair<std::string, std::unique_ptr<storage::TenantDb>>> open_;  // MRU first
-  uint64_t nonce_ = 0;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -44,10 +44,12 @@ ABSL_FLAG(absl::Duration, live_exit, kDefaults.live_exit,
           "stop being LIVE once the replica has not been fresh for this long");
 ABSL_FLAG(int, max_batch_entries, kDefaults.max_batch_entries,
           "most log entries applied in one batch (one transaction per tenant)");
-ABSL_FLAG(int64_t, tenant_batch_bytes, kDefaults.tenant_batch_bytes,
-          "per batch, each tenant's entries are applied up to this many payload "
-          "bytes: one tenant's bulk load is applied in slices and never holds "
-          "back another tenant's writes");
+ABSL_FLAG(absl::Duration, apply_slice_target, kDefaults.apply_slice_target,
+          "size each tenant's slice of an apply batch so that a batch takes about "
+          "this long at the measured apply rate: one tenant's bulk load is applied "
+          "in slices and never holds back another tenant's writes or freshness");
+ABSL_FLAG(int64_t, max_tenant_batch_bytes, kDefaults.max_tenant_batch_bytes,
+          "most payload bytes of one tenant applied in one batch");
 ABSL_FLAG(int64_t, max_queued_bytes, kDefaults.max_queued_bytes,
           "stop reading the log's stream while this many payload bytes wait to "
           "be applied");
@@ -88,7 +90,8 @@ int main(int argc, char** argv) {
   options.live_exit = absl::GetFlag(FLAGS_live_exit);
   options.max_batch_entries = absl::GetFlag(FLAGS_max_batch_entries);
   options.reconnect_max = absl::GetFlag(FLAGS_reconnect_max);
-  options.tenant_batch_bytes = absl::GetFlag(FLAGS_tenant_batch_bytes);
+  options.apply_slice_target = absl::GetFlag(FLAGS_apply_slice_target);
+  options.max_tenant_batch_bytes = absl::GetFlag(FLAGS_max_tenant_batch_bytes);
   options.max_queued_bytes = absl::GetFlag(FLAGS_max_queued_bytes);
   options.index.delta_every_changes = absl::GetFlag(FLAGS_index_delta_every_changes);
   options.index.merge_min_changes = absl::GetFlag(FLAGS_index_merge_min_changes);

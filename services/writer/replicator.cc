@@ -251,6 +251,18 @@ absl::Status Replicator::Restore(const v1::GetHeadResponse& head,
   const int64_t generation = state.current_generation + 1;
   ARBITER_ASSIGN_OR_RETURN(RestoredGeneration r,
                            RestoreGeneration(*log_, head, dir_, generation, options_));
+  // The generation comes with its index (DESIGN.md §9.4): readers of this
+  // host serve from shared files as soon as it is LIVE, instead of each
+  // reading every tenant's facts for a private copy.
+  const absl::Time index_start = absl::Now();
+  for (storage::TenantEntry& t : r.tenants) {
+    ARBITER_ASSIGN_OR_RETURN(t.index, IndexMaintainer::BuildFirstBase(
+                                          dir_.GenerationDir(generation), t.name));
+  }
+  if (!r.tenants.empty()) {
+    LOG(INFO) << "generation " << generation << ": index bases of " << r.tenants.size()
+              << " tenants built in " << absl::Now() - index_start;
+  }
   ARBITER_RETURN_IF_ERROR(control_->SetClusterIdentity(r.cluster_id, r.epoch));
   ARBITER_RETURN_IF_ERROR(control_->SetGeneration(generation, r.tenants, r.offset));
   ARBITER_RETURN_IF_ERROR(control_->SetReplicationState(ReplicationState::kReplaying));
@@ -350,6 +362,8 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
   }
 
   ApplyLanes lanes(applied_);
+  // Payload bytes applied per second (an EWMA over batches), to size slices.
+  double apply_rate = 4 << 20;
   absl::Status result;
   while (result.ok()) {
     std::deque<Received> taken;
@@ -384,12 +398,19 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
     // Entries that passed the checks are durable and valid: apply them even
     // when a later message of the same batch was refused.
     if (!taken.empty() || index_ready || !lanes.empty()) {
+      const double slice = std::clamp(
+          apply_rate * absl::ToDoubleSeconds(options_.apply_slice_target), 1.0,
+          static_cast<double>(options_.max_tenant_batch_bytes));
       std::vector<v1::LogEntry> batch = lanes.TakeBatch(
-          static_cast<size_t>(options_.tenant_batch_bytes),
-          static_cast<size_t>(options_.max_batch_entries));
+          static_cast<size_t>(slice), static_cast<size_t>(options_.max_batch_entries));
       size_t batch_bytes = 0;
       for (const auto& e : batch) batch_bytes += e.payload().size();
+      const absl::Time start = absl::Now();
       absl::Status applied = ApplyBatch(batch, lanes);
+      const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+      if (batch_bytes >= 4096 && seconds > 0) {
+        apply_rate = 0.7 * apply_rate + 0.3 * (static_cast<double>(batch_bytes) / seconds);
+      }
       {
         absl::MutexLock l(&inbox.mu);
         inbox.bytes -= std::min(inbox.bytes, batch_bytes);
@@ -478,6 +499,10 @@ absl::Status Replicator::ApplyBatch(const std::vector<v1::LogEntry>& entries,
   }
   update.head_offset = std::max(lanes.head(), lanes.received());
   update.indexes = index_->TakeReady();
+  VLOG(1) << "apply: " << entries.size() << " entries, applied " << update.applied_offset
+          << " received " << lanes.received() << " head " << lanes.head()
+          << (update.fresh_as_of.has_value() ? " fresh" : " not fresh") << ", "
+          << update.lagging.size() << " lagging";
   absl::Status committed = control_->UpdateApplied(update);
   if (!committed.ok()) {
     index_->Requeue(std::move(update.indexes));

@@ -17,8 +17,11 @@ absl::Status WriterOptions::Validate() const {
   if (max_batch_entries < 1) {
     return absl::InvalidArgumentError("--max_batch_entries: must be at least 1");
   }
-  if (tenant_batch_bytes < 1) {
-    return absl::InvalidArgumentError("--tenant_batch_bytes: must be at least 1");
+  if (max_tenant_batch_bytes < 1) {
+    return absl::InvalidArgumentError("--max_tenant_batch_bytes: must be at least 1");
+  }
+  if (apply_slice_target <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--apply_slice_target: must be positive");
   }
   if (max_queued_bytes < (1 << 20)) {
     return absl::InvalidArgumentError("--max_queued_bytes: must be at least 1048576");

@@ -24,10 +24,14 @@ struct WriterOptions {
   // At most this many entries are applied in one batch (one transaction per
   // tenant, then one control.db transaction).
   int max_batch_entries = 1000;
-  // Per batch, each tenant's entries are applied up to this many payload
-  // bytes (at least one entry): a bulk load is applied in slices, and every
-  // other tenant's entries go into each batch (DESIGN.md §9.6).
-  int64_t tenant_batch_bytes = 1 << 20;
+  // Per batch, each tenant's entries are applied in a slice of payload bytes
+  // (at least one entry) sized so that a batch takes about
+  // `apply_slice_target` at the apply rate measured so far, and at most
+  // `max_tenant_batch_bytes`: a bulk load is applied in slices, every other
+  // tenant's entries go into each batch, and control.db (freshness) is
+  // committed that often (DESIGN.md §9.6).
+  absl::Duration apply_slice_target = absl::Milliseconds(100);
+  int64_t max_tenant_batch_bytes = 4 << 20;
   // The receiver stops reading the stream while this many payload bytes
   // wait to be applied.
   int64_t max_queued_bytes = 256 << 20;
