@@ -51,6 +51,8 @@ struct Header {
   uint64_t strings_bytes;
 };
 constexpr size_t kCrcFrom = offsetof(Header, crc32c) + sizeof(uint32_t);
+// docs/INDEX_FORMAT.md spells this out.
+static_assert(sizeof(Header) == 136 && kCrcFrom == 28);
 
 struct StringRef {
   uint64_t off;  // into the strings section
@@ -82,6 +84,8 @@ struct RelationEntry {
   uint64_t tomb_slots;
   MaskEntry masks[kMaxMasks - 1];  // [mask - 1]
 };
+static_assert(sizeof(SymbolEntry) == 16 && sizeof(StringRef) == 16 &&
+              sizeof(MaskEntry) == 24 && sizeof(RelationEntry) == 72 + 31 * 24);
 
 }  // namespace format
 
