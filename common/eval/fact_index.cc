@@ -77,6 +77,9 @@ absl::StatusOr<std::shared_ptr<const FactIndex>> FactIndex::Stack(
   for (size_t l = 0; l < index->layers_.size(); ++l) {
     const Segment& s = *index->layers_[l];
     size += s.fact_delta();
+    for (uint32_t t = s.type_base(); t < s.type_end(); ++t) {
+      index->types_.emplace(s.type_name(t), t);
+    }
     for (const SegmentRelation& rel : s.relations()) {
       IndexedRelation& ir =
           index->relations_[std::make_pair(std::string(rel.name), rel.arity)];
@@ -105,19 +108,12 @@ size_t FactIndex::byte_size() const {
   return n;
 }
 
-uint32_t FactIndex::FindType(absl::string_view type) const {
-  for (const auto& l : layers_) {
-    uint32_t t = l->FindType(type);
-    if (t != kNoSymbol) return t;
-  }
-  return kNoSymbol;
-}
-
 SymbolId FactIndex::Find(absl::string_view type, absl::string_view id) const {
   const uint32_t t = FindType(type);
   if (t == kNoSymbol) return kNoSymbol;
+  const uint64_t hash = Segment::HashSymbol(t, id);
   for (const auto& l : layers_) {
-    SymbolId s = l->FindSymbol(t, id);
+    SymbolId s = l->FindSymbolHashed(t, id, hash);
     if (s != kNoSymbol) return s;
   }
   return kNoSymbol;

@@ -27,6 +27,7 @@
 // std::shared_ptr<const FactIndex>.
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -60,16 +61,20 @@ class IndexedRelation {
   // above it only when one of them deletes facts of this relation.
   template <typename Fn>
   bool ForEach(Mask mask, const SymbolId* args, Fn&& fn) const {
+    // The highest bound value: no layer below the one that introduced it
+    // can hold a row with it.
+    SymbolId top = 0;
+    for (int i = 0; i < arity_; ++i) {
+      if (mask & (1u << i)) top = std::max(top, args[i]);
+    }
+    const uint64_t hash = mask == 0 ? 0 : KeyHash(mask, args, arity_);
     for (int l = 0; l < num_layers_; ++l) {
       const Layer& layer = layers_[l];
-      if (layer.rel == nullptr || layer.rel->num_rows == 0) continue;
-      // A value introduced above this layer cannot be in its rows.
-      bool possible = true;
-      for (int i = 0; i < arity_ && possible; ++i) {
-        possible = !(mask & (1u << i)) || args[i] < layer.symbol_end;
+      if (layer.rel == nullptr || layer.rel->num_rows == 0 || top >= layer.symbol_end) {
+        continue;
       }
-      if (!possible) continue;
-      const RowRange rows = layer.rel->Seek(mask, args);
+      const RowRange rows = mask == 0 ? RowRange{nullptr, 0, layer.rel->num_rows}
+                                      : layer.rel->SeekHashed(mask, args, hash);
       for (uint32_t i = 0; i < rows.count; ++i) {
         const SymbolId* ids = layer.rel->ids(rows.row(i));
         if (layer.tombstones_above != 0 && DeletedAbove(l, ids)) continue;
@@ -140,7 +145,10 @@ class FactIndex final : public FactSource {
   SymbolId Find(absl::string_view type, absl::string_view id) const;
   SymbolId Find(const Value& v) const { return Find(v.type, v.id); }
   // The id of a type name, or kNoSymbol when no value has that type.
-  uint32_t FindType(absl::string_view type) const;
+  uint32_t FindType(absl::string_view type) const {
+    auto it = types_.find(type);
+    return it == types_.end() ? kNoSymbol : it->second;
+  }
   // REQUIRES: s < num_symbols().
   ValueRef value(SymbolId s) const;
   uint32_t type_id(SymbolId s) const { return LayerOf(s).type_of(s); }
@@ -171,6 +179,8 @@ class FactIndex final : public FactSource {
   std::vector<std::shared_ptr<const Segment>> layers_;
   // (predicate, arity) -> relation.
   absl::flat_hash_map<std::pair<std::string, int>, IndexedRelation> relations_;
+  // Every type name of every layer -> its id; names view into the layers.
+  absl::flat_hash_map<absl::string_view, uint32_t> types_;
 };
 
 }  // namespace arbiter::eval

@@ -95,20 +95,18 @@ using format::Header;
 
 constexpr uint64_t Align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 
-// Slots for n keys: a power of two with load <= 0.7 (>= 2).
-uint64_t SlotsFor(uint64_t n) {
+// Slots for n keys: a power of two with load <= 0.7 in a base, <= 0.25 in
+// an upper layer (>= 2). Every lookup of a stack probes every upper layer,
+// mostly for keys it does not have; a sparse table ends such a probe at the
+// first slot. Upper layers are small, so this costs little memory.
+uint64_t SlotsFor(uint64_t n, bool upper) {
   uint64_t s = 2;
-  while (s * 7 < n * 10) s <<= 1;
-  return s;
-}
-
-uint64_t KeyHash(Mask mask, const SymbolId* ids, int arity) {
-  uint32_t key[kMaxArity];
-  int n = 0;
-  for (int i = 0; i < arity; ++i) {
-    if (mask & (1u << i)) key[n++] = ids[i];
+  if (upper) {
+    while (s < n * 4) s <<= 1;
+  } else {
+    while (s * 7 < n * 10) s <<= 1;
   }
-  return MixIds(key, n, mask);
+  return s;
 }
 
 bool KeyEquals(Mask mask, const SymbolId* row, const SymbolId* args, int arity) {
@@ -129,11 +127,10 @@ absl::Status Corrupt(const std::string& what, absl::string_view why) {
 // ---------------------------------------------------------------------------
 // SegmentRelation
 
-RowRange SegmentRelation::Seek(Mask mask, const SymbolId* args) const {
-  if (mask == 0) return RowRange{nullptr, 0, num_rows};
+RowRange SegmentRelation::SeekHashed(Mask mask, const SymbolId* args, uint64_t hash) const {
   const MaskIndex& m = masks[mask];
   if (m.slots == nullptr) return {};
-  uint64_t i = KeyHash(mask, args, arity) & m.slot_mask;
+  uint64_t i = hash & m.slot_mask;
   while (true) {
     const Slot& s = m.slots[i];
     if (s.count == 0) return {};
@@ -152,10 +149,10 @@ bool SegmentRelation::Deletes(const SymbolId* key) const {
   while (true) {
     const uint32_t t = tomb_slots[i];
     if (t == 0) return false;
-    if (std::memcmp(tombstones + size_t{t - 1} * arity, key,
-                    sizeof(SymbolId) * arity) == 0) {
-      return true;
-    }
+    const SymbolId* row = tombstones + size_t{t - 1} * arity;
+    bool equal = true;
+    for (int k = 0; k < arity && equal; ++k) equal = row[k] == key[k];
+    if (equal) return true;
     i = (i + 1) & tomb_slot_mask;
   }
 }
@@ -244,8 +241,16 @@ uint64_t Segment::HashSymbol(uint32_t type_id, absl::string_view id) {
   }
   uint64_t tail = 0;
   std::memcpy(&tail, p, n);
-  h = (h ^ tail ^ (uint64_t{id.size()} << 56)) * 0xc4ceb9fe1a85ec53ull;
-  return h ^ (h >> 29);
+  h ^= tail ^ (uint64_t{id.size()} << 56);
+  // MurmurHash3's fmix64: every input bit reaches the low bits the slot
+  // tables use (a bare multiply only carries bits upwards, and linear
+  // probing turns the resulting clusters into long chains).
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
 }
 
 absl::StatusOr<std::shared_ptr<const Segment>> Segment::FromBytes(
@@ -420,10 +425,11 @@ absl::string_view Segment::type_name(uint32_t t) const {
   return absl::string_view(strings_ + e.off, e.len);
 }
 
-SymbolId Segment::FindSymbol(uint32_t type_id, absl::string_view id) const {
+SymbolId Segment::FindSymbolHashed(uint32_t type_id, absl::string_view id,
+                                   uint64_t hash) const {
   if (num_symbols_ == 0) return kNoSymbol;
   const auto* syms = static_cast<const format::SymbolEntry*>(symbols_);
-  uint64_t i = HashSymbol(type_id, id) & symbol_slot_mask_;
+  uint64_t i = hash & symbol_slot_mask_;
   while (true) {
     const uint32_t slot = symbol_slots_[i];
     if (slot == 0) return kNoSymbol;
@@ -608,7 +614,7 @@ struct BuiltRelation {
 };
 
 // Groups rows by the key of `mask` and fills its slot table.
-void BuildMask(BuiltRelation& r, Mask mask) {
+void BuildMask(BuiltRelation& r, Mask mask, bool upper) {
   const int a = r.arity;
   const uint32_t n = static_cast<uint32_t>(r.rows.size() / a);
   BuiltRelation::MaskData& md = r.masks[mask];
@@ -638,7 +644,7 @@ void BuildMask(BuiltRelation& r, Mask mask) {
     ++groups;
     p = q;
   }
-  const uint64_t slots = SlotsFor(groups);
+  const uint64_t slots = SlotsFor(groups, upper);
   md.slots.assign(slots, SegmentRelation::Slot{0, 0});
   for (uint32_t p = 0; p < n;) {
     uint32_t q = p + 1;
@@ -651,11 +657,11 @@ void BuildMask(BuiltRelation& r, Mask mask) {
   md.postings = std::move(order);
 }
 
-void BuildTombstoneTable(BuiltRelation& r) {
+void BuildTombstoneTable(BuiltRelation& r, bool upper) {
   const int a = r.arity;
   const uint32_t n = static_cast<uint32_t>(r.tombstones.size() / a);
   if (n == 0) return;
-  const uint64_t slots = SlotsFor(n);
+  const uint64_t slots = SlotsFor(n, upper);
   r.tomb_slots.assign(slots, 0);
   const Mask full = (1u << a) - 1;
   for (uint32_t t = 0; t < n; ++t) {
@@ -804,9 +810,9 @@ absl::StatusOr<SegmentBytes> SegmentBuilder::Finish() {
     fact_delta += static_cast<int64_t>(r.rows.size() / a) -
                   static_cast<int64_t>(r.tombstones.size() / a);
     if (!r.rows.empty()) {
-      for (Mask m = 1; m < (1u << a); ++m) BuildMask(r, m);
+      for (Mask m = 1; m < (1u << a); ++m) BuildMask(r, m, parent_ != nullptr);
     }
-    BuildTombstoneTable(r);
+    BuildTombstoneTable(r, parent_ != nullptr);
   };
   if (parent_ == nullptr) {
     for (auto& [key, rel] : in.relations) {
@@ -848,7 +854,7 @@ absl::StatusOr<SegmentBytes> SegmentBuilder::Finish() {
   for (const BuiltRelation& r : built) strings_bytes += r.name.size();
 
   const uint64_t num_symbols = fresh_used.size();
-  const uint64_t symbol_slots = SlotsFor(num_symbols);
+  const uint64_t symbol_slots = SlotsFor(num_symbols, parent_ != nullptr);
   Layout layout;
   const uint64_t symbols_off = layout.Reserve(num_symbols * sizeof(format::SymbolEntry));
   const uint64_t symbol_slots_off = layout.Reserve(symbol_slots * sizeof(uint32_t));

@@ -80,13 +80,28 @@ inline uint64_t MixIds(const uint32_t* v, int n, uint64_t seed) {
     h = (h ^ v[i]) * 0xff51afd7ed558ccdull;
     h ^= h >> 29;
   }
+  // MurmurHash3's fmix64 finish, so the low bits (the slot) depend on every
+  // input bit.
+  h ^= h >> 33;
   h *= 0xc4ceb9fe1a85ec53ull;
-  return h ^ (h >> 32);
+  h ^= h >> 33;
+  return h;
 }
 
 // Bit i of a mask means "argument i is bound".
 using Mask = uint32_t;
 inline constexpr int kMaxMasks = 1 << kMaxArity;
+
+// The hash of the bound arguments of `ids` under `mask`, as slot tables use
+// it (part of the file format).
+inline uint64_t KeyHash(Mask mask, const SymbolId* ids, int arity) {
+  uint32_t key[kMaxArity];
+  int n = 0;
+  for (int i = 0; i < arity; ++i) {
+    if (mask & (1u << i)) key[n++] = ids[i];
+  }
+  return MixIds(key, n, mask);
+}
 
 // The rows a lookup found: row numbers begin .. begin+count-1 of the
 // postings, or of the rows themselves when `postings` is null.
@@ -126,7 +141,13 @@ struct SegmentRelation {
   // The rows whose arguments at the positions of `mask` equal args[i] (only
   // those args are read), ascending in Value order. mask 0: every row. One
   // hash probe; never scans.
-  RowRange Seek(Mask mask, const SymbolId* args) const;
+  RowRange Seek(Mask mask, const SymbolId* args) const {
+    return mask == 0 ? RowRange{nullptr, 0, num_rows}
+                     : SeekHashed(mask, args, KeyHash(mask, args, arity));
+  }
+  // The same with KeyHash(mask, args, arity) already computed (a stack
+  // probes every layer with one hash). REQUIRES: mask != 0.
+  RowRange SeekHashed(Mask mask, const SymbolId* args, uint64_t hash) const;
   // Whether this layer deletes the fact `ids` (arity ids) of a lower layer.
   bool Deletes(const SymbolId* ids) const;
 };
@@ -210,7 +231,11 @@ class Segment {
   // REQUIRES: type_base() <= t < type_end().
   absl::string_view type_name(uint32_t t) const;
   // The id of the value (type `type_id`, `id`) if this layer introduced it.
-  SymbolId FindSymbol(uint32_t type_id, absl::string_view id) const;
+  SymbolId FindSymbol(uint32_t type_id, absl::string_view id) const {
+    return FindSymbolHashed(type_id, id, HashSymbol(type_id, id));
+  }
+  // The same with HashSymbol(type_id, id) already computed.
+  SymbolId FindSymbolHashed(uint32_t type_id, absl::string_view id, uint64_t hash) const;
   // The id of a type name if this layer introduced it, else kNoSymbol.
   uint32_t FindType(absl::string_view name) const;
 
