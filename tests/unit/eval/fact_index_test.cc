@@ -494,6 +494,189 @@ TEST_CASE("segment bytes: FromBytes with kChecksum rejects damaged bytes as DATA
   }
 }
 
+// Exercises every lookup of a stack (answers may be wrong for damaged
+// bytes; they must not crash or hang).
+void Exercise(const FactIndex& index, const std::vector<Value>& probe_values) {
+  for (SymbolId s = 0; s < index.num_symbols(); ++s) {
+    ValueRef v = index.value(s);
+    (void)index.FindType(v.type);
+    (void)index.Find(v.type, v.id);
+  }
+  for (const Value& v : probe_values) (void)index.Find(v);
+  index.ForEachRelation([&](std::string_view name, const IndexedRelation& rel) {
+    const int arity = rel.arity();
+    std::vector<SymbolId> ids(arity, 0);
+    for (Mask mask = 0; mask < (1u << arity); ++mask) {
+      for (SymbolId s = 0; s < std::min<size_t>(index.num_symbols(), 8); ++s) {
+        std::fill(ids.begin(), ids.end(), s);
+        int n = 0;
+        rel.ForEach(mask, ids.data(), [&](const SymbolId*) { return ++n < 1000; });
+        (void)rel.Contains(ids.data());
+      }
+      std::vector<std::optional<Value>> pattern(arity);
+      for (int i = 0; i < arity; ++i) {
+        if ((mask & (1u << i)) && !probe_values.empty()) pattern[i] = probe_values[i];
+      }
+      int n = 0;
+      (void)index.Scan(std::string(name), pattern, [&](std::span<const Value>) {
+        return ++n < 1000;
+      });
+    }
+  });
+}
+
+TEST_CASE("segment bytes: kBounds never crashes on damaged or random bytes",
+          "[unit][eval]") {
+  auto stack = SampleStack();
+  std::vector<Value> probe = {U("alice"), S("reader"), V("Repo", "a"), U("bob"),
+                              V("Team", "core"), V("Nobody", "x")};
+  int parsed = 0, rejected = 0;
+  const auto& layers = stack->layers();
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const absl::string_view good = layers[l]->bytes();
+    // Every byte of the segment set to a few values.
+    for (size_t i = 0; i < good.size(); ++i) {
+      for (unsigned char to : {0x00, 0x01, 0x80, 0xff}) {
+        if (static_cast<unsigned char>(good[i]) == to) continue;
+        SegmentBytes b = CopyOf(good, good.size());
+        b.mutable_data()[i] = static_cast<char>(to);
+        auto seg = Segment::FromBytes(std::move(b), Segment::Check::kBounds, "fuzz");
+        if (!seg.ok()) {
+          INFO(seg.status());
+          REQUIRE(absl::IsDataLoss(seg.status()));
+          ++rejected;
+          continue;
+        }
+        ++parsed;
+        std::vector<std::shared_ptr<const Segment>> damaged(layers.begin(),
+                                                            layers.begin() + l);
+        damaged.push_back(*seg);
+        auto st = FactIndex::Stack(damaged);
+        if (!st.ok()) continue;
+        INFO("layer " << l << " byte " << i << " = " << int{to});
+        Exercise(**st, probe);
+      }
+    }
+  }
+  CHECK(parsed > 0);
+  CHECK(rejected > 0);
+  // Random garbage, with and without a valid header prefix.
+  std::mt19937 rng(7);
+  const absl::string_view good = layers[0]->bytes();
+  for (int round = 0; round < 1000; ++round) {
+    const size_t size = rng() % (good.size() + 64);
+    SegmentBytes b = SegmentBytes::Allocate(size);
+    for (size_t i = 0; i < size; ++i) b.mutable_data()[i] = static_cast<char>(rng());
+    if (round % 2 == 1) {
+      std::memcpy(b.mutable_data(), good.data(), std::min<size_t>(size, 16));
+      if (size >= 24) {
+        const uint64_t total = size;
+        std::memcpy(b.mutable_data() + 16, &total, 8);  // total_bytes matches
+      }
+    }
+    auto seg = Segment::FromBytes(std::move(b), Segment::Check::kBounds, "garbage");
+    if (!seg.ok()) {
+      REQUIRE(absl::IsDataLoss(seg.status()));
+      continue;
+    }
+    auto st = FactIndex::Stack({*seg});
+    if (st.ok()) Exercise(**st, probe);
+  }
+}
+
+// Damage aimed at the probe tables, at the byte offsets of the format's
+// header and relation entries (common/eval/segment.cc, namespace format): a
+// table with no empty slot would make a probe for an absent key loop
+// forever, and a symbol slot past the symbol array would read outside the
+// block. kBounds must refuse both.
+template <typename T>
+T Field(const char* bytes, size_t at) {
+  T v;
+  std::memcpy(&v, bytes + at, sizeof(T));
+  return v;
+}
+template <typename T>
+void SetField(char* bytes, size_t at, T v) {
+  std::memcpy(bytes + at, &v, sizeof(T));
+}
+constexpr size_t kNumSymbolsAt = 52;       // Header::num_symbols (u32)
+constexpr size_t kSymbolSlotsOffAt = 88;   // Header::symbol_slots_off (u64)
+constexpr size_t kSymbolSlotsAt = 96;      // Header::symbol_slots (u64)
+constexpr size_t kRelationsOffAt = 112;    // Header::relations_off (u64)
+constexpr size_t kRelNumRowsAt = 24;       // RelationEntry::num_rows (u64)
+constexpr size_t kRelTombSlotsOffAt = 56;  // RelationEntry::tomb_slots_off (u64)
+constexpr size_t kRelTombSlotsAt = 64;     // RelationEntry::tomb_slots (u64)
+constexpr size_t kRelMask1SlotsOffAt = 80;  // RelationEntry::masks[0].slots_off
+constexpr size_t kRelMask1NumSlotsAt = 88;  // RelationEntry::masks[0].num_slots
+constexpr size_t kRelEntryBytes = 72 + 24 * (kMaxMasks - 1);  // sizeof(RelationEntry)
+
+TEST_CASE("segment bytes: kBounds refuses probe tables that are full or point outside",
+          "[unit][eval]") {
+  auto stack = SampleStack();
+  const Segment& base = *stack->layers()[0];
+  const Segment& upper = *stack->layers()[1];  // deletes a has_role fact
+  auto damaged = [](const Segment& seg, auto edit) {
+    SegmentBytes b = CopyOf(seg.bytes(), seg.byte_size());
+    edit(b.mutable_data());
+    return Segment::FromBytes(std::move(b), Segment::Check::kBounds, "fuzzed.seg").status();
+  };
+  // The offsets above describe these bytes.
+  const char* bytes = base.bytes().data();
+  REQUIRE(Field<uint32_t>(bytes, kNumSymbolsAt) == base.symbol_end());
+  const uint64_t slots = Field<uint64_t>(bytes, kSymbolSlotsAt);
+  REQUIRE(slots >= 2);
+  REQUIRE((slots & (slots - 1)) == 0);
+  REQUIRE(Field<uint64_t>(bytes, Field<uint64_t>(bytes, kRelationsOffAt) + kRelNumRowsAt) == 1);
+
+  // Every symbol slot occupied.
+  auto s = damaged(base, [](char* b) {
+    const uint64_t off = Field<uint64_t>(b, kSymbolSlotsOffAt);
+    const uint64_t n = Field<uint64_t>(b, kSymbolSlotsAt);
+    for (uint64_t i = 0; i < n; ++i) SetField<uint32_t>(b, off + 4 * i, 1);
+  });
+  INFO(s.ToString());
+  CHECK(absl::IsDataLoss(s));
+  // A table of one occupied slot.
+  s = damaged(base, [](char* b) {
+    SetField<uint64_t>(b, kSymbolSlotsAt, 1);
+    SetField<uint32_t>(b, Field<uint64_t>(b, kSymbolSlotsOffAt), 1);
+  });
+  CHECK(absl::IsDataLoss(s));
+  // A symbol slot naming a symbol past the array.
+  s = damaged(base, [](char* b) {
+    SetField<uint32_t>(b, Field<uint64_t>(b, kSymbolSlotsOffAt), 0x7ffffff0u);
+  });
+  CHECK(absl::IsDataLoss(s));
+  // The first relation's mask-1 table: one slot, occupied.
+  s = damaged(base, [](char* b) {
+    const uint64_t rel = Field<uint64_t>(b, kRelationsOffAt);
+    SetField<uint64_t>(b, rel + kRelMask1NumSlotsAt, 1);
+    const uint64_t slots_off = Field<uint64_t>(b, rel + kRelMask1SlotsOffAt);
+    SetField<uint32_t>(b, slots_off, 0);      // begin
+    SetField<uint32_t>(b, slots_off + 4, 1);  // count
+  });
+  CHECK(absl::IsDataLoss(s));
+  // A tombstone table with every slot occupied.
+  s = damaged(upper, [&](char* b) {
+    const uint64_t rels = Field<uint64_t>(b, kRelationsOffAt);
+    const uint32_t num = static_cast<uint32_t>(upper.relations().size());
+    bool found = false;
+    for (uint32_t r = 0; r < num; ++r) {
+      const uint64_t rel = rels + r * kRelEntryBytes;
+      const uint64_t n = Field<uint64_t>(b, rel + kRelTombSlotsAt);
+      if (n == 0) continue;
+      const uint64_t off = Field<uint64_t>(b, rel + kRelTombSlotsOffAt);
+      for (uint64_t i = 0; i < n; ++i) SetField<uint32_t>(b, off + 4 * i, 1);
+      found = true;
+    }
+    REQUIRE(found);
+  });
+  CHECK(absl::IsDataLoss(s));
+  // Undamaged, both parse.
+  CHECK(damaged(base, [](char*) {}).ok());
+  CHECK(damaged(upper, [](char*) {}).ok());
+}
+
 // A fresh directory, removed with its contents.
 class ScratchDir {
  public:
