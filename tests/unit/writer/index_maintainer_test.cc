@@ -328,6 +328,109 @@ TEST_CASE("index maintainer: past the merge bound base and delta merge into a ne
   CHECK(g.IndexFacts(fourth[0].second) == g.DbFacts("acme"));
 }
 
+TEST_CASE("index maintainer: a list replaced before it was taken never retires "
+          "files control.db still names",
+          "[unit][writer]") {
+  Generation g;
+  g.AddTenant("acme", 1);
+  g.Apply("acme", 2, {Role("alice", "viewer", "d1")});
+  IndexOptions o = SmallOptions();
+  o.delta_every_changes = 2;
+  o.merge_min_changes = 5;
+  o.merge_max_changes = 5;
+  Maintainer mt(o);
+  mt.m.Reset(g.dir(), g.State());
+  Ready first = AwaitReady(mt.m);
+  const storage::TenantIndex b0 = first[0].second;
+  mt.m.Named(first);  // control.db names b0
+
+  // A delta is offered but not taken (the apply loop is busy) ...
+  g.Apply("acme", 3, {Role("b", "viewer", "d1"), Role("c", "viewer", "d1")});
+  mt.m.Notify({{"acme", 3}});
+  REQUIRE(Eventually([&] { return mt.m.stats().deltas == 1; }));
+  // ... and is replaced by a merged base before it is.
+  g.Apply("acme", 4, {Role("d", "viewer", "d1"), Role("e", "viewer", "d1"),
+                      Role("f", "viewer", "d1")});
+  mt.m.Notify({{"acme", 4}});
+  REQUIRE(Eventually([&] { return mt.m.stats().bases_merged == 1; }));
+
+  // b0 is still what control.db names: it must outlive several grace
+  // periods while the maintainer runs.
+  const absl::Time until = absl::Now() + 10 * o.grace;
+  while (absl::Now() < until) {
+    mt.m.Notify({{"acme", 4}});
+    REQUIRE(g.Exists(b0.base));
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  Ready taken = mt.m.TakeReady();
+  REQUIRE(taken.size() == 1);
+  const storage::TenantIndex b1 = taken[0].second;
+  CHECK(b1.base_offset == 4);
+  CHECK(b1.delta.empty());
+  CHECK(g.IndexFacts(b1) == g.DbFacts("acme"));
+  // The delta was never named: nothing names it, it goes.
+  mt.m.Named(taken);
+  CHECK(AwaitDeleted(mt, g, "acme", b0.base));
+  CHECK(Eventually([&] {
+    mt.m.Notify({{"acme", 4}});
+    return g.Files("acme") == std::set<std::string>{b1.base};
+  }));
+}
+
+TEST_CASE("index maintainer: a base named while its replacement waits is not deleted",
+          "[unit][writer]") {
+  Generation g;
+  g.AddTenant("acme", 1);
+  g.Apply("acme", 2, {Role("alice", "viewer", "d1")});
+  IndexOptions o = SmallOptions();
+  o.delta_every_changes = 2;
+  o.merge_min_changes = 4;
+  o.merge_max_changes = 4;
+  Maintainer mt(o);
+  mt.m.Reset(g.dir(), g.State());
+  Ready first = AwaitReady(mt.m);
+  const storage::TenantIndex b0 = first[0].second;
+  mt.m.Named(first);
+
+  // A merged base b1 is taken: the apply loop's transaction naming it is in
+  // flight ...
+  g.Apply("acme", 3, {Role("b", "viewer", "d1"), Role("c", "viewer", "d1"),
+                      Role("d", "viewer", "d1"), Role("e", "viewer", "d1")});
+  mt.m.Notify({{"acme", 3}});
+  REQUIRE(Eventually([&] { return mt.m.stats().bases_merged == 1; }));
+  Ready in_flight = AwaitReady(mt.m);
+  REQUIRE(in_flight.size() == 1);
+  const storage::TenantIndex b1 = in_flight[0].second;
+  CHECK(b1.base_offset == 3);
+  // ... while a delta over b1 is offered, then replaced by a newer merge.
+  g.Apply("acme", 4, {Role("f", "viewer", "d2"), Role("g", "viewer", "d2")});
+  mt.m.Notify({{"acme", 4}});
+  REQUIRE(Eventually([&] { return mt.m.stats().deltas == 1; }));
+  g.Apply("acme", 5, {Role("h", "viewer", "d2"), Role("i", "viewer", "d2")});
+  mt.m.Notify({{"acme", 5}});
+  REQUIRE(Eventually([&] { return mt.m.stats().bases_merged == 2; }));
+  // The transaction commits: control.db names b1 now.
+  mt.m.Named(in_flight);
+  CHECK(AwaitDeleted(mt, g, "acme", b0.base));
+  const absl::Time until = absl::Now() + 10 * o.grace;
+  while (absl::Now() < until) {
+    mt.m.Notify({{"acme", 5}});
+    REQUIRE(g.Exists(b1.base));
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  Ready next = mt.m.TakeReady();
+  REQUIRE(next.size() == 1);
+  const storage::TenantIndex b2 = next[0].second;
+  CHECK(b2.base_offset == 5);
+  CHECK(g.IndexFacts(b2) == g.DbFacts("acme"));
+  mt.m.Named(next);
+  CHECK(AwaitDeleted(mt, g, "acme", b1.base));
+  CHECK(Eventually([&] {
+    mt.m.Notify({{"acme", 5}});
+    return g.Files("acme") == std::set<std::string>{b2.base};
+  }));
+}
+
 // Builds base + delta for "acme" with one maintainer and names them.
 storage::TenantIndex BuildNamed(Generation& g, IndexOptions o) {
   g.AddTenant("acme", 1);
