@@ -260,7 +260,7 @@ TEST_CASE("index stack: the top layer deletes a fact the middle layer introduced
   CheckIndexHolds(*noop, {base_fact}, {Public("nowhere")});
 }
 
-TEST_CASE("index stack: upper layers introduce values and types; ids continue",
+TEST_CASE("index stack: upper layers introduce values and types, their ids continuing",
           "[unit][eval]") {
   auto stack = BuildStack(
       {Role("alice", "reader", "a")},
