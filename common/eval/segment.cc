@@ -342,6 +342,14 @@ absl::Status Segment::Parse(Check check, const std::string& what) {
     for (uint32_t i = 0; i < num_types_; ++i) {
       if (!string_ok(types[i])) return Corrupt(what, "a type is out of bounds");
     }
+    // A probe stops at an empty slot: a table without one would make a
+    // lookup of an absent value loop forever.
+    bool empty_slot = false;
+    for (uint64_t i = 0; i <= symbol_slot_mask_; ++i) {
+      if (symbol_slots_[i] > num_symbols_) return Corrupt(what, "a symbol slot is out of bounds");
+      empty_slot |= symbol_slots_[i] == 0;
+    }
+    if (!empty_slot) return Corrupt(what, "the symbol table has no empty slot");
   }
   const auto* rels = reinterpret_cast<const format::RelationEntry*>(base + h.relations_off);
   relations_.resize(h.num_relations);
@@ -388,24 +396,30 @@ absl::Status Segment::Parse(Check check, const std::string& what) {
       }
       for (Mask m = 1; m < masks && rel.num_rows > 0; ++m) {
         const auto& mi = rel.masks[m];
+        bool empty = false;
         for (uint64_t s = 0; s <= mi.slot_mask; ++s) {
           const auto& slot = mi.slots[s];
           if (slot.count != 0 && (slot.begin >= rel.num_rows ||
                                   slot.count > rel.num_rows - slot.begin)) {
             return Corrupt(what, "a slot is out of bounds");
           }
+          empty |= slot.count == 0;
         }
+        if (!empty) return Corrupt(what, "a slot table has no empty slot");
         if (mi.postings != nullptr) {
           for (uint32_t i = 0; i < rel.num_rows; ++i) {
             if (mi.postings[i] >= rel.num_rows) return Corrupt(what, "a posting is out of bounds");
           }
         }
       }
+      bool empty = e.tomb_slots == 0;
       for (uint64_t s = 0; s < e.tomb_slots; ++s) {
         if (rel.tomb_slots[s] > rel.num_tombstones) {
           return Corrupt(what, "a tombstone slot is out of bounds");
         }
+        empty |= rel.tomb_slots[s] == 0;
       }
+      if (!empty) return Corrupt(what, "a tombstone table has no empty slot");
     }
   }
   return absl::OkStatus();

@@ -87,7 +87,7 @@ absl::StatusOr<std::shared_ptr<const eval::Segment>> BuildBaseFromStack(
     source = merged.get();
   }
   eval::SegmentBuilder b;
-  b.set_offset(changes.empty() ? stack.offset() : changes.offset());
+  b.set_offset(changes.offset());
   absl::Status put;
   std::vector<eval::ValueRef> args;
   source->ForEachRelation([&](std::string_view name, const eval::IndexedRelation& rel) {

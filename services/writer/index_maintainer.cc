@@ -130,6 +130,16 @@ void IndexMaintainer::Named(
     if (!before.base.empty() && before.base != index.base) Retire(before.base);
     if (!before.delta.empty() && before.delta != index.delta) Retire(before.delta);
     before = index;
+    // Publish may have retired these files while this list was in flight
+    // (taken, not yet named) when a newer one replaced a list sharing them:
+    // named now, they go only once a later list replaces them.
+    const storage::TenantIndex& now = index;  // (clang 14 cannot capture a binding)
+    retired_.erase(std::remove_if(retired_.begin(), retired_.end(),
+                                  [&](const auto& r) {
+                                    return r.second == now.base ||
+                                           (!now.delta.empty() && r.second == now.delta);
+                                  }),
+                   retired_.end());
   }
 }
 
@@ -308,17 +318,29 @@ absl::Status IndexMaintainer::Publish(const std::string& name, Tenant& t) {
   {
     absl::MutexLock l(&mu_);
     // A newer list replaces an older one of the same tenant not yet taken.
+    // Its files that control.db names stay until Named() replaces them
+    // there; the others were never named, and go. (A plain loop: clang's
+    // thread-safety analysis does not see the lock inside a lambda.)
+    const auto it = named_.find(name);
+    const storage::TenantIndex none;
+    const storage::TenantIndex& current = it == named_.end() ? none : it->second;
     std::vector<std::pair<std::string, storage::TenantIndex>> kept;
     for (auto& r : ready_) {
       if (r.first != name) {
         kept.push_back(std::move(r));
         continue;
       }
-      if (r.second.base != index.base) Retire(r.second.base);
-      if (!r.second.delta.empty() && r.second.delta != index.delta) Retire(r.second.delta);
+      const storage::TenantIndex& old = r.second;
+      if (old.base != index.base && old.base != current.base && old.base != current.delta) {
+        Retire(old.base);
+      }
+      if (!old.delta.empty() && old.delta != index.delta && old.delta != current.base &&
+          old.delta != current.delta) {
+        Retire(old.delta);
+      }
     }
-    kept.emplace_back(name, index);
     ready_ = std::move(kept);
+    ready_.emplace_back(name, index);
   }
   if (wake_) wake_();
   return absl::OkStatus();

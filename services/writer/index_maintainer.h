@@ -16,7 +16,7 @@
 // a write is therefore O(changes), never O(facts):
 //   * after every `delta_every_changes` changed facts, a new delta = every
 //     change since the base, built from memory (O(delta));
-//   * once the delta holds more than clamp(base facts × merge_ratio,
+//   * once the delta holds at least clamp(base facts × merge_ratio,
 //     merge_min_changes, merge_max_changes) facts, base + delta are merged
 //     into a new base (from memory, no database read) and the delta starts
 //     empty.
@@ -59,7 +59,7 @@ namespace arbiter::writer {
 
 struct IndexOptions {
   int64_t delta_every_changes = 1000;
-  // Merge when the delta holds more than
+  // Merge when the delta holds at least
   // clamp(base facts × merge_ratio, merge_min_changes, merge_max_changes).
   int64_t merge_min_changes = 20000;
   int64_t merge_max_changes = 200000;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,8 +15,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/eval/fact_index.h"
+#include "common/replica/change_set.h"
 #include "common/storage/internal/fact_table.h"
 #include "common/storage/tenant_db.h"
+#include "tests/unit/eval/index_checks.h"
 #include "tests/unit/storage/test_util.h"
 
 namespace arbiter::storage {
@@ -322,6 +325,332 @@ TEST_CASE("sqlite fact source: one read transaction sees one offset",
   CHECK(*(*reader)->AppliedOffset() == 1);
   ARBITER_REQUIRE_OK(rtxn->Commit());
   CHECK(Collect(source, "is_public", PatternVec(1)).size() == 2);
+}
+
+
+// ------------------------------------------- layered index conformance
+//
+// The SQLite path is the reference for the layered index: a tenant database
+// takes a seeded random run of writes, and after every offset the index is
+// built the way the writer and the reader build it — a base read from the
+// database at some earlier offset, a delta of the changes since that base,
+// a top layer of the changes since the delta, and now and then a base merged
+// from the stack (BuildBaseFromStack) — and every binding pattern of every
+// relation must find exactly what SqliteFactSource finds.
+
+// Drives one tenant database and mirrors the layers built over it.
+class LayeredHarness {
+ public:
+  explicit LayeredHarness(uint32_t seed) : rng_(seed) {
+    path_ = dir_.File("t.db");
+    ARBITER_REQUIRE_OK(TenantDb::Create(path_, {"t", "", 0}));
+    auto w = TenantDb::Open(path_, DbOptions{});
+    ARBITER_REQUIRE_OK(w);
+    writer_ = *std::move(w);
+    // Durability is not under test here, and an fsync per entry would
+    // dominate the run time.
+    ARBITER_REQUIRE_OK(writer_->db()->Exec("PRAGMA synchronous=OFF"));
+    DbOptions ro;
+    ro.read_only = true;
+    auto r = TenantDb::Open(path_, ro);
+    ARBITER_REQUIRE_OK(r);
+    reader_ = *std::move(r);
+    sqlite_ = std::make_unique<SqliteFactSource>(reader_->db());
+    for (int i = 0; i < 5; ++i) users_.push_back(V("User", absl::StrCat("u", i)));
+    users_.push_back(V("User", "U0"));  // sorts before u0
+    users_.push_back(V("Group", "eng"));
+    for (int i = 0; i < 4; ++i) repos_.push_back(V("Repo", absl::StrCat("r", i)));
+    repos_.push_back(V("Org", "acme"));
+    repos_.push_back(V("Org", "ä"));
+    roles_ = {V(kStringType, "admin"), V(kStringType, "reader"), V(kStringType, "parent")};
+  }
+
+  // One log entry: a few random writes in one transaction, at the next
+  // offset.
+  void Write() {
+    ++offset_;
+    auto txn = Transaction::Begin(writer_->db(), Transaction::Mode::kImmediate);
+    ARBITER_REQUIRE_OK(txn);
+    const int ops = 1 + static_cast<int>(rng_() % 6);
+    for (int i = 0; i < ops; ++i) {
+      const uint32_t op = rng_() % 10;
+      if (op < 4) {
+        Insert(RandomFact());
+      } else if (op < 5 && !deleted_.empty()) {
+        Insert(*Pick(deleted_));  // a re-insert
+      } else if (op < 7 && !live_.empty()) {
+        const Fact f = *Pick(live_);  // an exact delete
+        Delete(f.predicate, PatternVec(f.args.begin(), f.args.end()));
+      } else if (op < 9 && !live_.empty()) {
+        // A wildcard or typed wildcard delete around a live fact.
+        const Fact f = *Pick(live_);
+        PatternVec p(f.args.begin(), f.args.end());
+        bool any_free = false;
+        for (auto& v : p) {
+          const uint32_t how = rng_() % 3;
+          if (how == 0) {
+            v = std::nullopt;
+            any_free = true;
+          } else if (how == 1) {
+            v = V(v->type, "");  // any value of this type
+            any_free = true;
+          }
+        }
+        if (!any_free) p[0] = Value{"", ""};  // the other spelling of a wildcard
+        Delete(f.predicate, p);
+      } else {
+        Insert(RandomFact());
+      }
+    }
+    ARBITER_REQUIRE_OK(writer_->SetAppliedOffset(offset_));
+    ARBITER_REQUIRE_OK(txn->Commit());
+  }
+
+  // The layers, as the writer's maintainer keeps them.
+  void NewBaseFromDb() {
+    auto base = replica::BuildBaseFromDb(*reader_);
+    ARBITER_REQUIRE_OK(base);
+    REQUIRE((*base)->offset() == offset_);
+    base_ = *base;
+    delta_ = nullptr;
+    since_base_.Clear();
+    since_base_.set_offset(base_->offset());
+  }
+  void ReadChanges(replica::ChangeSet* into, int64_t upto) {
+    auto txn = Transaction::Begin(reader_->db(), Transaction::Mode::kRead);
+    ARBITER_REQUIRE_OK(txn);
+    ARBITER_REQUIRE_OK(replica::ForEachChange(
+        *reader_, into->offset(), upto, [&](Change c) { into->Apply(std::move(c)); },
+        /*page=*/3));  // small pages: the paging is exercised too
+    ARBITER_REQUIRE_OK(txn->Commit());
+    into->set_offset(upto);
+  }
+  std::shared_ptr<const eval::FactIndex> BaseOnly() const {
+    auto s = eval::FactIndex::Stack({base_});
+    ARBITER_REQUIRE_OK(s);
+    return *s;
+  }
+  void NewDelta() {
+    ReadChanges(&since_base_, offset_);
+    auto d = since_base_.BuildLayer(BaseOnly().get());
+    ARBITER_REQUIRE_OK(d);
+    delta_ = *d;
+  }
+  void MergeBase() {
+    ReadChanges(&since_base_, offset_);
+    auto merged = replica::BuildBaseFromStack(*BaseOnly(), since_base_);
+    ARBITER_REQUIRE_OK(merged);
+    REQUIRE((*merged)->offset() == offset_);
+    REQUIRE((*merged)->kind() == eval::Segment::Kind::kBase);
+    base_ = *merged;
+    delta_ = nullptr;
+    since_base_.Clear();
+    since_base_.set_offset(base_->offset());
+  }
+  // base (+ delta), as named in control.db.
+  std::shared_ptr<const eval::FactIndex> Shared() const {
+    std::vector<std::shared_ptr<const eval::Segment>> layers = {base_};
+    if (delta_ != nullptr) layers.push_back(delta_);
+    auto s = eval::FactIndex::Stack(std::move(layers));
+    ARBITER_REQUIRE_OK(s);
+    return *s;
+  }
+  // The reader's view: the shared stack plus its in-memory top layer.
+  std::shared_ptr<const eval::FactIndex> ReaderView(replica::ChangeSet* top) {
+    auto shared = Shared();
+    top->Clear();
+    top->set_offset(shared->offset());
+    ReadChanges(top, offset_);
+    if (top->empty()) return shared;
+    auto layer = top->BuildLayer(shared.get());
+    ARBITER_REQUIRE_OK(layer);
+    std::vector<std::shared_ptr<const eval::Segment>> layers = shared->layers();
+    layers.push_back(*layer);
+    auto s = eval::FactIndex::Stack(std::move(layers));
+    ARBITER_REQUIRE_OK(s);
+    return *s;
+  }
+
+  // Every pattern of `index` against SQLite; returns the patterns compared.
+  int Check(const eval::FactIndex& index) {
+    INFO("offset " << offset_ << ", index layers " << index.layers().size());
+    auto count = reader_->CountFacts();
+    ARBITER_REQUIRE_OK(count);
+    REQUIRE(static_cast<int64_t>(index.size()) == *count);
+    REQUIRE(static_cast<int64_t>(live_.size()) == *count);
+    std::vector<Fact> probe(ever_.begin(), ever_.end());
+    for (const Fact& f : probe) {
+      INFO(ToString(f));
+      REQUIRE(index.Contains(f) == live_.contains(f));
+    }
+    return eval::testing::CheckIndexAnswers(
+        index, probe, [&](const std::string& p, const PatternVec& pat) {
+          return Collect(*sqlite_, p, pat);
+        });
+  }
+
+  std::mt19937& rng() { return rng_; }
+  int64_t offset() const { return offset_; }
+  const std::shared_ptr<const eval::Segment>& base() const { return base_; }
+  const std::shared_ptr<const eval::Segment>& delta() const { return delta_; }
+  const replica::ChangeSet& since_base() const { return since_base_; }
+  int wildcard_deletes() const { return wildcard_deletes_; }
+
+ private:
+  template <typename C>
+  typename C::const_iterator Pick(const C& c) {
+    auto it = c.begin();
+    std::advance(it, rng_() % c.size());
+    return it;
+  }
+  Fact RandomFact() {
+    auto pick = [&](const std::vector<Value>& v) { return v[rng_() % v.size()]; };
+    switch (rng_() % 5) {
+      case 0:
+        return {"is_public", {pick(repos_)}};
+      case 1:
+        return {"has_role", {pick(users_), pick(roles_)}};  // arity 2
+      case 2:
+        return {"has_relation", {pick(repos_), V(kStringType, "parent"), pick(repos_)}};
+      default:
+        return {"has_role", {pick(users_), pick(roles_), pick(repos_)}};
+    }
+  }
+  void Insert(Fact f) {  // a copy: f may be an element of deleted_
+    auto stored = writer_->InsertFact(offset_, f);
+    ARBITER_REQUIRE_OK(stored);
+    REQUIRE(*stored == !live_.contains(f));
+    live_.insert(f);
+    deleted_.erase(f);
+    ever_.insert(f);
+  }
+  void Delete(const std::string& predicate, const PatternVec& pattern) {
+    auto n = writer_->DeletePattern(offset_, predicate, pattern);
+    ARBITER_REQUIRE_OK(n);
+    int64_t expected = 0;
+    for (auto it = live_.begin(); it != live_.end();) {
+      bool match = it->predicate == predicate && it->args.size() == pattern.size();
+      for (size_t k = 0; k < pattern.size() && match; ++k) {
+        const auto& v = pattern[k];
+        if (!v.has_value() || (v->type.empty() && v->id.empty())) continue;
+        match = v->type == it->args[k].type && (v->id.empty() || v->id == it->args[k].id);
+      }
+      if (match) {
+        ++expected;
+        deleted_.insert(*it);
+        it = live_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    REQUIRE(*n == expected);
+    bool wildcard = false;
+    for (const auto& v : pattern) wildcard |= !v.has_value() || v->id.empty();
+    if (wildcard && expected > 0) ++wildcard_deletes_;
+  }
+
+  std::mt19937 rng_;
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<TenantDb> writer_, reader_;
+  std::unique_ptr<SqliteFactSource> sqlite_;
+  std::vector<Value> users_, repos_, roles_;
+  int64_t offset_ = 0;
+  std::set<Fact> live_, deleted_, ever_;
+  std::shared_ptr<const eval::Segment> base_, delta_;
+  replica::ChangeSet since_base_;
+  int wildcard_deletes_ = 0;  // pattern deletes that removed something
+};
+
+TEST_CASE("layered index conformance: base + delta + top over random writes answer "
+          "as SQLite does at every offset",
+          "[unit][storage][facts]") {
+  int compared = 0, deltas = 0, merges = 0, wildcard_deletes = 0, three_layers = 0;
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    INFO("seed " << seed);
+    LayeredHarness h(seed);
+    replica::ChangeSet top;
+    for (int step = 0; step < 40; ++step) {
+      h.Write();
+      const uint32_t roll = h.rng()() % 10;
+      if (h.base() == nullptr || roll == 0) {
+        h.NewBaseFromDb();
+      } else if (roll < 4) {
+        h.NewDelta();
+        ++deltas;
+      } else if (roll == 4) {
+        h.MergeBase();
+        ++merges;
+      }
+      auto view = h.ReaderView(&top);
+      if (view->layers().size() == 3) ++three_layers;
+      compared += h.Check(*view);
+      // The shared layers alone are the state at their own offset; a base
+      // merged from the whole view is the state now.
+      if (step % 3 == 2) {
+        auto merged = replica::BuildBaseFromStack(*h.Shared(), top);
+        ARBITER_REQUIRE_OK(merged);
+        CHECK((*merged)->offset() == h.offset());
+        auto alone = eval::FactIndex::Stack({*merged});
+        ARBITER_REQUIRE_OK(alone);
+        compared += h.Check(**alone);
+      }
+    }
+    wildcard_deletes += h.wildcard_deletes();
+  }
+  CHECK(compared > 5000);
+  CHECK(deltas > 10);
+  CHECK(merges > 3);
+  CHECK(wildcard_deletes > 10);
+  CHECK(three_layers > 10);
+}
+
+TEST_CASE("layered index conformance: a base rebuilt by BuildBaseFromStack answers "
+          "as one read from the database",
+          "[unit][storage][facts]") {
+  LayeredHarness h(11);
+  for (int i = 0; i < 8; ++i) h.Write();
+  h.NewBaseFromDb();
+  for (int i = 0; i < 8; ++i) h.Write();
+  h.NewDelta();
+  for (int i = 0; i < 8; ++i) h.Write();
+  // The reader's three layers, then every live fact merged into one base.
+  replica::ChangeSet top;
+  auto view = h.ReaderView(&top);
+  REQUIRE(view->layers().size() == 3);
+  h.Check(*view);
+  auto merged = replica::BuildBaseFromStack(*h.Shared(), top);
+  ARBITER_REQUIRE_OK(merged);
+  auto from_stack = eval::FactIndex::Stack({*merged});
+  ARBITER_REQUIRE_OK(from_stack);
+  h.Check(**from_stack);
+  // The writer's merge (base + its changes since) lands on the same facts.
+  h.MergeBase();
+  auto writer_merge = eval::FactIndex::Stack({h.base()});
+  ARBITER_REQUIRE_OK(writer_merge);
+  h.Check(**writer_merge);
+  CHECK((*writer_merge)->size() == (*from_stack)->size());
+  // With no changes the merge is a copy at the stack's offset.
+  replica::ChangeSet none;
+  none.set_offset(h.offset());
+  auto copy = replica::BuildBaseFromStack(**writer_merge, none);
+  ARBITER_REQUIRE_OK(copy);
+  CHECK((*copy)->offset() == h.base()->offset());
+  auto copy_stack = eval::FactIndex::Stack({*copy});
+  ARBITER_REQUIRE_OK(copy_stack);
+  h.Check(**copy_stack);
+  // The merged base reads the same as a fresh one from the database.
+  h.NewBaseFromDb();
+  auto from_db = eval::FactIndex::Stack({h.base()});
+  ARBITER_REQUIRE_OK(from_db);
+  CHECK((*from_db)->size() == (*copy_stack)->size());
+  // The builder's output depends only on the facts and the offset: the same
+  // bytes, however the facts were gathered.
+  CHECK(h.base()->bytes() == (*copy)->bytes());
+  // And further writes stack on the merged base as on the one from the db.
+  for (int i = 0; i < 5; ++i) h.Write();
+  auto after = h.ReaderView(&top);
+  h.Check(*after);
 }
 
 }  // namespace
