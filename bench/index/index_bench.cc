@@ -6,13 +6,14 @@
 //      CRC32C) — the time a new reader needs to take a tenant over;
 //   2. churn: --changes single-fact changes (4 inserts of new has_role facts
 //      to 1 delete of an existing one), maintained exactly as the writer and
-//      a reader do (IndexOptions defaults of services/writer): a new delta
-//      after every delta_every_changes, a merge into a new base past the
-//      merge bound, and a reader top layer rebuilt after every --advance
-//      changes. Reports the writer's CPU per change (deltas + merges,
+//      a reader do (IndexOptions defaults of services/writer): a recent
+//      layer after every recent_every_changes, a delta once the changes
+//      since it reach delta_every_changes, a merge into a new base past the
+//      merge bound (in line here; the writer merges on a second thread), and
+//      a reader top layer rebuilt after every --advance changes. Reports the writer's CPU per change (deltas + merges,
 //      amortised), the reader's top rebuild per advance, and the layers'
 //      sizes at the end;
-//   3. after the churn: the final stack (base + delta + top) against a fresh
+//   3. after the churn: the final stack (base + delta + recent + top) against a fresh
 //      build of the same facts: bytes, Authorize decisions/s on one thread
 //      over the same 100k queries (answers checked equal), and — with
 //      ARBITER_BENCH_DECISIONS=n ARBITER_BENCH_STACK=layered|fresh, under
@@ -136,15 +137,22 @@ void Run(int64_t n) {
   std::sort(live.begin(), live.end());
   live.erase(std::unique(live.begin(), live.end()), live.end());
   std::shared_ptr<const Segment> base = fresh0->layers()[0];
-  std::shared_ptr<const Segment> delta;
-  replica::ChangeSet since_base, since_delta;
+  std::shared_ptr<const Segment> delta, recent;
+  replica::ChangeSet since_base, since_delta, since_recent;
   since_base.set_offset(1);
   since_delta.set_offset(1);
+  since_recent.set_offset(1);
   double writer_cpu = 0, reader_cpu = 0, worst_top_ms = 0;
-  int64_t merges = 0, deltas = 0, advances = 0, unpublished = 0;
+  int64_t merges = 0, deltas = 0, recents = 0, advances = 0, unpublished = 0;
   const int64_t changes = absl::GetFlag(FLAGS_changes);
   const int64_t advance = absl::GetFlag(FLAGS_advance);
-  std::shared_ptr<const FactIndex> stack = Check(FactIndex::Stack({base}), "stack");
+  auto stack_of = [&] {
+    std::vector<std::shared_ptr<const Segment>> layers = {base};
+    if (delta) layers.push_back(delta);
+    if (recent) layers.push_back(recent);
+    return Check(FactIndex::Stack(std::move(layers)), "stack");
+  };
+  std::shared_ptr<const FactIndex> stack = stack_of();
   std::shared_ptr<const FactIndex> top_stack = stack;
   for (int64_t i = 0; i < changes; ++i) {
     storage::Change c;
@@ -162,42 +170,55 @@ void Run(int64_t n) {
                  Value{"Repository", absl::StrCat("new", i)}}};
       live.push_back(c.fact);
     }
-    since_base.Apply(c);
-    since_base.set_offset(c.offset);
-    since_delta.Apply(c);
-    since_delta.set_offset(c.offset);
+    for (replica::ChangeSet* cs : {&since_base, &since_delta, &since_recent}) {
+      cs->Apply(c);
+      cs->set_offset(c.offset);
+    }
     ++unpublished;
-    // The writer.
+    // The writer (services/writer/index_maintainer.cc, with its merges done
+    // in line here).
     const double w0 = CpuSeconds();
     const int64_t merge_at = std::clamp<int64_t>(
         static_cast<int64_t>(static_cast<double>(base->fact_delta()) * opt.merge_ratio),
         opt.merge_min_changes, opt.merge_max_changes);
-    auto base_only = Check(FactIndex::Stack({base}), "stack");
+    bool published = true;
     if (static_cast<int64_t>(since_base.size()) >= merge_at) {
+      auto base_only = Check(FactIndex::Stack({base}), "stack");
       base = Check(replica::BuildBaseFromStack(*base_only, since_base), "merge");
-      delta = nullptr;
+      delta = recent = nullptr;
       since_base.Clear();
       since_delta.Clear();
-      unpublished = 0;
       ++merges;
-      stack = Check(FactIndex::Stack({base}), "stack");
-    } else if (unpublished >= opt.delta_every_changes) {
+    } else if (static_cast<int64_t>(since_delta.size()) >= opt.delta_every_changes) {
+      auto base_only = Check(FactIndex::Stack({base}), "stack");
       delta = Check(since_base.BuildLayer(base_only.get()), "delta");
+      recent = nullptr;
       since_delta.Clear();
       since_delta.set_offset(c.offset);
-      unpublished = 0;
       ++deltas;
-      stack = Check(FactIndex::Stack({base, delta}), "stack");
+    } else if (unpublished >= opt.recent_every_changes) {
+      recent = nullptr;
+      auto below = stack_of();
+      recent = Check(since_delta.BuildLayer(below.get()), "recent");
+      ++recents;
+    } else {
+      published = false;
+    }
+    if (published) {
+      stack = stack_of();
+      unpublished = 0;
+      since_recent.Clear();
+      since_recent.set_offset(c.offset);
     }
     writer_cpu += CpuSeconds() - w0;
-    // A reader.
+    // A reader: the changes since the newest named layer, as its top.
     if ((i + 1) % advance == 0 || i + 1 == changes) {
       const auto r0 = Clock::now();
       const double rc0 = CpuSeconds();
-      if (since_delta.empty()) {
+      if (since_recent.empty()) {
         top_stack = stack;
       } else {
-        auto top = Check(since_delta.BuildLayer(stack.get()), "top");
+        auto top = Check(since_recent.BuildLayer(stack.get()), "top");
         std::vector<std::shared_ptr<const Segment>> layers = stack->layers();
         layers.push_back(std::move(top));
         top_stack = Check(FactIndex::Stack(std::move(layers)), "stack");
@@ -208,10 +229,12 @@ void Run(int64_t n) {
       ++advances;
     }
   }
-  std::printf("  churn: %lld changes, %lld deltas, %lld merges; writer %.1f us CPU/change; "
-              "reader top rebuild %.3f ms/advance (worst %.2f ms, every %lld changes)\n",
-              static_cast<long long>(changes), static_cast<long long>(deltas),
-              static_cast<long long>(merges), 1e6 * writer_cpu / changes,
+  std::printf("  churn: %lld changes, %lld recent layers, %lld deltas, %lld merges; writer "
+              "%.1f us CPU/change; reader top rebuild %.3f ms/advance (worst %.2f ms, every "
+              "%lld changes)\n",
+              static_cast<long long>(changes), static_cast<long long>(recents),
+              static_cast<long long>(deltas), static_cast<long long>(merges),
+              1e6 * writer_cpu / changes,
               1e3 * reader_cpu / std::max<int64_t>(1, advances), worst_top_ms,
               static_cast<long long>(advance));
   std::printf("  final layers:");

@@ -14,9 +14,10 @@ std::atomic<uint64_t> next_uid{1};
 }  // namespace
 
 bool IndexedRelation::DeletedAbove(int layer, const SymbolId* ids) const {
+  const uint64_t hash = KeyHash((1u << arity_) - 1, ids, arity_);
   for (int u = layer + 1; u < num_layers_; ++u) {
     if ((layers_[layer].tombstones_above & (1u << u)) &&
-        layers_[u].rel->Deletes(ids)) {
+        layers_[u].rel->Deletes(ids, hash)) {
       return true;
     }
   }
@@ -180,37 +181,10 @@ absl::Status FactIndex::Scan(
     if (args[i] == kNoSymbol) return absl::OkStatus();  // value never stored
     mask |= 1u << i;
   }
-  // Each layer's matches come in Value order; merge them (a fact lives in
-  // one layer only), skipping rows a layer above deletes.
-  struct Stream {
-    const SegmentRelation* rel = nullptr;
-    RowRange rows;
-    uint32_t next = 0;
-    int layer = 0;
-    const SymbolId* current = nullptr;
-  };
-  Stream streams[kMaxLayers];
-  int n = 0;
-  for (int l = 0; l < rel->num_layers_; ++l) {
-    const IndexedRelation::Layer& layer = rel->layers_[l];
-    if (layer.rel == nullptr || layer.rel->num_rows == 0) continue;
-    streams[n].rel = layer.rel;
-    streams[n].rows = layer.rel->Seek(mask, args);
-    streams[n].layer = l;
-    ++n;
-  }
-  auto advance = [&](Stream& s) {
-    s.current = nullptr;
-    while (s.next < s.rows.count) {
-      const SymbolId* ids = s.rel->ids(s.rows.row(s.next++));
-      if (rel->layers_[s.layer].tombstones_above != 0 && rel->DeletedAbove(s.layer, ids)) {
-        continue;
-      }
-      s.current = ids;
-      return;
-    }
-  };
-  for (int i = 0; i < n; ++i) advance(streams[i]);
+  // The base's matches come in Value order (its ids follow Value order);
+  // upper layers are small and ordered by id: gather and sort their
+  // matches, then merge the two (a fact lives in one layer only), skipping
+  // rows a layer above deletes.
   auto less = [&](const SymbolId* a, const SymbolId* b) {
     for (int k = 0; k < arity; ++k) {
       if (a[k] == b[k]) continue;
@@ -218,22 +192,29 @@ absl::Status FactIndex::Scan(
     }
     return false;
   };
+  std::vector<const SymbolId*> upper;
+  rel->ForEachLayer(mask, args, /*from_layer=*/1, [&](const SymbolId* ids) {
+    upper.push_back(ids);
+    return true;
+  });
+  std::sort(upper.begin(), upper.end(), less);
   std::vector<Value> row(arity);
-  while (true) {
-    Stream* best = nullptr;
-    for (int i = 0; i < n; ++i) {
-      if (streams[i].current == nullptr) continue;
-      if (best == nullptr || less(streams[i].current, best->current)) best = &streams[i];
-    }
-    if (best == nullptr) break;
+  auto emit = [&](const SymbolId* ids) {
     for (int k = 0; k < arity; ++k) {
-      ValueRef v = value(best->current[k]);
+      ValueRef v = value(ids[k]);
       row[k].type.assign(v.type.data(), v.type.size());
       row[k].id.assign(v.id.data(), v.id.size());
     }
-    if (!fn(row)) break;
-    advance(*best);
-  }
+    return fn(row);
+  };
+  size_t next = 0;
+  bool go = rel->ForEachLayer(mask, args, 0, [&](const SymbolId* ids) {
+    while (next < upper.size() && less(upper[next], ids)) {
+      if (!emit(upper[next++])) return false;
+    }
+    return emit(ids);
+  }, /*to_layer=*/1);
+  while (go && next < upper.size()) go = emit(upper[next++]);
   return absl::OkStatus();
 }
 

@@ -61,6 +61,12 @@ class IndexedRelation {
   // above it only when one of them deletes facts of this relation.
   template <typename Fn>
   bool ForEach(Mask mask, const SymbolId* args, Fn&& fn) const {
+    return ForEachLayer(mask, args, 0, std::forward<Fn>(fn));
+  }
+  // The same over layers [from_layer, to_layer) only.
+  template <typename Fn>
+  bool ForEachLayer(Mask mask, const SymbolId* args, int from_layer, Fn&& fn,
+                    int to_layer = kMaxLayers) const {
     // The highest bound value: no layer below the one that introduced it
     // can hold a row with it.
     SymbolId top = 0;
@@ -68,7 +74,7 @@ class IndexedRelation {
       if (mask & (1u << i)) top = std::max(top, args[i]);
     }
     const uint64_t hash = mask == 0 ? 0 : KeyHash(mask, args, arity_);
-    for (int l = 0; l < num_layers_; ++l) {
+    for (int l = from_layer; l < std::min(num_layers_, to_layer); ++l) {
       const Layer& layer = layers_[l];
       if (layer.rel == nullptr || layer.rel->num_rows == 0 || top >= layer.symbol_end) {
         continue;

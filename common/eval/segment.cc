@@ -109,12 +109,6 @@ uint64_t SlotsFor(uint64_t n, bool upper) {
   return s;
 }
 
-bool KeyEquals(Mask mask, const SymbolId* row, const SymbolId* args, int arity) {
-  for (int i = 0; i < arity; ++i) {
-    if ((mask & (1u << i)) && row[i] != args[i]) return false;
-  }
-  return true;
-}
 
 bool IsPrefixMask(Mask mask) { return (mask & (mask + 1)) == 0; }
 
@@ -126,36 +120,6 @@ absl::Status Corrupt(const std::string& what, absl::string_view why) {
 
 // ---------------------------------------------------------------------------
 // SegmentRelation
-
-RowRange SegmentRelation::SeekHashed(Mask mask, const SymbolId* args, uint64_t hash) const {
-  const MaskIndex& m = masks[mask];
-  if (m.slots == nullptr) return {};
-  uint64_t i = hash & m.slot_mask;
-  while (true) {
-    const Slot& s = m.slots[i];
-    if (s.count == 0) return {};
-    const uint32_t first = m.postings != nullptr ? m.postings[s.begin] : s.begin;
-    if (KeyEquals(mask, ids(first), args, arity)) {
-      return RowRange{m.postings, s.begin, s.count};
-    }
-    i = (i + 1) & m.slot_mask;
-  }
-}
-
-bool SegmentRelation::Deletes(const SymbolId* key) const {
-  if (num_tombstones == 0) return false;
-  const Mask full = (1u << arity) - 1;
-  uint64_t i = KeyHash(full, key, arity) & tomb_slot_mask;
-  while (true) {
-    const uint32_t t = tomb_slots[i];
-    if (t == 0) return false;
-    const SymbolId* row = tombstones + size_t{t - 1} * arity;
-    bool equal = true;
-    for (int k = 0; k < arity && equal; ++k) equal = row[k] == key[k];
-    if (equal) return true;
-    i = (i + 1) & tomb_slot_mask;
-  }
-}
 
 // ---------------------------------------------------------------------------
 // SegmentBytes
@@ -491,14 +455,28 @@ class LocalSymbols {
   absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, uint32_t> index_;
 };
 
-// Facts of one (predicate, arity), as local symbol ids (or, for tombstones
-// and parent values, resolved ids; see Impl).
+// A fact of an upper builder as local symbol ids (unused positions 0).
+struct LocalKey {
+  uint32_t v[kMaxArity] = {};
+  friend bool operator==(const LocalKey& a, const LocalKey& b) {
+    return std::memcmp(a.v, b.v, sizeof(a.v)) == 0;
+  }
+  friend bool operator<(const LocalKey& a, const LocalKey& b) {
+    return std::lexicographical_compare(a.v, a.v + kMaxArity, b.v, b.v + kMaxArity);
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const LocalKey& k) {
+    return H::combine(std::move(h), MixIds(k.v, kMaxArity, 0));
+  }
+};
+
+// Facts of one (predicate, arity), as local symbol ids.
 struct PendingRelation {
   std::string name;
   int arity = 0;
-  // Base: rows of local ids. Upper: the net state per fact (key: local ids).
+  // Base: rows of local ids. Upper: the net state per fact.
   std::vector<uint32_t> rows;
-  absl::flat_hash_map<std::vector<uint32_t>, bool> net;  // upper: present?
+  absl::flat_hash_map<LocalKey, bool> net;  // upper: present?
 };
 
 }  // namespace
@@ -560,10 +538,9 @@ absl::Status SegmentBuilder::Put(std::string_view predicate,
     ++impl_->puts;
     return absl::OkStatus();
   }
-  std::vector<uint32_t> key;
-  key.reserve(args.size());
-  for (const ValueRef& v : args) key.push_back(impl_->symbols.Intern(v));
-  rel.net[std::move(key)] = true;
+  LocalKey key;
+  for (size_t i = 0; i < args.size(); ++i) key.v[i] = impl_->symbols.Intern(args[i]);
+  rel.net[key] = true;
   return absl::OkStatus();
 }
 
@@ -579,10 +556,9 @@ absl::Status SegmentBuilder::Erase(std::string_view predicate,
   }
   ARBITER_RETURN_IF_ERROR(CheckFact(predicate, args));
   PendingRelation& rel = impl_->Relation(predicate, static_cast<int>(args.size()));
-  std::vector<uint32_t> key;
-  key.reserve(args.size());
-  for (const ValueRef& v : args) key.push_back(impl_->symbols.Intern(v));
-  rel.net[std::move(key)] = false;
+  LocalKey key;
+  for (size_t i = 0; i < args.size(); ++i) key.v[i] = impl_->symbols.Intern(args[i]);
+  rel.net[key] = false;
   return absl::OkStatus();
 }
 
@@ -654,7 +630,7 @@ void BuildMask(BuiltRelation& r, Mask mask, bool upper) {
   uint64_t groups = 0;
   for (uint32_t p = 0; p < n;) {
     uint32_t q = p + 1;
-    while (q < n && KeyEquals(mask, row(at(q)), row(at(p)), a)) ++q;
+    while (q < n && internal::KeyEquals(mask, row(at(q)), row(at(p)), a)) ++q;
     ++groups;
     p = q;
   }
@@ -662,7 +638,7 @@ void BuildMask(BuiltRelation& r, Mask mask, bool upper) {
   md.slots.assign(slots, SegmentRelation::Slot{0, 0});
   for (uint32_t p = 0; p < n;) {
     uint32_t q = p + 1;
-    while (q < n && KeyEquals(mask, row(at(q)), row(at(p)), a)) ++q;
+    while (q < n && internal::KeyEquals(mask, row(at(q)), row(at(p)), a)) ++q;
     uint64_t i = KeyHash(mask, row(at(p)), a) & (slots - 1);
     while (md.slots[i].count != 0) i = (i + 1) & (slots - 1);
     md.slots[i] = SegmentRelation::Slot{p, q - p};
@@ -722,7 +698,7 @@ absl::StatusOr<SegmentBytes> SegmentBuilder::Finish() {
   std::vector<bool> used(nlocal, parent_ == nullptr);
   struct Classified {
     PendingRelation* rel;
-    std::vector<std::vector<uint32_t>> rows, tombs;  // local ids
+    std::vector<LocalKey> rows, tombs;  // local ids
   };
   std::vector<Classified> classified;
   if (parent_ != nullptr) {
@@ -733,12 +709,12 @@ absl::StatusOr<SegmentBytes> SegmentBuilder::Finish() {
         bool in_parent = prel != nullptr;
         SymbolId ids[kMaxArity];
         for (int i = 0; i < rel.arity && in_parent; ++i) {
-          ids[i] = final_id[fact[i]];
+          ids[i] = final_id[fact.v[i]];
           in_parent = ids[i] != kNoSymbol;
         }
         in_parent = in_parent && prel->Contains(ids);
         if (present && !in_parent) {
-          for (uint32_t l : fact) used[l] = true;
+          for (int i = 0; i < rel.arity; ++i) used[fact.v[i]] = true;
           c.rows.push_back(fact);
         } else if (!present && in_parent) {
           c.tombs.push_back(fact);
@@ -748,14 +724,17 @@ absl::StatusOr<SegmentBytes> SegmentBuilder::Finish() {
     }
   }
 
-  // New symbols, in Value order, numbered from symbol_base.
+  // New symbols numbered from symbol_base: in a base in Value order (so id
+  // order is Value order there), in an upper layer as they came.
   std::vector<uint32_t> fresh_used;
   for (uint32_t l : fresh) {
     if (used[l]) fresh_used.push_back(l);
   }
-  std::sort(fresh_used.begin(), fresh_used.end(), [&](uint32_t a, uint32_t b) {
-    return in.symbols.value(a) < in.symbols.value(b);
-  });
+  if (parent_ == nullptr) {
+    std::sort(fresh_used.begin(), fresh_used.end(), [&](uint32_t a, uint32_t b) {
+      return in.symbols.value(a) < in.symbols.value(b);
+    });
+  }
   for (size_t i = 0; i < fresh_used.size(); ++i) {
     final_id[fresh_used[i]] = symbol_base + static_cast<SymbolId>(i);
   }
@@ -784,17 +763,9 @@ absl::StatusOr<SegmentBytes> SegmentBuilder::Finish() {
     }
   }
 
-  // Relations in final ids, rows in Value order.
-  auto compare_ids = [&](SymbolId a, SymbolId b) -> int {
-    if (a == b) return 0;
-    if (parent_ == nullptr) return a < b ? -1 : 1;  // base: id order is Value order
-    ValueRef va = a < symbol_base ? parent_->value(a)
-                                  : ValueRef{in.symbols.value(fresh_used[a - symbol_base]).type,
-                                             in.symbols.value(fresh_used[a - symbol_base]).id};
-    ValueRef vb = b < symbol_base ? parent_->value(b)
-                                  : ValueRef{in.symbols.value(fresh_used[b - symbol_base]).type,
-                                             in.symbols.value(fresh_used[b - symbol_base]).id};
-    return Compare(va, vb);
+  // Relations in final ids, rows in id order (in a base, Value order).
+  auto compare_ids = [](SymbolId a, SymbolId b) -> int {
+    return a == b ? 0 : (a < b ? -1 : 1);
   };
   std::vector<BuiltRelation> built;
   int64_t fact_delta = 0;
@@ -847,11 +818,11 @@ absl::StatusOr<SegmentBytes> SegmentBuilder::Finish() {
       r.name = c.rel->name;
       r.arity = c.rel->arity;
       for (const auto& f : c.rows) {
-        for (uint32_t l : f) r.rows.push_back(final_id[l]);
+        for (int i = 0; i < r.arity; ++i) r.rows.push_back(final_id[f.v[i]]);
       }
       std::sort(c.tombs.begin(), c.tombs.end());
       for (const auto& f : c.tombs) {
-        for (uint32_t l : f) r.tombstones.push_back(final_id[l]);
+        for (int i = 0; i < r.arity; ++i) r.tombstones.push_back(final_id[f.v[i]]);
       }
       finish_relation(r);
       built.push_back(std::move(r));

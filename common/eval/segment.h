@@ -16,10 +16,12 @@
 //                 table (type id, string) -> id
 //   types         the type names this layer introduces: [type_base, type_end)
 //   relations     per (predicate, arity), ordered by name then arity:
-//                   rows        n × arity symbol ids, ascending in Value order
+//                   rows        n × arity symbol ids, ascending by id (in a
+//                               base, where ids follow Value order, that is
+//                               Value order)
 //                   masks       per pattern of bound positions (mask 1..2^a-1):
 //                               postings (row numbers grouped by key, rows of
-//                               one key ascending; omitted when identical to
+//                               one key in row order; omitted when identical to
 //                               the row order, as for every prefix pattern)
 //                               and a slot table key -> {first posting, count}
 //                   tombstones  (upper layers) facts of the layers below that
@@ -30,7 +32,8 @@
 // below it, as a FactIndex): its rows are facts absent from the stack, its
 // tombstones facts of the stack that are gone; its new values and types take
 // the ids after the stack's. In a base, symbol ids are assigned in Value
-// order, so id order is Value order.
+// order, so id order is Value order; an upper layer numbers its values as
+// they came (it is small: FactIndex::Scan sorts its matches).
 //
 // Thread-compatible: immutable once built; share as
 // std::shared_ptr<const Segment>.
@@ -103,6 +106,15 @@ inline uint64_t KeyHash(Mask mask, const SymbolId* ids, int arity) {
   return MixIds(key, n, mask);
 }
 
+namespace internal {
+inline bool KeyEquals(Mask mask, const SymbolId* row, const SymbolId* args, int arity) {
+  for (int i = 0; i < arity; ++i) {
+    if ((mask & (1u << i)) && row[i] != args[i]) return false;
+  }
+  return true;
+}
+}  // namespace internal
+
 // The rows a lookup found: row numbers begin .. begin+count-1 of the
 // postings, or of the rows themselves when `postings` is null.
 struct RowRange {
@@ -139,17 +151,46 @@ struct SegmentRelation {
   const SymbolId* ids(uint32_t row) const { return rows + size_t{row} * arity; }
 
   // The rows whose arguments at the positions of `mask` equal args[i] (only
-  // those args are read), ascending in Value order. mask 0: every row. One
-  // hash probe; never scans.
+  // those args are read), in row order. mask 0: every row. One hash probe;
+  // never scans.
   RowRange Seek(Mask mask, const SymbolId* args) const {
     return mask == 0 ? RowRange{nullptr, 0, num_rows}
                      : SeekHashed(mask, args, KeyHash(mask, args, arity));
   }
   // The same with KeyHash(mask, args, arity) already computed (a stack
   // probes every layer with one hash). REQUIRES: mask != 0.
-  RowRange SeekHashed(Mask mask, const SymbolId* args, uint64_t hash) const;
-  // Whether this layer deletes the fact `ids` (arity ids) of a lower layer.
-  bool Deletes(const SymbolId* ids) const;
+  RowRange SeekHashed(Mask mask, const SymbolId* args, uint64_t hash) const {
+    const MaskIndex& m = masks[mask];
+    if (m.slots == nullptr) return {};
+    uint64_t i = hash & m.slot_mask;
+    while (true) {
+      const Slot& s = m.slots[i];
+      if (s.count == 0) return {};
+      const uint32_t first = m.postings != nullptr ? m.postings[s.begin] : s.begin;
+      if (internal::KeyEquals(mask, ids(first), args, arity)) {
+        return RowRange{m.postings, s.begin, s.count};
+      }
+      i = (i + 1) & m.slot_mask;
+    }
+  }
+  // Whether this layer deletes the fact `key` (arity ids) of a lower layer;
+  // `hash` is KeyHash(all positions, key, arity).
+  bool Deletes(const SymbolId* key, uint64_t hash) const {
+    if (num_tombstones == 0) return false;
+    uint64_t i = hash & tomb_slot_mask;
+    while (true) {
+      const uint32_t t = tomb_slots[i];
+      if (t == 0) return false;
+      const SymbolId* row = tombstones + size_t{t - 1} * arity;
+      bool equal = true;
+      for (int k = 0; k < arity && equal; ++k) equal = row[k] == key[k];
+      if (equal) return true;
+      i = (i + 1) & tomb_slot_mask;
+    }
+  }
+  bool Deletes(const SymbolId* key) const {
+    return Deletes(key, KeyHash((1u << arity) - 1, key, arity));
+  }
 };
 
 // The bytes of a segment: a heap block or a read-only file mapping.

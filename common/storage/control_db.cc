@@ -41,7 +41,9 @@ CREATE TABLE tenants(
   index_base         TEXT    NOT NULL DEFAULT '',
   index_base_offset  INTEGER NOT NULL DEFAULT 0,
   index_delta        TEXT    NOT NULL DEFAULT '',
-  index_delta_offset INTEGER NOT NULL DEFAULT 0
+  index_delta_offset INTEGER NOT NULL DEFAULT 0,
+  index_recent       TEXT    NOT NULL DEFAULT '',
+  index_recent_offset INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 )sql";
 
@@ -57,6 +59,8 @@ ALTER TABLE tenants ADD COLUMN index_base TEXT NOT NULL DEFAULT '';
 ALTER TABLE tenants ADD COLUMN index_base_offset INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tenants ADD COLUMN index_delta TEXT NOT NULL DEFAULT '';
 ALTER TABLE tenants ADD COLUMN index_delta_offset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN index_recent TEXT NOT NULL DEFAULT '';
+ALTER TABLE tenants ADD COLUMN index_recent_offset INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 std::string_view ToString(ReplicationState state) {
@@ -193,7 +197,8 @@ absl::StatusOr<ControlState> ControlDb::Read() {
         db_->Prepare(v11 ? "SELECT name, path, applied_offset, lagging, "
                            "complete_offset, fresh_boot_id, fresh_boottime_ns, "
                            "index_base, index_base_offset, index_delta, "
-                           "index_delta_offset FROM tenants ORDER BY name"
+                           "index_delta_offset, index_recent, index_recent_offset "
+                           "FROM tenants ORDER BY name"
                          : "SELECT name, path, applied_offset FROM tenants "
                            "ORDER BY name"));
     while (true) {
@@ -212,6 +217,8 @@ absl::StatusOr<ControlState> ControlDb::Read() {
       t.index.base_offset = stmt->ColumnInt64(8);
       t.index.delta = std::string(stmt->ColumnText(9));
       t.index.delta_offset = stmt->ColumnInt64(10);
+      t.index.recent = std::string(stmt->ColumnText(11));
+      t.index.recent_offset = stmt->ColumnInt64(12);
     }
   }
   if (txn.has_value()) ARBITER_RETURN_IF_ERROR(txn->Commit());
@@ -288,12 +295,15 @@ absl::Status ControlDb::UpdateApplied(const AppliedUpdate& update) {
     const TenantIndex& index = named.second;
     ARBITER_RETURN_IF_ERROR(UpdateTenant(
         "UPDATE tenants SET index_base = ?2, index_base_offset = ?3, "
-        "index_delta = ?4, index_delta_offset = ?5 WHERE name = ?1",
+        "index_delta = ?4, index_delta_offset = ?5, index_recent = ?6, "
+        "index_recent_offset = ?7 WHERE name = ?1",
         named.first, [&](Statement& stmt) -> absl::Status {
           ARBITER_RETURN_IF_ERROR(stmt.BindText(2, index.base));
           ARBITER_RETURN_IF_ERROR(stmt.BindInt64(3, index.base_offset));
           ARBITER_RETURN_IF_ERROR(stmt.BindText(4, index.delta));
-          return stmt.BindInt64(5, index.delta_offset);
+          ARBITER_RETURN_IF_ERROR(stmt.BindInt64(5, index.delta_offset));
+          ARBITER_RETURN_IF_ERROR(stmt.BindText(6, index.recent));
+          return stmt.BindInt64(7, index.recent_offset);
         }));
   }
   return txn.Commit();
@@ -396,8 +406,9 @@ absl::Status ControlDb::SetGeneration(int64_t generation,
     ARBITER_ASSIGN_OR_RETURN(
         PooledStatement stmt,
         db_->Prepare("INSERT INTO tenants(name, path, applied_offset, index_base, "
-                     "index_base_offset, index_delta, index_delta_offset) "
-                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING"));
+                     "index_base_offset, index_delta, index_delta_offset, index_recent, "
+                     "index_recent_offset) "
+                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING"));
     ARBITER_RETURN_IF_ERROR(stmt->BindText(1, tenant.name));
     ARBITER_RETURN_IF_ERROR(stmt->BindText(2, tenant.path));
     ARBITER_RETURN_IF_ERROR(stmt->BindInt64(3, tenant.applied_offset));
@@ -405,6 +416,8 @@ absl::Status ControlDb::SetGeneration(int64_t generation,
     ARBITER_RETURN_IF_ERROR(stmt->BindInt64(5, tenant.index.base_offset));
     ARBITER_RETURN_IF_ERROR(stmt->BindText(6, tenant.index.delta));
     ARBITER_RETURN_IF_ERROR(stmt->BindInt64(7, tenant.index.delta_offset));
+    ARBITER_RETURN_IF_ERROR(stmt->BindText(8, tenant.index.recent));
+    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(9, tenant.index.recent_offset));
     ARBITER_RETURN_IF_ERROR(stmt->Run());
     if (stmt->Changes() == 0) {
       return absl::InvalidArgumentError(absl::StrCat(

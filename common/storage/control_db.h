@@ -46,14 +46,30 @@ absl::StatusOr<ReplicationState> ParseReplicationState(std::string_view text);
 absl::StatusOr<DrainState> ParseDrainState(std::string_view text);
 
 // The host-shared index files of a tenant (DESIGN.md §9.4), relative to
-// the generation directory: a base segment holding the tenant's facts at
-// base_offset and, optionally, a delta segment built on it that brings it to
-// delta_offset. Empty names: not built yet. Named files are immutable.
+// the generation directory, bottom first: a base segment holding the
+// tenant's facts at base_offset; optionally a delta segment built on it that
+// brings it to delta_offset; optionally a recent segment built on those that
+// brings them to recent_offset. Empty names: not built (none at all: not
+// indexed yet). Named files are immutable.
 struct TenantIndex {
   std::string base;
   int64_t base_offset = 0;
   std::string delta;  // '' = none
   int64_t delta_offset = 0;
+  std::string recent;  // '' = none
+  int64_t recent_offset = 0;
+
+  // The named files, bottom first.
+  std::vector<std::string> files() const {
+    std::vector<std::string> out;
+    for (const std::string* f : {&base, &delta, &recent}) {
+      if (!f->empty()) out.push_back(*f);
+    }
+    return out;
+  }
+  bool names(const std::string& file) const {
+    return !file.empty() && (file == base || file == delta || file == recent);
+  }
 
   friend bool operator==(const TenantIndex&, const TenantIndex&) = default;
 };

@@ -69,42 +69,44 @@ std::shared_ptr<const TenantMap> TenantReplicas::Advance(
 }
 
 absl::Status TenantReplicas::UseIndex(Replica& r, const storage::TenantIndex& index) {
-  std::shared_ptr<const eval::Segment> base, delta;
+  std::vector<std::shared_ptr<const eval::Segment>> layers;
+  std::vector<std::string> names = index.files();
   if (index.base.empty()) {
     // Not indexed by the writer yet: a private base, read once.
-    if (r.index.base.empty() && r.base != nullptr) {
-      base = r.base;
+    if (r.index.base.empty() && !r.layers.empty()) {
+      layers.push_back(r.layers.front());
     } else {
-      ARBITER_ASSIGN_OR_RETURN(base, replica::BuildBaseFromDb(*r.db));
+      ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> base,
+                               replica::BuildBaseFromDb(*r.db));
       LOG(INFO) << "tenant \"" << r.name << "\": no shared index yet; a private one of "
                 << base->fact_delta() << " facts at offset " << base->offset();
+      layers.push_back(std::move(base));
     }
   } else {
-    auto open = [&](const std::string& relative,
-                    const std::shared_ptr<const eval::Segment>& have,
-                    const std::string& have_name)
-        -> absl::StatusOr<std::shared_ptr<const eval::Segment>> {
-      if (have != nullptr && have_name == relative) return have;
-      auto seg = eval::Segment::Open(dir_.TenantPath(generation_, relative));
-      if (absl::IsNotFound(seg.status())) {
-        retry_ = true;  // replaced since control.db was read
-        return absl::UnavailableError(absl::StrCat(
-            "index file ", relative, " was replaced; re-reading control.db"));
+    // Files already mapped are reused; the others are mapped and verified.
+    const std::vector<std::string> have = r.index.files();
+    for (const std::string& name : names) {
+      std::shared_ptr<const eval::Segment> seg;
+      for (size_t i = 0; i < have.size() && i < r.layers.size(); ++i) {
+        if (have[i] == name) seg = r.layers[i];
       }
-      if (seg.ok()) ++segments_mapped_;
-      return seg;
-    };
-    ARBITER_ASSIGN_OR_RETURN(base, open(index.base, r.base, r.index.base));
-    if (!index.delta.empty()) {
-      ARBITER_ASSIGN_OR_RETURN(delta, open(index.delta, r.delta, r.index.delta));
+      if (seg == nullptr) {
+        auto opened = eval::Segment::Open(dir_.TenantPath(generation_, name));
+        if (absl::IsNotFound(opened.status())) {
+          retry_ = true;  // replaced since control.db was read
+          return absl::UnavailableError(
+              absl::StrCat("index file ", name, " was replaced; re-reading control.db"));
+        }
+        ARBITER_RETURN_IF_ERROR(opened.status());
+        ++segments_mapped_;
+        seg = std::move(*opened);
+      }
+      layers.push_back(std::move(seg));
     }
   }
-  std::vector<std::shared_ptr<const eval::Segment>> layers = {base};
-  if (delta != nullptr) layers.push_back(delta);
   ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::FactIndex> stack,
-                           eval::FactIndex::Stack(std::move(layers)));
-  r.base = std::move(base);
-  r.delta = std::move(delta);
+                           eval::FactIndex::Stack(layers));
+  r.layers = std::move(layers);
   r.index = index;
   r.stack = std::move(stack);
   r.top.Clear();

@@ -5,14 +5,14 @@
 // control.db's registry it keeps a read-only connection to the tenant
 // database and an index stack:
 //
-//   base, delta   the host-shared segment files control.db names, mapped
-//                 read-only (shared with every reader of the host through
+//   base, delta,  the host-shared segment files control.db names, mapped
+//   recent        read-only (shared with every reader of the host through
 //                 the page cache; verified by CRC32C when first mapped);
-//   top           the changes after the delta (or base), read from the
+//   top           the changes after the newest of them, read from the
 //                 tenant's `changes` table and kept as a small in-memory
 //                 layer, rebuilt from scratch at each advance — O(changes
-//                 since the delta), never O(facts): the writer keeps that
-//                 number small (services/writer/index_maintainer.h).
+//                 since the recent layer), never O(facts): the writer keeps
+//                 that number small (services/writer/index_maintainer.h).
 //
 // Advance():
 //   * new index files named -> map them; the top layer restarts from the
@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -74,8 +75,9 @@ class TenantReplicas {
     std::string name;
     std::unique_ptr<storage::TenantDb> db;
     storage::TenantIndex index;  // the names in use ('' base: private)
-    std::shared_ptr<const eval::Segment> base, delta;
-    std::shared_ptr<const eval::FactIndex> stack;  // base (+ delta)
+    // index.files() as mapped (or the private base), bottom first.
+    std::vector<std::shared_ptr<const eval::Segment>> layers;
+    std::shared_ptr<const eval::FactIndex> stack;  // of `layers`
     replica::ChangeSet top;  // changes after stack, up to top.offset()
     int64_t tenant_offset = -1;
     int64_t policy_version = -1;

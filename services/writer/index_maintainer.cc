@@ -22,16 +22,19 @@ namespace fs = std::filesystem;
 
 constexpr absl::Duration kRetryPause = absl::Seconds(1);
 
-// The stack of a tenant's built layers.
+// The stack of a tenant's built layers (null ones left out).
 absl::StatusOr<std::shared_ptr<const eval::FactIndex>> StackOf(
     const std::shared_ptr<const eval::Segment>& base,
-    const std::shared_ptr<const eval::Segment>& delta) {
+    const std::shared_ptr<const eval::Segment>& delta = nullptr,
+    const std::shared_ptr<const eval::Segment>& recent = nullptr) {
   std::vector<std::shared_ptr<const eval::Segment>> layers = {base};
   if (delta != nullptr) layers.push_back(delta);
+  if (recent != nullptr) layers.push_back(recent);
   return eval::FactIndex::Stack(std::move(layers));
 }
 
-// The net changes a delta holds, as a ChangeSet relative to its base.
+// Adds the net changes an upper layer holds to `out` (rows present,
+// tombstones absent), and sets its offset.
 void LoadDelta(const eval::FactIndex& stack, const eval::Segment& delta,
                replica::ChangeSet* out) {
   for (const eval::SegmentRelation& rel : delta.relations()) {
@@ -58,8 +61,12 @@ void LoadDelta(const eval::FactIndex& stack, const eval::Segment& delta,
 }  // namespace
 
 absl::Status IndexOptions::Validate() const {
-  if (delta_every_changes < 1) {
-    return absl::InvalidArgumentError("--index_delta_every_changes: must be >= 1");
+  if (recent_every_changes < 1) {
+    return absl::InvalidArgumentError("--index_recent_every_changes: must be >= 1");
+  }
+  if (delta_every_changes < recent_every_changes) {
+    return absl::InvalidArgumentError(
+        "--index_delta_every_changes: must be >= --index_recent_every_changes");
   }
   if (merge_min_changes < 1 || merge_max_changes < merge_min_changes) {
     return absl::InvalidArgumentError(
@@ -84,6 +91,7 @@ IndexMaintainer::~IndexMaintainer() { Stop(); }
 
 void IndexMaintainer::Start() {
   thread_ = std::thread([this] { Run(); });
+  merge_thread_ = std::thread([this] { RunMerges(); });
 }
 
 void IndexMaintainer::Stop() {
@@ -92,6 +100,7 @@ void IndexMaintainer::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  if (merge_thread_.joinable()) merge_thread_.join();
 }
 
 void IndexMaintainer::Reset(const std::string& generation_dir,
@@ -127,18 +136,16 @@ void IndexMaintainer::Named(
   absl::MutexLock l(&mu_);
   for (const auto& [name, index] : named) {
     storage::TenantIndex& before = named_[name];
-    if (!before.base.empty() && before.base != index.base) Retire(before.base);
-    if (!before.delta.empty() && before.delta != index.delta) Retire(before.delta);
+    for (const std::string& f : before.files()) {
+      if (!index.names(f)) Retire(f);
+    }
     before = index;
     // Publish may have retired these files while this list was in flight
     // (taken, not yet named) when a newer one replaced a list sharing them:
     // named now, they go only once a later list replaces them.
     const storage::TenantIndex& now = index;  // (clang 14 cannot capture a binding)
     retired_.erase(std::remove_if(retired_.begin(), retired_.end(),
-                                  [&](const auto& r) {
-                                    return r.second == now.base ||
-                                           (!now.delta.empty() && r.second == now.delta);
-                                  }),
+                                  [&](const auto& r) { return now.names(r.second); }),
                    retired_.end());
   }
 }
@@ -241,11 +248,15 @@ void IndexMaintainer::ResetNow() {
     ready_.clear();
     named_.clear();
     retired_.clear();
+    merge_queue_.clear();
+    merged_.clear();
+    ++resets_;  // a merge still running belongs to the old generation
     retire_dir_ = dir;
   }
   tenants_.clear();
   open_.clear();
   dir_ = dir;
+  const replica::ReplicaDir replica_dir(dir_);
   absl::flat_hash_set<std::string> keep;
   std::map<std::string, int64_t> dirty;
   absl::flat_hash_map<std::string, storage::TenantIndex> named;
@@ -254,40 +265,53 @@ void IndexMaintainer::ResetNow() {
     named[e.name] = e.index;
     dirty[e.name] = e.applied_offset;
     if (e.index.base.empty()) continue;
-    auto base = eval::Segment::Open(replica::ReplicaDir(dir_).Path(e.index.base));
-    std::shared_ptr<const eval::Segment> delta;
-    absl::Status s = base.status();
-    if (s.ok() && !e.index.delta.empty()) {
-      auto d = eval::Segment::Open(replica::ReplicaDir(dir_).Path(e.index.delta));
-      s = d.status();
-      if (s.ok()) delta = std::move(*d);
+    // Adopt the named files if every one of them opens, verifies and stacks.
+    std::shared_ptr<const eval::Segment> layers[3];
+    const std::string* names[3] = {&e.index.base, &e.index.delta, &e.index.recent};
+    absl::Status s;
+    for (int i = 0; i < 3 && s.ok(); ++i) {
+      if (names[i]->empty()) continue;
+      auto seg = eval::Segment::Open(replica_dir.Path(*names[i]));
+      s = seg.status();
+      if (s.ok()) layers[i] = std::move(*seg);
     }
-    std::shared_ptr<const eval::FactIndex> stack;
+    std::shared_ptr<const eval::FactIndex> with_delta, full;
     if (s.ok()) {
-      auto st = StackOf(*base, delta);
+      auto st = StackOf(layers[0], layers[1]);
       s = st.status();
-      if (s.ok()) stack = std::move(*st);
+      if (s.ok()) with_delta = std::move(*st);
+    }
+    if (s.ok()) {
+      auto st = StackOf(layers[0], layers[1], layers[2]);
+      s = st.status();
+      if (s.ok()) full = std::move(*st);
     }
     if (!s.ok()) {
-      LOG(WARNING) << "tenant \"" << e.name << "\": its index files cannot be used ("
-                   << s << "); rebuilding them";
+      LOG(WARNING) << "tenant \"" << e.name << "\": its index files cannot be used (" << s
+                   << "); rebuilding them";
       continue;
     }
-    t.base = *base;
+    t.base = layers[0];
     t.base_name = e.index.base;
-    t.changes.set_offset(t.base->offset());
-    if (delta != nullptr) {
-      LoadDelta(*stack, *delta, &t.changes);
-      t.delta = delta;
+    t.since_base.set_offset(t.base->offset());
+    t.since_delta.set_offset(t.base->offset());
+    if (layers[1] != nullptr) {
+      LoadDelta(*with_delta, *layers[1], &t.since_base);
+      t.since_delta.set_offset(layers[1]->offset());
+      t.delta = layers[1];
       t.delta_name = e.index.delta;
-      keep.insert(e.index.delta);
     }
-    t.read_offset = t.changes.offset();
-    keep.insert(e.index.base);
+    if (layers[2] != nullptr) {
+      LoadDelta(*full, *layers[2], &t.since_base);
+      LoadDelta(*full, *layers[2], &t.since_delta);
+      t.recent = layers[2];
+      t.recent_name = e.index.recent;
+    }
+    t.read_offset = t.since_base.offset();
+    for (const std::string& f : e.index.files()) keep.insert(f);
   }
   // Files no registry row names are leftovers of an earlier process.
   std::error_code ec;
-  const replica::ReplicaDir replica_dir(dir_);
   for (const auto& tenant_dir : fs::directory_iterator(replica_dir.IndexDir(), ec)) {
     std::error_code ec2;
     for (const auto& f : fs::directory_iterator(tenant_dir.path(), ec2)) {
@@ -307,6 +331,14 @@ void IndexMaintainer::ResetNow() {
   reset_pending_ = false;
 }
 
+absl::StatusOr<std::string> IndexMaintainer::Write(const std::string& tenant,
+                                                   const char* kind,
+                                                   const eval::Segment& layer) {
+  const std::string file = NewName(tenant, kind, layer.offset());
+  ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(replica::ReplicaDir(dir_).Path(file), layer));
+  return file;
+}
+
 absl::Status IndexMaintainer::Publish(const std::string& name, Tenant& t) {
   storage::TenantIndex index;
   index.base = t.base_name;
@@ -314,6 +346,10 @@ absl::Status IndexMaintainer::Publish(const std::string& name, Tenant& t) {
   if (t.delta != nullptr) {
     index.delta = t.delta_name;
     index.delta_offset = t.delta->offset();
+  }
+  if (t.recent != nullptr) {
+    index.recent = t.recent_name;
+    index.recent_offset = t.recent->offset();
   }
   {
     absl::MutexLock l(&mu_);
@@ -330,13 +366,8 @@ absl::Status IndexMaintainer::Publish(const std::string& name, Tenant& t) {
         kept.push_back(std::move(r));
         continue;
       }
-      const storage::TenantIndex& old = r.second;
-      if (old.base != index.base && old.base != current.base && old.base != current.delta) {
-        Retire(old.base);
-      }
-      if (!old.delta.empty() && old.delta != index.delta && old.delta != current.base &&
-          old.delta != current.delta) {
-        Retire(old.delta);
+      for (const std::string& f : r.second.files()) {
+        if (!index.names(f) && !current.names(f)) Retire(f);
       }
     }
     ready_ = std::move(kept);
@@ -364,17 +395,20 @@ absl::Status IndexMaintainer::Process(const std::string& name, Tenant& t) {
       long_reads_.erase(name);
     }
     ARBITER_RETURN_IF_ERROR(base.status());
-    const std::string file = NewName(name, "base", (*base)->offset());
-    ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(replica::ReplicaDir(dir_).Path(file), **base));
+    ARBITER_ASSIGN_OR_RETURN(std::string file, Write(name, "base", **base));
     LOG(INFO) << "tenant \"" << name << "\": index base of " << (*base)->fact_delta()
               << " facts at offset " << (*base)->offset() << " built from its database in "
               << absl::Now() - start << " (" << (*base)->byte_size() << " bytes)";
     t.base = *base;
-    t.base_name = file;
-    t.delta = nullptr;
+    t.base_name = std::move(file);
+    t.delta = t.recent = nullptr;
     t.delta_name.clear();
-    t.changes.Clear();
-    t.changes.set_offset(t.base->offset());
+    t.recent_name.clear();
+    t.since_base.Clear();
+    t.since_base.set_offset(t.base->offset());
+    t.since_delta.Clear();
+    t.since_delta.set_offset(t.base->offset());
+    t.merging = false;
     t.read_offset = t.base->offset();
     t.unpublished = 0;
     {
@@ -392,74 +426,148 @@ absl::Status IndexMaintainer::Process(const std::string& name, Tenant& t) {
     int64_t rows = 0;
     ARBITER_RETURN_IF_ERROR(replica::ForEachChange(
         *db, t.read_offset, applied, [&](storage::Change c) {
-          t.changes.Apply(std::move(c));
+          t.since_delta.Apply(c);
+          if (t.merging) t.since_merge.Apply(c);
+          t.since_base.Apply(std::move(c));
           ++rows;
         }));
     ARBITER_RETURN_IF_ERROR(txn.Commit());
     t.read_offset = std::max(t.read_offset, applied);
-    t.changes.set_offset(t.read_offset);
+    t.since_base.set_offset(t.read_offset);
+    t.since_delta.set_offset(t.read_offset);
+    if (t.merging) t.since_merge.set_offset(t.read_offset);
     t.unpublished += rows;
   }
   if (t.unpublished == 0) return absl::OkStatus();
 
-  const int64_t base_facts = t.base->fact_delta();
+  // A merge into a new base, on the merge thread; deltas go on meanwhile.
   const int64_t merge_at = std::clamp<int64_t>(
-      static_cast<int64_t>(static_cast<double>(base_facts) * options_.merge_ratio),
+      static_cast<int64_t>(static_cast<double>(t.base->fact_delta()) * options_.merge_ratio),
       options_.merge_min_changes, options_.merge_max_changes);
-  ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::FactIndex> base_only,
-                           StackOf(t.base, nullptr));
-  if (static_cast<int64_t>(t.changes.size()) >= merge_at) {
-    const absl::Time start = absl::Now();
-    ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> merged,
-                             replica::BuildBaseFromStack(*base_only, t.changes));
-    const std::string file = NewName(name, "base", merged->offset());
-    ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(replica::ReplicaDir(dir_).Path(file), *merged));
-    VLOG(1) << "tenant \"" << name << "\": merged " << t.changes.size()
-            << " changed facts into a new base of " << merged->fact_delta() << " facts in "
-            << absl::Now() - start;
-    t.base = std::move(merged);
-    t.base_name = file;
-    t.delta = nullptr;
-    t.delta_name.clear();
-    t.changes.Clear();
-    t.changes.set_offset(t.base->offset());
+  if (!t.merging && static_cast<int64_t>(t.since_base.size()) >= merge_at) {
+    auto m = std::make_unique<Merge>();
+    m->tenant = name;
+    m->base = t.base;
+    m->changes = t.since_base;
+    t.merging = true;
+    t.since_merge.Clear();
+    t.since_merge.set_offset(t.read_offset);
+    absl::MutexLock l(&mu_);
+    m->reset = resets_;
+    merge_queue_.push_back(std::move(m));
+    // The merge covers these changes; later ones get deltas and recent
+    // layers over the old base while it runs.
+    return absl::OkStatus();
+  }
+  if (static_cast<int64_t>(t.since_delta.size()) >= options_.delta_every_changes) {
+    ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::FactIndex> base_only, StackOf(t.base));
+    ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> delta,
+                             t.since_base.BuildLayer(base_only.get()));
+    ARBITER_ASSIGN_OR_RETURN(t.delta_name, Write(name, "delta", *delta));
+    t.delta = std::move(delta);
+    t.recent = nullptr;
+    t.recent_name.clear();
+    t.since_delta.Clear();
+    t.since_delta.set_offset(t.read_offset);
     t.unpublished = 0;
     {
       absl::MutexLock l(&mu_);
-      ++stats_.bases_merged;
+      ++stats_.deltas;
     }
     return Publish(name, t);
   }
-  if (t.unpublished < options_.delta_every_changes) return absl::OkStatus();
-  ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> delta,
-                           t.changes.BuildLayer(base_only.get()));
-  const std::string file = NewName(name, "delta", delta->offset());
-  ARBITER_RETURN_IF_ERROR(eval::WriteSegmentFile(replica::ReplicaDir(dir_).Path(file), *delta));
-  t.delta = std::move(delta);
-  t.delta_name = file;
+  if (t.unpublished < options_.recent_every_changes) return absl::OkStatus();
+  ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::FactIndex> below,
+                           StackOf(t.base, t.delta));
+  ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> recent,
+                           t.since_delta.BuildLayer(below.get()));
+  ARBITER_ASSIGN_OR_RETURN(t.recent_name, Write(name, "recent", *recent));
+  t.recent = std::move(recent);
   t.unpublished = 0;
   {
     absl::MutexLock l(&mu_);
-    ++stats_.deltas;
+    ++stats_.recents;
   }
   return Publish(name, t);
+}
+
+absl::Status IndexMaintainer::InstallMerge(Merge& m, Tenant& t) {
+  t.merging = false;
+  ARBITER_RETURN_IF_ERROR(m.merged.status());
+  std::shared_ptr<const eval::Segment> merged = *m.merged;
+  ARBITER_ASSIGN_OR_RETURN(std::string file, Write(m.tenant, "base", *merged));
+  VLOG(1) << "tenant \"" << m.tenant << "\": merged " << m.changes.size()
+          << " changed facts into a new base of " << merged->fact_delta() << " facts in "
+          << m.took;
+  t.base = std::move(merged);
+  t.base_name = std::move(file);
+  // The changes since the merge's offset become the new delta.
+  t.since_base = std::move(t.since_merge);
+  t.since_merge = replica::ChangeSet();
+  t.recent = nullptr;
+  t.recent_name.clear();
+  t.delta = nullptr;
+  t.delta_name.clear();
+  if (!t.since_base.empty()) {
+    ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::FactIndex> base_only, StackOf(t.base));
+    ARBITER_ASSIGN_OR_RETURN(t.delta, t.since_base.BuildLayer(base_only.get()));
+    ARBITER_ASSIGN_OR_RETURN(t.delta_name, Write(m.tenant, "delta", *t.delta));
+  }
+  t.since_delta.Clear();
+  t.since_delta.set_offset(t.read_offset);
+  t.unpublished = 0;
+  {
+    absl::MutexLock l(&mu_);
+    ++stats_.bases_merged;
+  }
+  return Publish(m.tenant, t);
+}
+
+void IndexMaintainer::RunMerges() {
+  pthread_setname_np(pthread_self(), "index-merge");
+  while (true) {
+    std::unique_ptr<Merge> m;
+    {
+      absl::MutexLock l(&mu_);
+      auto work = [this] {
+        mu_.AssertReaderHeld();
+        return stopping_ || !merge_queue_.empty();
+      };
+      mu_.Await(absl::Condition(&work));
+      if (stopping_) return;
+      m = std::move(merge_queue_.front());
+      merge_queue_.erase(merge_queue_.begin());
+    }
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::shared_ptr<const eval::FactIndex>> base_only = StackOf(m->base);
+    m->merged = base_only.ok() ? replica::BuildBaseFromStack(**base_only, m->changes)
+                               : base_only.status();
+    m->took = absl::Now() - start;
+    m->changes.Clear();
+    absl::MutexLock l(&mu_);
+    if (m->reset == resets_) merged_.push_back(std::move(m));
+  }
 }
 
 void IndexMaintainer::Run() {
   pthread_setname_np(pthread_self(), "index-maintainer");
   while (true) {
     std::map<std::string, int64_t> dirty;
+    std::vector<std::unique_ptr<Merge>> merged;
     bool reset = false;
     {
       absl::MutexLock l(&mu_);
       auto work = [this] {
         mu_.AssertReaderHeld();
-        return stopping_ || reset_pending_ || !dirty_.empty();
+        return stopping_ || reset_pending_ || !dirty_.empty() || !merged_.empty();
       };
       mu_.AwaitWithTimeout(absl::Condition(&work), absl::Seconds(1));
       if (stopping_) return;
       reset = reset_pending_;
-      if (!reset) dirty.swap(dirty_);
+      if (!reset) {
+        dirty.swap(dirty_);
+        merged.swap(merged_);
+      }
     }
     if (reset) {
       ResetNow();
@@ -468,6 +576,16 @@ void IndexMaintainer::Run() {
     const absl::Time now = absl::Now();
     DeleteRetired(now);
     if (dir_.empty()) continue;
+    for (auto& m : merged) {
+      auto it = tenants_.find(m->tenant);
+      if (it == tenants_.end() || !it->second.merging) continue;
+      absl::Status s = InstallMerge(*m, it->second);
+      if (!s.ok()) {
+        LOG(WARNING) << "tenant \"" << m->tenant << "\": index merge: " << s;
+        absl::MutexLock l(&mu_);
+        ++stats_.errors;
+      }
+    }
     for (const auto& [name, offset] : dirty) {
       Tenant& t = tenants_[name];
       t.target = std::max(t.target, offset);

@@ -7,19 +7,27 @@
 // read-only, so N readers share one copy in the page cache and a new reader
 // serves at once:
 //
-//   gen-N/index/<tenant>/base-<offset>-<nonce>.seg   every fact at <offset>
-//   gen-N/index/<tenant>/delta-<offset>-<nonce>.seg  the net changes since
-//                                                    the base, at <offset>
+//   gen-N/index/<tenant>/base-<offset>-…seg    every fact at <offset>
+//   gen-N/index/<tenant>/delta-<offset>-…seg   the net changes since the
+//                                              base, at <offset>
+//   gen-N/index/<tenant>/recent-<offset>-…seg  the net changes since the
+//                                              delta (or base), at <offset>
 //
-// A reader serves base + delta + the changes after the delta (its small
-// in-memory top layer, read from the tenant's `changes` table). The cost of
-// a write is therefore O(changes), never O(facts):
-//   * after every `delta_every_changes` changed facts, a new delta = every
-//     change since the base, built from memory (O(delta));
-//   * once the delta holds at least clamp(base facts × merge_ratio,
-//     merge_min_changes, merge_max_changes) facts, base + delta are merged
-//     into a new base (from memory, no database read) and the delta starts
-//     empty.
+// A reader serves base + delta + recent + the changes after them (its small
+// in-memory top layer, read from the tenant's `changes` table and rebuilt at
+// every advance). The cost of a write is therefore O(changes), never
+// O(facts); each level is rebuilt from memory when the one above it grows
+// past a bound, so every change is rewritten a bounded number of times per
+// level:
+//   * after every `recent_every_changes` changed facts, a new recent layer
+//     (every change since the delta: O(recent));
+//   * once those reach `delta_every_changes`, a new delta (every change since
+//     the base: O(delta)) and no recent layer;
+//   * once the changes since the base reach clamp(base facts × merge_ratio,
+//     merge_min_changes, merge_max_changes), a merge into a new base, on a
+//     second thread (O(facts); for 10M facts it takes tens of seconds, while
+//     deltas and recent layers go on over the old base), after which the
+//     changes that arrived meanwhile form the new delta.
 // Only the first base of a tenant is read from its database.
 //
 // New files are handed to the apply loop (TakeReady), which names them in
@@ -58,7 +66,8 @@
 namespace arbiter::writer {
 
 struct IndexOptions {
-  int64_t delta_every_changes = 1000;
+  int64_t recent_every_changes = 100;
+  int64_t delta_every_changes = 5000;
   // Merge when the delta holds at least
   // clamp(base facts × merge_ratio, merge_min_changes, merge_max_changes).
   int64_t merge_min_changes = 20000;
@@ -123,6 +132,7 @@ class IndexMaintainer {
     int64_t bases_from_db = 0;
     int64_t bases_merged = 0;
     int64_t deltas = 0;
+    int64_t recents = 0;
     int64_t errors = 0;
   };
   Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -130,21 +140,36 @@ class IndexMaintainer {
  private:
   // Per tenant, owned by the maintainer thread.
   struct Tenant {
-    std::shared_ptr<const eval::Segment> base;
-    std::string base_name;
-    std::shared_ptr<const eval::Segment> delta;
-    std::string delta_name;
-    replica::ChangeSet changes;  // since the base
-    int64_t read_offset = 0;     // changes read up to this tenant offset
-    int64_t unpublished = 0;     // change rows since the newest built layer
-    int64_t target = 0;  // the tenant's applied offset, as notified
+    std::shared_ptr<const eval::Segment> base, delta, recent;
+    std::string base_name, delta_name, recent_name;
+    replica::ChangeSet since_base;   // net changes since the base
+    replica::ChangeSet since_delta;  // ... since the delta (the base if none)
+    bool merging = false;            // a merge of since_base runs
+    replica::ChangeSet since_merge;  // while merging: since its offset
+    int64_t read_offset = 0;         // changes read up to this tenant offset
+    int64_t unpublished = 0;         // change rows since the newest layer
+    int64_t target = 0;              // the tenant's applied offset, as notified
     bool failed = false;  // the last Process failed: retried after a pause
     absl::Time retry_at;
   };
+  // A merge handed to the merge thread, and its result.
+  struct Merge {
+    std::string tenant;
+    uint64_t reset = 0;  // the Reset it belongs to
+    std::shared_ptr<const eval::Segment> base;
+    replica::ChangeSet changes;
+    absl::StatusOr<std::shared_ptr<const eval::Segment>> merged;
+    absl::Duration took;
+  };
 
   void Run();
+  void RunMerges();
   void ResetNow() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Process(const std::string& name, Tenant& t);
+  absl::Status InstallMerge(Merge& m, Tenant& t);
+  // Writes `layer` as a new file of `kind` and returns its name.
+  absl::StatusOr<std::string> Write(const std::string& tenant, const char* kind,
+                                    const eval::Segment& layer);
   absl::StatusOr<storage::TenantDb*> Db(const std::string& name);
   absl::Status Publish(const std::string& name, Tenant& t);
   static std::string NewName(const std::string& tenant, const char* kind, int64_t offset);
@@ -175,7 +200,12 @@ class IndexMaintainer {
   std::string retire_dir_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> long_reads_ ABSL_GUARDED_BY(mu_);
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  // Merges: one at a time, on merge_thread_.
+  std::vector<std::unique_ptr<Merge>> merge_queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Merge>> merged_ ABSL_GUARDED_BY(mu_);
+  uint64_t resets_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
+  std::thread merge_thread_;
 };
 
 }  // namespace arbiter::writer

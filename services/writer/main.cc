@@ -53,9 +53,13 @@ ABSL_FLAG(int64_t, max_tenant_batch_bytes, kDefaults.max_tenant_batch_bytes,
 ABSL_FLAG(int64_t, max_queued_bytes, kDefaults.max_queued_bytes,
           "stop reading the log's stream while this many payload bytes wait to "
           "be applied");
+ABSL_FLAG(int64_t, index_recent_every_changes, kDefaults.index.recent_every_changes,
+          "rebuild a tenant's recent index file after this many changed facts "
+          "(readers hold the changes since it in memory and rebuild them at every "
+          "advance)");
 ABSL_FLAG(int64_t, index_delta_every_changes, kDefaults.index.delta_every_changes,
-          "rebuild a tenant's index delta file after this many changed facts "
-          "(readers hold the changes since the delta in memory)");
+          "fold the recent index file into a new delta file once it holds this many "
+          "changed facts");
 ABSL_FLAG(int64_t, index_merge_min_changes, kDefaults.index.merge_min_changes,
           "merge a tenant's index delta into a new base once it holds at least "
           "this many changed facts ...");
@@ -93,6 +97,7 @@ int main(int argc, char** argv) {
   options.apply_slice_target = absl::GetFlag(FLAGS_apply_slice_target);
   options.max_tenant_batch_bytes = absl::GetFlag(FLAGS_max_tenant_batch_bytes);
   options.max_queued_bytes = absl::GetFlag(FLAGS_max_queued_bytes);
+  options.index.recent_every_changes = absl::GetFlag(FLAGS_index_recent_every_changes);
   options.index.delta_every_changes = absl::GetFlag(FLAGS_index_delta_every_changes);
   options.index.merge_min_changes = absl::GetFlag(FLAGS_index_merge_min_changes);
   options.index.merge_max_changes = absl::GetFlag(FLAGS_index_merge_max_changes);

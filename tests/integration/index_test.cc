@@ -286,14 +286,15 @@ TEST_CASE("a restarted writer adopts its index files and rebuilds a damaged one"
     REQUIRE(offset.ok());
     last = static_cast<int64_t>(*offset);
   }
-  // The maintainer builds a delta after every 1,000 changes: wait until the
-  // registry names files holding the whole load.
+  // The maintainer builds a recent layer after every 100 changes: wait
+  // until the registry names files holding the whole load.
   storage::TenantEntry entry;
   REQUIRE(Await(
       [&] {
         entry = RegistryEntry(*c, "acme");
         return !entry.index.base.empty() &&
-               std::max(entry.index.base_offset, entry.index.delta_offset) >= last;
+               std::max({entry.index.base_offset, entry.index.delta_offset,
+                         entry.index.recent_offset}) >= last;
       },
       absl::Seconds(30)));
 

@@ -129,6 +129,13 @@ class Generation {
       CHECK((*delta)->kind() == eval::Segment::Kind::kUpper);
       layers.push_back(*delta);
     }
+    if (!index.recent.empty()) {
+      auto recent = eval::Segment::Open(Path(index.recent));
+      REQUIRE_OK(recent.status());
+      CHECK((*recent)->offset() == index.recent_offset);
+      CHECK((*recent)->kind() == eval::Segment::Kind::kUpper);
+      layers.push_back(*recent);
+    }
     auto stack = eval::FactIndex::Stack(std::move(layers));
     REQUIRE_OK(stack.status());
     std::set<Fact> out;
@@ -261,6 +268,66 @@ TEST_CASE("index maintainer: Reset and Notify build a base, then a delta every "
   CHECK(g.Files("acme") == std::set<std::string>{base.base, ready[0].second.delta});
   CHECK(mt.m.stats().bases_from_db == 1);
   CHECK(mt.m.stats().bases_merged == 0);
+  CHECK(mt.m.stats().errors == 0);
+}
+
+TEST_CASE("index maintainer: recent layers every recent_every_changes, folded into a delta",
+          "[unit][writer]") {
+  Generation g;
+  g.AddTenant("acme", 1);
+  IndexOptions o = SmallOptions();
+  o.recent_every_changes = 2;
+  o.delta_every_changes = 5;
+  Maintainer mt(o);
+  mt.m.Reset(g.dir(), g.State());
+  Ready first = AwaitReady(mt.m);
+  REQUIRE(first.size() == 1);
+  mt.m.Named(first);
+  const storage::TenantIndex b0 = first[0].second;
+
+  // Two changes: a recent layer straight over the base.
+  g.Apply("acme", 2, {Role("a", "viewer", "d1"), Role("b", "viewer", "d1")});
+  mt.m.Notify({{"acme", 2}});
+  REQUIRE(Eventually([&] { return mt.m.stats().recents == 1; }));
+  Ready r1 = AwaitReady(mt.m);
+  REQUIRE(r1.size() == 1);
+  CHECK(r1[0].second.base == b0.base);
+  CHECK(r1[0].second.delta.empty());
+  CHECK(Matches(r1[0].second.recent, R"(index/acme/recent-0*2-\d+-\d+\.seg)"));
+  CHECK(g.IndexFacts(r1[0].second) == g.DbFacts("acme"));
+  mt.m.Named(r1);
+
+  // Two more: a new recent layer holding all four.
+  g.Apply("acme", 3, {Role("c", "viewer", "d1")}, {Role("a", "viewer", "d1")});
+  mt.m.Notify({{"acme", 3}});
+  REQUIRE(Eventually([&] { return mt.m.stats().recents == 2; }));
+  Ready r2 = AwaitReady(mt.m);
+  REQUIRE(r2.size() == 1);
+  CHECK(r2[0].second.recent_offset == 3);
+  CHECK(g.IndexFacts(r2[0].second) == g.DbFacts("acme"));
+  mt.m.Named(r2);
+  CHECK(AwaitDeleted(mt, g, "acme", r1[0].second.recent));
+
+  // Past five since the base: a delta, and no recent layer.
+  g.Apply("acme", 4, {Role("d", "viewer", "d2"), Role("e", "viewer", "d2")});
+  mt.m.Notify({{"acme", 4}});
+  REQUIRE(Eventually([&] { return mt.m.stats().deltas == 1; }));
+  Ready d = AwaitReady(mt.m);
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].second.recent.empty());
+  CHECK(d[0].second.delta_offset == 4);
+  CHECK(g.IndexFacts(d[0].second) == g.DbFacts("acme"));
+  mt.m.Named(d);
+
+  // And recent layers over the delta after that.
+  g.Apply("acme", 5, {Role("f", "viewer", "d3"), Role("g", "viewer", "d3")});
+  mt.m.Notify({{"acme", 5}});
+  REQUIRE(Eventually([&] { return mt.m.stats().recents == 3; }));
+  Ready r3 = AwaitReady(mt.m);
+  REQUIRE(r3.size() == 1);
+  CHECK(r3[0].second.delta == d[0].second.delta);
+  CHECK(r3[0].second.recent_offset == 5);
+  CHECK(g.IndexFacts(r3[0].second) == g.DbFacts("acme"));
   CHECK(mt.m.stats().errors == 0);
 }
 
