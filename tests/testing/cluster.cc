@@ -53,7 +53,7 @@ absl::Status Cluster::StartLog(const std::vector<std::string>& extra_flags) {
                      "--drain_grace=300ms"},
                     options_.log_flags),
              extra_flags),
-      root_.File("log.stderr"));
+      root_.File("log.stderr"), {}, options_.log_cpu);
   if (!p.ok()) return p.status();
   log_.emplace(std::move(*p));
   auto port = WaitForPortFile(port_file, kStartTimeout, &*log_);

@@ -35,6 +35,8 @@ struct ClusterOptions {
   std::vector<std::string> log_flags;
   std::vector<std::string> writer_flags;
   std::vector<std::string> reader_flags;
+  // >= 0: arbiter-log runs pinned to this CPU (Process::Start's `cpu`).
+  int log_cpu = -1;
 };
 
 // Not thread-safe, except the stubs (gRPC stubs are thread-safe).

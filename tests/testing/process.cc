@@ -1,6 +1,7 @@
 #include "tests/testing/process.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -23,7 +24,24 @@ namespace arbiter::testing {
 
 absl::StatusOr<Process> Process::Start(std::vector<std::string> argv,
                                        const std::string& log_path,
-                                       std::vector<std::string> env) {
+                                       std::vector<std::string> env, int cpu) {
+  // The child inherits the spawning thread's affinity; only this thread's
+  // mask is changed, and only for the spawn.
+  cpu_set_t saved;
+  bool pinned = false;
+  if (cpu >= 0) {
+    if (sched_getaffinity(0, sizeof(saved), &saved) != 0) {
+      return absl::InternalError(absl::StrCat("sched_getaffinity: ", std::strerror(errno)));
+    }
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof(one), &one) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sched_setaffinity to cpu ", cpu, ": ", std::strerror(errno)));
+    }
+    pinned = true;
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(),
@@ -54,6 +72,7 @@ absl::StatusOr<Process> Process::Start(std::vector<std::string> argv,
   pid_t pid = -1;
   int rc = posix_spawn(&pid, cargv[0], &actions, &attr, cargv.data(),
                        cenv.data());
+  if (pinned) (void)sched_setaffinity(0, sizeof(saved), &saved);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {

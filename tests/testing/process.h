@@ -27,10 +27,14 @@ struct ExitInfo {
 class Process {
  public:
   // Starts `argv[0]` with `argv` and `env` added to the environment; stdout
-  // and stderr are appended to `log_path`.
+  // and stderr are appended to `log_path`. `cpu` >= 0 pins the child to that
+  // CPU from its first instruction (the calling thread's affinity is set
+  // around the spawn, which the child inherits, and restored); -1 leaves
+  // the child's affinity as the caller's.
   static absl::StatusOr<Process> Start(std::vector<std::string> argv,
                                        const std::string& log_path,
-                                       std::vector<std::string> env = {});
+                                       std::vector<std::string> env = {},
+                                       int cpu = -1);
   Process(Process&& other) noexcept;
   Process& operator=(Process&& other) noexcept;
   Process(const Process&) = delete;
