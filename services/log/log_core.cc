@@ -25,6 +25,9 @@ absl::Status LogOptions::Validate() const {
   if (snapshot_every_entries < 0) {
     return absl::InvalidArgumentError("--snapshot_every_entries: must be >= 0");
   }
+  if (snapshot_quiet < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--snapshot_quiet: must be >= 0");
+  }
   if (snapshot_every_facts < 0) {
     return absl::InvalidArgumentError("--snapshot_every_facts: must be >= 0");
   }
@@ -201,7 +204,18 @@ void LogCore::SnapshotLoop() {
         totals.payload_bytes - last_snapshot_totals_.payload_bytes >=
             static_cast<uint64_t>(options_.snapshot_every_bytes);
     const bool by_time = absl::Now() - last_snapshot_time_ >= options_.snapshot_interval;
-    if (applied > last_snapshot_offset_ && (by_count || by_facts || by_bytes || by_time)) {
+    // The end of a bulk load: a tenth of the fact trigger, then quiet.
+    if (applied != seen_applied_) {
+      seen_applied_ = applied;
+      seen_applied_since_ = absl::Now();
+    }
+    const bool by_quiet =
+        options_.snapshot_quiet > absl::ZeroDuration() && options_.snapshot_every_facts > 0 &&
+        totals.facts_changed - last_snapshot_totals_.facts_changed >=
+            static_cast<uint64_t>(std::max<int64_t>(1, options_.snapshot_every_facts / 10)) &&
+        absl::Now() - seen_applied_since_ >= options_.snapshot_quiet;
+    if (applied > last_snapshot_offset_ &&
+        (by_count || by_facts || by_bytes || by_time || by_quiet)) {
       absl::StatusOr<v1::SnapshotManifest> m = CutSnapshot();
       if (!m.ok()) {
         LOG(ERROR) << "snapshot failed: " << m.status();

@@ -43,6 +43,10 @@ struct LogOptions {
   int64_t snapshot_every_facts = 100000;
   int64_t snapshot_every_bytes = int64_t{64} << 20;
   absl::Duration snapshot_interval = absl::Minutes(10);
+  // And once nothing was applied for `snapshot_quiet` after at least a tenth
+  // of snapshot_every_facts facts changed: the end of a bulk load is
+  // covered, not left to the interval (0 turns it off).
+  absl::Duration snapshot_quiet = absl::Seconds(5);
   // snapshot::SnapshotStore::ApplyRetention: the newest `snapshot_keep`
   // (>= 1) are kept; entries are truncated only below a snapshot older than
   // `snapshot_retention`.
@@ -106,6 +110,9 @@ class LogCore {
   // The materializer's totals when the last snapshot was cut (zero at start:
   // what was applied before this process started is not counted).
   replica::ApplyTotals last_snapshot_totals_ ABSL_GUARDED_BY(snap_mu_);
+  // The applied offset the snapshotter saw last, and since when.
+  uint64_t seen_applied_ ABSL_GUARDED_BY(snap_mu_) = 0;
+  absl::Time seen_applied_since_ ABSL_GUARDED_BY(snap_mu_);
 
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;

@@ -32,6 +32,10 @@ ABSL_FLAG(int64_t, snapshot_every_facts, 100000,
           "cut a snapshot once this many facts were inserted or deleted since "
           "the last one (0: not by facts), so a bulk load is followed by a "
           "snapshot");
+ABSL_FLAG(absl::Duration, snapshot_quiet, absl::Seconds(5),
+          "also cut a snapshot once nothing was applied for this long after at "
+          "least a tenth of --snapshot_every_facts facts changed: the end of a "
+          "bulk load is covered (0: off)");
 ABSL_FLAG(int64_t, snapshot_every_bytes, int64_t{64} << 20,
           "cut a snapshot once the entries since the last one carry this many "
           "payload bytes (0: not by bytes)");
@@ -73,6 +77,7 @@ int main(int argc, char** argv) {
       .snapshot_every_facts = absl::GetFlag(FLAGS_snapshot_every_facts),
       .snapshot_every_bytes = absl::GetFlag(FLAGS_snapshot_every_bytes),
       .snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval),
+      .snapshot_quiet = absl::GetFlag(FLAGS_snapshot_quiet),
       .snapshot_keep = absl::GetFlag(FLAGS_snapshot_keep),
       .snapshot_retention = absl::GetFlag(FLAGS_snapshot_retention),
       .subscriber_stall_timeout = absl::GetFlag(FLAGS_subscriber_stall_timeout),
