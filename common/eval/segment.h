@@ -333,6 +333,12 @@ class SegmentBuilder {
   // or an argument with an empty type or id.
   absl::Status Put(std::string_view predicate, std::span<const ValueRef> args);
   absl::Status Put(const Fact& fact);
+  // Base builders only: the fact `ids` of `source` (which must outlive the
+  // builder and stay the same for every call): each distinct value is
+  // interned once, however many rows name it (merging a stack into a new
+  // base).
+  absl::Status PutFrom(const FactIndex& source, std::string_view predicate,
+                       std::span<const SymbolId> ids);
   // Upper builders only (FAILED_PRECONDITION on a base builder).
   absl::Status Erase(std::string_view predicate, std::span<const ValueRef> args);
   absl::Status Erase(const Fact& fact);

@@ -89,14 +89,11 @@ absl::StatusOr<std::shared_ptr<const eval::Segment>> BuildBaseFromStack(
   eval::SegmentBuilder b;
   b.set_offset(changes.offset());
   absl::Status put;
-  std::vector<eval::ValueRef> args;
   source->ForEachRelation([&](std::string_view name, const eval::IndexedRelation& rel) {
     if (!put.ok()) return;
-    const int arity = rel.arity();
-    args.resize(arity);
+    const size_t arity = static_cast<size_t>(rel.arity());
     rel.ForEach(0, nullptr, [&](const eval::SymbolId* ids) {
-      for (int i = 0; i < arity; ++i) args[i] = source->value(ids[i]);
-      put = b.Put(name, args);
+      put = b.PutFrom(*source, name, std::span<const eval::SymbolId>(ids, arity));
       return put.ok();
     });
   });

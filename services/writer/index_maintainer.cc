@@ -550,7 +550,7 @@ void IndexMaintainer::RunMerges() {
 }
 
 void IndexMaintainer::Run() {
-  pthread_setname_np(pthread_self(), "index-maintainer");
+  pthread_setname_np(pthread_self(), "index-maint");
   while (true) {
     std::map<std::string, int64_t> dirty;
     std::vector<std::unique_ptr<Merge>> merged;

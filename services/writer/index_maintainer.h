@@ -67,7 +67,7 @@ namespace arbiter::writer {
 
 struct IndexOptions {
   int64_t recent_every_changes = 100;
-  int64_t delta_every_changes = 5000;
+  int64_t delta_every_changes = 2000;
   // Merge when the delta holds at least
   // clamp(base facts × merge_ratio, merge_min_changes, merge_max_changes).
   int64_t merge_min_changes = 20000;
