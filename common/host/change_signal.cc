@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -28,10 +29,19 @@ absl::Status ChangeSignal::Open(const std::string& path) {
   return absl::OkStatus();
 }
 
+namespace {
+int64_t BoottimeNs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+}  // namespace
+
 void ChangeSignal::Notify() {
   if (fd_ < 0) return;
   ++counter_;
-  if (::pwrite(fd_, &counter_, sizeof(counter_), 0) != sizeof(counter_) && !warned_) {
+  const int64_t record[2] = {static_cast<int64_t>(counter_), BoottimeNs()};
+  if (::pwrite(fd_, record, sizeof(record), 0) != sizeof(record) && !warned_) {
     warned_ = true;
     LOG(WARNING) << "cannot signal readers (they fall back to polling): "
                  << std::strerror(errno);
@@ -58,6 +68,15 @@ bool ChangeWatcher::EnsureWatch() {
     return true;  // newly watched: report a change (it may have been missed)
   }
   return false;
+}
+
+int64_t ChangeWatcher::LastSignalBoottimeNs() const {
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int64_t record[2] = {0, 0};
+  const ssize_t n = ::pread(fd, record, sizeof(record), 0);
+  ::close(fd);
+  return n == sizeof(record) ? record[1] : 0;
 }
 
 void ChangeWatcher::Interrupt() {

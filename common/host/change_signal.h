@@ -12,9 +12,10 @@
 //           timeout: readers keep a slow poll as a safety net (a missed
 //           event, a writer that died without writing).
 //
-// The file carries no data a reader relies on; control.db stays the one
-// source of truth. Signals are not queued: several writes before a Wait
-// wake it once.
+// The file holds {u64 counter, i64 CLOCK_BOOTTIME ns of the write}: readers
+// use the time only to report how long a change took to reach them;
+// control.db stays the one source of truth. Signals are not queued: several
+// writes before a Wait wake it once.
 
 #include <cstdint>
 #include <string>
@@ -58,6 +59,8 @@ class ChangeWatcher {
   bool Wait(absl::Duration timeout);
   // Ends a Wait() in progress at once (from any thread).
   void Interrupt();
+  // The CLOCK_BOOTTIME (ns) of the newest signal, or 0 when unknown.
+  int64_t LastSignalBoottimeNs() const;
 
  private:
   bool EnsureWatch();

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/api/api.h"
+#include "common/base/thread_util.h"
 #include "common/storage/sqlite.h"
 #include "glog/logging.h"
 
@@ -41,6 +42,7 @@ ReplicaWatcher::~ReplicaWatcher() { Stop(); }
 void ReplicaWatcher::Start() {
   PollOnce();
   thread_ = std::thread([this] {
+    SetCurrentThread("replica-watch", /*latency_critical=*/true);
     while (!stop_.HasBeenNotified()) {
       // The writer signals each control.db change (ChangeSignal); the poll
       // is the safety net. Wake no later than the moment the view goes
@@ -92,7 +94,34 @@ void ReplicaWatcher::PollOnce() {
       control_.reset();  // reopen next time
     } else if (!last_control_ || !SameControl(*last_control_, *state) ||
                replicas_.retry()) {
+      const absl::Time advance_start = absl::Now();
       std::shared_ptr<const TenantMap> tenants = replicas_.Advance(*state);
+      const absl::Duration took = absl::Now() - advance_start;
+      ++stats_views_;
+      stats_advance_total_ += took;
+      stats_advance_max_ = std::max(stats_advance_max_, took);
+      if (VLOG_IS_ON(1)) {
+        // From the writer's signal to this view (both CLOCK_BOOTTIME).
+        const int64_t signalled = changes_.LastSignalBoottimeNs();
+        const storage::BootTime now = gate_->clock()->Now();
+        if (signalled > 0 && now.boottime_ns >= signalled) {
+          const absl::Duration lag = absl::Nanoseconds(now.boottime_ns - signalled);
+          stats_lag_total_ += lag;
+          stats_lag_max_ = std::max(stats_lag_max_, lag);
+        }
+      }
+      if (wall_now - stats_since_ >= absl::Seconds(10)) {
+        VLOG(1) << "views: " << stats_views_ << " in " << (wall_now - stats_since_)
+                << ", advance mean " << stats_advance_total_ / stats_views_ << " max "
+                << stats_advance_max_ << ", writer's signal -> view mean "
+                << stats_lag_total_ / stats_views_ << " max " << stats_lag_max_
+                << "; top layers rebuilt " << replicas_.top_rebuilds() << ", segments mapped "
+                << replicas_.segments_mapped();
+        stats_since_ = wall_now;
+        stats_views_ = 0;
+        stats_advance_total_ = stats_advance_max_ = absl::ZeroDuration();
+        stats_lag_total_ = stats_lag_max_ = absl::ZeroDuration();
+      }
       auto v = std::make_shared<ReplicaView>();
       v->sequence = ++sequence_;
       v->generation = state->current_generation;

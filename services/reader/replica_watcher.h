@@ -118,6 +118,11 @@ class ReplicaWatcher {
   absl::Time drain_started_;
   bool drain_waiters_failed_ = false;
   absl::Time last_error_log_ = absl::InfinitePast();
+  // For a periodic VLOG(1) line: views published and how long advancing took.
+  absl::Time stats_since_ = absl::Now();
+  int64_t stats_views_ = 0;
+  absl::Duration stats_advance_total_, stats_advance_max_;
+  absl::Duration stats_lag_total_, stats_lag_max_;
 
   std::atomic<bool> shutting_down_{false};
   mutable absl::Mutex mu_;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/status_macros.h"
+#include "common/base/thread_util.h"
 #include "common/replica/replica_dir.h"
 #include "common/storage/sqlite.h"
 #include "glog/logging.h"
@@ -524,7 +525,7 @@ absl::Status IndexMaintainer::InstallMerge(Merge& m, Tenant& t) {
 }
 
 void IndexMaintainer::RunMerges() {
-  pthread_setname_np(pthread_self(), "index-merge");
+  SetCurrentThread("index-merge");
   while (true) {
     std::unique_ptr<Merge> m;
     {
@@ -550,7 +551,7 @@ void IndexMaintainer::RunMerges() {
 }
 
 void IndexMaintainer::Run() {
-  pthread_setname_np(pthread_self(), "index-maint");
+  SetCurrentThread("index-maint");
   while (true) {
     std::map<std::string, int64_t> dirty;
     std::vector<std::unique_ptr<Merge>> merged;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/crash_point.h"
+#include "common/base/thread_util.h"
 #include "common/base/status_macros.h"
 #include "common/server/grpc_status.h"
 #include "common/storage/sqlite.h"
@@ -140,6 +141,7 @@ bool Replicator::SleepUnlessStopped(absl::Duration d) {
 }
 
 void Replicator::Run() {
+  SetCurrentThread("apply-loop", /*latency_critical=*/true);
   absl::Duration backoff = options_.reconnect_min;
   while (!stopping_.load()) {
     absl::Time started = absl::Now();
@@ -336,6 +338,7 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
   // tenant's bulk load never holds back another tenant's entries.
   Inbox inbox;
   std::thread receiver([&] {
+    SetCurrentThread("log-receiver", /*latency_critical=*/true);
     while (true) {
       Received r;
       if (!stream->Read(&r.msg)) break;
