@@ -5,15 +5,23 @@
 
 namespace arbiter {
 
+enum class ThreadPriority {
+  kNormal,
+  // nice -10: the threads that carry a write to the readers (the writer's log
+  // receiver, a reader's watcher) do little work but must not wait behind
+  // request threads on a busy host. Raising priority needs CAP_SYS_NICE
+  // (root, or granted to the container): without it the thread keeps the
+  // default and a warning is printed once per process.
+  kLatencyCritical,
+  // nice +5: work that may lag by seconds without harm (index merges and
+  // layer builds) and must not slow the apply loop that keeps every tenant
+  // fresh.
+  kBackground,
+};
+
 // Names the calling thread (at most 15 characters are kept, a Linux limit)
-// and, with `latency_critical`, asks the scheduler to run it ahead of the
-// process's other threads (nice -10). The threads that carry a write to the
-// readers (the writer's receiver and apply loop, a reader's watcher) do
-// little work but must not wait behind request threads on a busy host.
-// Raising priority needs CAP_SYS_NICE (root, or granted to the container):
-// without it the thread keeps the default and a warning is logged once per
-// process. Never fails.
-void SetCurrentThread(const char* name, bool latency_critical = false);
+// and sets its priority. Never fails.
+void SetCurrentThread(const char* name, ThreadPriority priority = ThreadPriority::kNormal);
 
 }  // namespace arbiter
 

@@ -152,6 +152,7 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path,
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   std::unique_ptr<Db> db(new Db(raw, path, options.read_only));
+  db->busy_timeout_ms_ = options.busy_timeout_ms;
 
   auto annotate = [&](const absl::Status& s) {
     return Annotate(s, absl::StrCat("open ", path));
@@ -184,6 +185,20 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path,
   if (options.wal_autocheckpoint.has_value()) {
     ARBITER_RETURN_IF_ERROR(annotate(db->Exec(absl::StrCat(
         "PRAGMA wal_autocheckpoint=", *options.wal_autocheckpoint))));
+  }
+  if (options.wal_autocheckpoint == 0) {
+    // Automatic checkpoints are off, so the WAL hook is free (the automatic
+    // checkpoint is itself a WAL hook): count the frames for wal_bytes().
+    absl::StatusOr<int64_t> page_size = db->QueryInt64("PRAGMA page_size");
+    if (!page_size.ok()) return annotate(page_size.status());
+    db->page_size_ = *page_size;
+    sqlite3_wal_hook(
+        raw,
+        [](void* self, sqlite3*, const char*, int frames) {
+          static_cast<Db*>(self)->wal_frames_.store(frames, std::memory_order_relaxed);
+          return SQLITE_OK;
+        },
+        db.get());
   }
   if (options.persist_wal) {
     int persist = 1;
@@ -268,11 +283,18 @@ absl::StatusOr<std::string> Db::QueryText(std::string_view sql) {
 
 bool Db::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
-absl::Status Db::Checkpoint(std::string_view mode) {
+absl::Status Db::Checkpoint(std::string_view mode, int busy_timeout_ms) {
   std::string sql = absl::StrCat("PRAGMA wal_checkpoint(", Sv(mode), ")");
   ARBITER_ASSIGN_OR_RETURN(std::unique_ptr<Statement> stmt,
                            PrepareUncached(sql));
-  ARBITER_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (busy_timeout_ms >= 0) sqlite3_busy_timeout(db_, busy_timeout_ms);
+  absl::StatusOr<bool> stepped = stmt->Step();
+  if (busy_timeout_ms >= 0) sqlite3_busy_timeout(db_, busy_timeout_ms_);
+  ARBITER_ASSIGN_OR_RETURN(bool row, std::move(stepped));
+  // After a complete RESTART or TRUNCATE the next write starts the WAL over.
+  if (row && stmt->ColumnInt64(0) == 0 && (mode == "RESTART" || mode == "TRUNCATE")) {
+    wal_frames_.store(0, std::memory_order_relaxed);
+  }
   // Columns: busy (1 if it could not complete), WAL frames, frames moved.
   if (row && stmt->ColumnInt64(0) != 0) {
     return absl::UnavailableError(absl::StrCat(

@@ -15,6 +15,7 @@
 // be used by one thread at a time (open one Db per thread instead).
 
 #include <cstdint>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -158,7 +159,17 @@ class Db {
 
   // PRAGMA wal_checkpoint(<mode>), mode one of PASSIVE, FULL, RESTART,
   // TRUNCATE. UNAVAILABLE when SQLite reports it could not complete (busy).
-  absl::Status Checkpoint(std::string_view mode);
+  // `busy_timeout_ms` >= 0 bounds the wait for readers (and other
+  // checkpointers) for this call only; -1 keeps the connection's.
+  absl::Status Checkpoint(std::string_view mode, int busy_timeout_ms = -1);
+
+  // With automatic checkpoints off (DbOptions::wal_autocheckpoint = 0): the
+  // bytes of WAL frames after this connection's last commit, i.e. what the
+  // next checkpoint has to copy at most (the WAL file itself keeps its
+  // size when it starts over). 0 otherwise.
+  int64_t wal_bytes() const {
+    return wal_frames_.load(std::memory_order_relaxed) * page_size_;
+  }
 
   const std::string& path() const { return path_; }
   bool read_only() const { return read_only_; }
@@ -173,6 +184,9 @@ class Db {
   sqlite3* db_;
   std::string path_;
   bool read_only_;
+  int busy_timeout_ms_ = 5000;
+  int64_t page_size_ = 0;
+  std::atomic<int64_t> wal_frames_{0};
   // Idle prepared statements by SQL text. Declared after db_ but destroyed
   // explicitly in ~Db() before sqlite3_close().
   std::map<std::string, std::vector<std::unique_ptr<Statement>>, std::less<>>

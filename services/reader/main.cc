@@ -63,6 +63,11 @@ ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, poll_interval, absl::Milliseconds(250),
           "safety poll of control.db (at most 1s): the writer signals every "
           "change (<data>/notify, inotify), this bounds a missed signal");
+ABSL_FLAG(int64_t, max_top_changes, 20000,
+          "a tenant whose changes past the writer's newest index file exceed "
+          "this many keeps its current view (and goes stale alone) until the "
+          "writer names a newer file, instead of rebuilding an ever larger "
+          "in-memory layer at every advance");
 ABSL_FLAG(int, workers, 2,
           "worker threads for List, Query, GetFacts, Explain and released "
           "consistency waits");
@@ -84,6 +89,7 @@ int main(int argc, char** argv) {
       .max_consistency_wait = absl::GetFlag(FLAGS_max_consistency_wait),
       .drain_grace = absl::GetFlag(FLAGS_drain_grace),
       .poll_interval = absl::GetFlag(FLAGS_poll_interval),
+      .max_top_changes = absl::GetFlag(FLAGS_max_top_changes),
       .workers = absl::GetFlag(FLAGS_workers),
   };
   // The grace is run here (see below), so the runner shuts down at once.
@@ -123,6 +129,7 @@ int main(int argc, char** argv) {
   ReplicaWatcher watcher(
       WatcherOptions{.data_dir = options.data_dir,
                      .poll_interval = options.poll_interval,
+                     .max_top_changes = options.max_top_changes,
                      .drain_grace = options.drain_grace},
       &gate, &waiters, nullptr,
       ReplicaWatcher::Hooks{

@@ -40,6 +40,9 @@ absl::Status ReaderOptions::Validate() const {
   if (poll_interval <= absl::ZeroDuration() || poll_interval > absl::Seconds(1)) {
     return absl::InvalidArgumentError("--poll_interval: must be in (0, 1s]");
   }
+  if (max_top_changes < 100) {
+    return absl::InvalidArgumentError("--max_top_changes: must be at least 100");
+  }
   if (workers < 1 || workers > 256) {
     return absl::InvalidArgumentError("--workers: must be in 1..256");
   }

@@ -19,6 +19,9 @@ struct ReaderOptions {
   absl::Duration max_consistency_wait = absl::Seconds(5);
   absl::Duration drain_grace = absl::Seconds(5);
   absl::Duration poll_interval = absl::Milliseconds(250);
+  // TenantReplicas: a tenant whose in-memory top layer holds more changes
+  // than this waits for the writer's next index file instead of growing it.
+  int64_t max_top_changes = 20000;
   absl::Duration lease = absl::Seconds(5);
   // Worker threads for List/Query/GetFacts/Explain and released waits.
   int workers = 2;

@@ -32,7 +32,7 @@ ReplicaWatcher::ReplicaWatcher(WatcherOptions options, FreshnessGate* gate,
       registrar_(registrar),
       hooks_(std::move(hooks)),
       changes_(dir_.ChangeSignalPath()),
-      replicas_(dir_) {
+      replicas_(dir_, options_.max_top_changes) {
   auto empty = std::make_shared<ReplicaView>();
   view_ = std::move(empty);
 }
@@ -42,7 +42,7 @@ ReplicaWatcher::~ReplicaWatcher() { Stop(); }
 void ReplicaWatcher::Start() {
   PollOnce();
   thread_ = std::thread([this] {
-    SetCurrentThread("replica-watch", /*latency_critical=*/true);
+    SetCurrentThread("replica-watch", ThreadPriority::kLatencyCritical);
     while (!stop_.HasBeenNotified()) {
       // The writer signals each control.db change (ChangeSignal); the poll
       // is the safety net. Wake no later than the moment the view goes

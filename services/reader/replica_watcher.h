@@ -49,6 +49,7 @@ struct WatcherOptions {
   // The safety poll: the writer signals every control.db change, so this
   // only bounds how late a missed signal is noticed.
   absl::Duration poll_interval = absl::Milliseconds(250);
+  int64_t max_top_changes = 20000;  // TenantReplicas
   absl::Duration drain_grace = absl::Seconds(5);
   // After the grace, how long to wait for in-flight RPCs before reporting
   // DRAINED anyway.

@@ -47,9 +47,12 @@ std::shared_ptr<const TenantMap> TenantReplicas::Advance(
       slot->name = entry.name;
     }
     Replica& r = *slot;
-    bool changed = false;
-    absl::Status s = CatchUp(r, entry, &changed);
-    if (s.ok()) {
+    bool held = false;
+    absl::Status s = CatchUp(r, entry, &held);
+    if (s.ok() && held) {
+      // The snapshot, and what the view says of it, stay as they were.
+      ++held_;
+    } else if (s.ok()) {
       r.view.snapshot = r.snapshot;
       r.view.complete_offset = storage::TenantComplete(control, entry);
       r.view.fresh_as_of = storage::TenantFreshAsOf(control, entry);
@@ -116,8 +119,8 @@ absl::Status TenantReplicas::UseIndex(Replica& r, const storage::TenantIndex& in
 }
 
 absl::Status TenantReplicas::CatchUp(Replica& r, const storage::TenantEntry& entry,
-                                     bool* changed) {
-  *changed = false;
+                                     bool* held) {
+  *held = false;
   if (r.db == nullptr) {
     storage::DbOptions options;
     options.read_only = true;
@@ -143,6 +146,22 @@ absl::Status TenantReplicas::CatchUp(Replica& r, const storage::TenantEntry& ent
   // since the snapshot.
   if (r.snapshot != nullptr && entry.applied_offset == r.tenant_offset) {
     return absl::OkStatus();
+  }
+  if (r.snapshot != nullptr && r.view.error.ok() &&
+      static_cast<int64_t>(r.top.size()) > max_top_changes_) {
+    if (!r.held) {
+      LOG(WARNING) << "tenant \"" << r.name << "\": " << r.top.size()
+                   << " changes past the writer's newest index file (over "
+                      "--max_top_changes): holding its view at offset "
+                   << r.tenant_offset << " until the writer names a newer one";
+      r.held = true;
+    }
+    *held = true;
+    return absl::OkStatus();
+  }
+  if (r.held) {
+    LOG(INFO) << "tenant \"" << r.name << "\": the writer's index caught up; advancing";
+    r.held = false;
   }
   ARBITER_ASSIGN_OR_RETURN(
       storage::Transaction txn,
@@ -175,7 +194,6 @@ absl::Status TenantReplicas::CatchUp(Replica& r, const storage::TenantEntry& ent
   snap->engine = r.engine;
   snap->policy_status = r.policy_status;
   r.snapshot = std::move(snap);
-  *changed = true;
   return absl::OkStatus();
 }
 

@@ -14,6 +14,15 @@
 //                 since the recent layer), never O(facts): the writer keeps
 //                 that number small (services/writer/index_maintainer.h).
 //
+// When the writer's index falls behind (a bulk load on a busy host), the top
+// would grow with the lag and every advance would rebuild it, holding up
+// every other tenant's view (DESIGN.md §9.6). So a tenant whose top already
+// holds more than `max_top_changes` changes is *held*: it keeps its current
+// snapshot, complete offset and fresh_as_of (all still true of that
+// snapshot; it goes stale alone) and reads no further changes until the
+// writer names a newer index file. Each rebuild is thus bounded by
+// max_top_changes plus one advance's changes.
+//
 // Advance():
 //   * new index files named -> map them; the top layer restarts from the
 //     new delta's offset; a named file that is missing (replaced meanwhile)
@@ -51,7 +60,8 @@ namespace arbiter::reader {
 
 class TenantReplicas {
  public:
-  explicit TenantReplicas(host::DataDir dir) : dir_(std::move(dir)) {}
+  explicit TenantReplicas(host::DataDir dir, int64_t max_top_changes = 20000)
+      : dir_(std::move(dir)), max_top_changes_(max_top_changes) {}
   TenantReplicas(const TenantReplicas&) = delete;
   TenantReplicas& operator=(const TenantReplicas&) = delete;
 
@@ -69,6 +79,8 @@ class TenantReplicas {
   // Counters (logs, tests).
   int64_t top_rebuilds() const { return top_rebuilds_; }
   int64_t segments_mapped() const { return segments_mapped_; }
+  // Advances that held a tenant back (see above).
+  int64_t held() const { return held_; }
 
  private:
   struct Replica {
@@ -85,20 +97,24 @@ class TenantReplicas {
     absl::Status policy_status;
     std::shared_ptr<const TenantSnapshot> snapshot;
     TenantView view;  // as published last
+    bool held = false;  // over max_top_changes_, waiting for a newer file
   };
 
-  // Brings `r` up to `entry`; false (with r.view.error set) when it failed.
-  absl::Status CatchUp(Replica& r, const storage::TenantEntry& entry, bool* changed);
+  // Brings `r` up to `entry`, or sets *held and leaves its snapshot as is
+  // when its top layer is over max_top_changes_ (see above).
+  absl::Status CatchUp(Replica& r, const storage::TenantEntry& entry, bool* held);
   absl::Status UseIndex(Replica& r, const storage::TenantIndex& index);
   void CompilePolicy(Replica& r, const storage::TenantMeta& meta);
 
   const host::DataDir dir_;
+  const int64_t max_top_changes_;
   int64_t generation_ = -1;
   absl::flat_hash_map<std::string, std::unique_ptr<Replica>> replicas_;
   std::shared_ptr<const TenantMap> map_ = std::make_shared<TenantMap>();
   bool retry_ = false;
   int64_t top_rebuilds_ = 0;
   int64_t segments_mapped_ = 0;
+  int64_t held_ = 0;
 };
 
 }  // namespace arbiter::reader

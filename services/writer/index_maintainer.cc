@@ -497,7 +497,7 @@ absl::Status IndexMaintainer::InstallMerge(Merge& m, Tenant& t) {
   ARBITER_RETURN_IF_ERROR(m.merged.status());
   std::shared_ptr<const eval::Segment> merged = *m.merged;
   ARBITER_ASSIGN_OR_RETURN(std::string file, Write(m.tenant, "base", *merged));
-  VLOG(1) << "tenant \"" << m.tenant << "\": merged " << m.changes.size()
+  VLOG(1) << "tenant \"" << m.tenant << "\": merged " << m.changed
           << " changed facts into a new base of " << merged->fact_delta() << " facts in "
           << m.took;
   t.base = std::move(merged);
@@ -525,7 +525,7 @@ absl::Status IndexMaintainer::InstallMerge(Merge& m, Tenant& t) {
 }
 
 void IndexMaintainer::RunMerges() {
-  SetCurrentThread("index-merge");
+  SetCurrentThread("index-merge", ThreadPriority::kBackground);
   while (true) {
     std::unique_ptr<Merge> m;
     {
@@ -544,6 +544,7 @@ void IndexMaintainer::RunMerges() {
     m->merged = base_only.ok() ? replica::BuildBaseFromStack(**base_only, m->changes)
                                : base_only.status();
     m->took = absl::Now() - start;
+    m->changed = static_cast<int64_t>(m->changes.size());
     m->changes.Clear();
     absl::MutexLock l(&mu_);
     if (m->reset == resets_) merged_.push_back(std::move(m));
@@ -551,7 +552,7 @@ void IndexMaintainer::RunMerges() {
 }
 
 void IndexMaintainer::Run() {
-  SetCurrentThread("index-maint");
+  SetCurrentThread("index-maint", ThreadPriority::kBackground);
   while (true) {
     std::map<std::string, int64_t> dirty;
     std::vector<std::unique_ptr<Merge>> merged;

@@ -160,6 +160,7 @@ class IndexMaintainer {
     replica::ChangeSet changes;
     absl::StatusOr<std::shared_ptr<const eval::Segment>> merged;
     absl::Duration took;
+    int64_t changed = 0;  // facts the merge changed (for the log)
   };
 
   void Run();

@@ -14,7 +14,9 @@
 #include "common/replica/replica_dir.h"
 #include "common/storage/control_db.h"
 #include "common/storage/sqlite.h"
+#include "common/replica/change_set.h"
 #include "common/storage/tenant_db.h"
+#include "common/eval/segment.h"
 #include "services/reader/read_requests.h"
 #include "tests/testing/process.h"
 
@@ -103,6 +105,25 @@ class FakeWriter {
     REQUIRE_OK(control_->UpdateApplied(u));
   }
 
+  // Writes the tenant's base index from its database and names it.
+  void NameBase(int64_t applied, BootTime fresh) {
+    auto base = replica::BuildBaseFromDb(*tenant_);
+    REQUIRE(base.ok());
+    storage::TenantIndex index;
+    index.base = replica::ReplicaDir::IndexRelativePath("acme", "base", (*base)->offset(), 1,
+                                                        ++files_);
+    index.base_offset = (*base)->offset();
+    const replica::ReplicaDir gen(dir_.GenerationDir(1));
+    std::filesystem::create_directories(gen.TenantIndexDir("acme"));
+    REQUIRE_OK(eval::WriteSegmentFile(gen.Path(index.base), **base));
+    storage::AppliedUpdate u;
+    u.applied_offset = applied;
+    u.head_offset = applied;
+    u.fresh_as_of = fresh;
+    u.indexes = {{"acme", index}};
+    REQUIRE_OK(control_->UpdateApplied(u));
+  }
+
   void Heartbeat(int64_t applied, BootTime fresh) {
     storage::AppliedUpdate u;
     u.applied_offset = applied;
@@ -119,9 +140,12 @@ class FakeWriter {
   host::DataDir dir_;
   std::unique_ptr<storage::ControlDb> control_;
   std::unique_ptr<storage::TenantDb> tenant_;
+  uint64_t files_ = 0;
 };
 
 struct Fixture {
+  explicit Fixture(int64_t max_top_changes = 20000) : max_top_changes(max_top_changes) {}
+  int64_t max_top_changes;
   FakeWriter w;
   storage::FakeBootClock clock{"boot", 0};
   FreshnessGate gate{absl::Milliseconds(500), &clock};
@@ -130,6 +154,7 @@ struct Fixture {
   int64_t in_flight = 0;
   ReplicaWatcher watcher{
       WatcherOptions{.data_dir = w.dir().root(),
+                     .max_top_changes = max_top_changes,
                      .drain_grace = absl::Milliseconds(50)},
       &gate, &waiters, nullptr,
       ReplicaWatcher::Hooks{.set_serving = [this](bool s) { health.push_back(s); },
@@ -216,6 +241,45 @@ TEST_CASE("watcher releases waiters only once a view at their offset is publishe
   f.w.Apply(3, {Role("alice", "viewer", "d1")});
   f.watcher.PollOnce();
   CHECK(seen == 3);
+}
+
+TEST_CASE("a tenant whose index lags past --max_top_changes is held, alone, until a newer file",
+          "[unit][reader]") {
+  Fixture f(/*max_top_changes=*/100);
+  f.w.NewGeneration(1, 1);
+  f.w.Apply(2, {}, {}, kPolicy, f.clock.Now());
+  f.watcher.PollOnce();
+  std::vector<Fact> many;
+  for (int i = 0; i < 150; ++i) many.push_back(Role("u" + std::to_string(i), "viewer", "d1"));
+  f.w.Apply(3, many, {}, nullptr, f.clock.Now());  // one advance: read in full
+  f.watcher.PollOnce();
+  CHECK(*f.Authorize("u149", "read", "d1"));
+  CHECK(f.watcher.view()->Find("acme")->complete_offset == 3);
+
+  // Over the bound: the view stays at 3, with 3's freshness, while the host
+  // stays fresh.
+  f.clock.Advance(absl::Milliseconds(300));
+  f.w.Apply(4, {Role("alice", "viewer", "d1")}, {}, nullptr, f.clock.Now());
+  f.watcher.PollOnce();
+  const TenantView* t = f.watcher.view()->Find("acme");
+  CHECK(t->complete_offset == 3);
+  CHECK(t->snapshot->tenant_offset == 3);
+  CHECK_FALSE(*f.Authorize("alice", "read", "d1"));
+  f.clock.Advance(absl::Milliseconds(300));
+  f.w.Heartbeat(4, f.clock.Now());
+  f.watcher.PollOnce();
+  CHECK(f.health.back() == true);  // the host serves
+  auto stale = f.Authorize("alice", "read", "d1");
+  REQUIRE_FALSE(stale.ok());
+  CHECK(absl::IsUnavailable(stale.status()));
+  CHECK(stale.status().message() == "tenant replica stale by 600 ms (max 500 ms)");
+
+  // The writer names a base holding everything: the tenant advances.
+  f.w.NameBase(4, f.clock.Now());
+  f.watcher.PollOnce();
+  CHECK(f.watcher.view()->Find("acme")->complete_offset == 4);
+  CHECK(*f.Authorize("alice", "read", "d1"));
+  CHECK(*f.Authorize("u0", "read", "d1"));
 }
 
 TEST_CASE("watcher goes NOT_SERVING when stale and back by itself", "[unit][reader]") {
