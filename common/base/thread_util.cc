@@ -17,7 +17,7 @@ void SetCurrentThread(const char* name, ThreadPriority priority) {
   const std::string short_name = std::string(name).substr(0, 15);
   pthread_setname_np(pthread_self(), short_name.c_str());
   if (priority == ThreadPriority::kNormal) return;
-  const int nice = priority == ThreadPriority::kLatencyCritical ? -10 : 5;
+  const int nice = -10;  // kLatencyCritical
   const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
   if (::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) != 0) {
     static std::atomic<bool> warned{false};

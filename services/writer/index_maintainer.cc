@@ -525,7 +525,7 @@ absl::Status IndexMaintainer::InstallMerge(Merge& m, Tenant& t) {
 }
 
 void IndexMaintainer::RunMerges() {
-  SetCurrentThread("index-merge", ThreadPriority::kBackground);
+  SetCurrentThread("index-merge");
   while (true) {
     std::unique_ptr<Merge> m;
     {
@@ -552,7 +552,7 @@ void IndexMaintainer::RunMerges() {
 }
 
 void IndexMaintainer::Run() {
-  SetCurrentThread("index-maint", ThreadPriority::kBackground);
+  SetCurrentThread("index-maint");
   while (true) {
     std::map<std::string, int64_t> dirty;
     std::vector<std::unique_ptr<Merge>> merged;

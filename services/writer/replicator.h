@@ -92,6 +92,8 @@ class Replicator {
   // fresh_as_of, which tenants lag (and their own completeness and
   // freshness), and the index files ready to be named; then signals readers.
   absl::Status ApplyBatch(const std::vector<v1::LogEntry>& entries, ApplyLanes& lanes);
+  // Checkpoints the WAL of each tenant `entries` wrote to, when it is due.
+  void CheckpointTenants(const std::vector<v1::LogEntry>& entries);
   // The index maintainer has files to name: end the apply loop's wait.
   void WakeForIndex() ABSL_LOCKS_EXCLUDED(wake_mu_);
   // Opens the applier over the current generation's tenant directory.

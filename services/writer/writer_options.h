@@ -25,7 +25,8 @@ struct WriterOptions {
   // tenant, then one control.db transaction).
   int max_batch_entries = 1000;
   // Per batch, each tenant's entries are applied in a slice of payload bytes
-  // (at least one entry) sized so that a batch takes about
+  // (at least one entry, and at least 64 KiB or max_tenant_batch_bytes when
+  // smaller) sized so that a batch takes about
   // `apply_slice_target` at the apply rate measured so far, and at most
   // `max_tenant_batch_bytes`: a bulk load is applied in slices, every other
   // tenant's entries go into each batch, and control.db (freshness) is
