@@ -531,29 +531,14 @@ absl::Status Replicator::ApplyBatch(const std::vector<v1::LogEntry>& entries,
 }
 
 void Replicator::CheckpointTenants(const std::vector<v1::LogEntry>& entries) {
-  // DESIGN.md §8.10: bound each WAL (automatic checkpoints are off) by the
-  // frames written since it last started over (the file keeps its size).
-  // While the index maintainer holds a long read on a tenant (its first
-  // base), a RESTART would wait for it: checkpoint passively then. Readers
-  // hold short transactions only: wait for them briefly, else retry after
-  // the next batch (every tenant's freshness waits on this loop).
+  // DESIGN.md §8.10: each WAL stays bounded; the copy runs beside the apply
+  // loop (WalCheckpointer).
   std::set<std::string> tenants;
   for (const auto& e : entries) tenants.insert(e.tenant());
   for (const std::string& tenant : tenants) {
-    absl::StatusOr<storage::TenantDb*> opened = applier_->Tenant(tenant);
-    if (!opened.ok()) continue;  // not created here (yet)
-    storage::TenantDb* db = *opened;
-    if (db->db()->wal_bytes() > options_.wal_checkpoint_bytes) {
-      const absl::Time start = absl::Now();
-      absl::Status s = db->db()->Checkpoint(
-          index_->LongRead(tenant) ? "PASSIVE" : "RESTART", /*busy_timeout_ms=*/100);
-      const absl::Duration took = absl::Now() - start;
-      if (!s.ok()) {
-        LOG(WARNING) << "checkpoint of tenant " << tenant << ": " << s << " (retried later)";
-      } else if (took > absl::Milliseconds(500)) {
-        LOG(INFO) << "checkpoint of tenant " << tenant << " took " << took;
-      }
-    }
+    absl::StatusOr<storage::TenantDb*> db = applier_->Tenant(tenant);
+    if (!db.ok()) continue;  // not created here (yet)
+    checkpointer_.AfterCommit(*(*db)->db(), index_->LongRead(tenant));
   }
 }
 

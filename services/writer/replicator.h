@@ -39,6 +39,7 @@
 #include "common/storage/tenant_db.h"
 #include "services/writer/apply_lanes.h"
 #include "services/writer/index_maintainer.h"
+#include "services/writer/wal_checkpointer.h"
 #include "services/writer/writer_options.h"
 
 namespace arbiter::writer {
@@ -118,6 +119,7 @@ class Replicator {
   std::set<std::string> lagging_;  // tenants control.db says lag
   host::ChangeSignal signal_;
   std::unique_ptr<IndexMaintainer> index_;
+  WalCheckpointer checkpointer_{options_.wal_checkpoint_bytes};
 
   std::atomic<bool> stopping_{false};
   mutable absl::Mutex mu_;
