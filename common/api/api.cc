@@ -1,5 +1,7 @@
 #include "common/api/api.h"
 
+#include <limits>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -90,6 +92,13 @@ absl::StatusOr<v1::ConsistencyTokenPayload> DecodeConsistencyToken(
   if (token.empty() || !absl::WebSafeBase64Unescape(token, &bytes) ||
       !payload.ParseFromString(bytes) || payload.cluster_id().empty()) {
     return absl::InvalidArgumentError("malformed consistency token");
+  }
+  // Offsets are int64 everywhere past this point (SQLite, control.db): one
+  // beyond that range cannot name an entry of any log.
+  if (payload.offset() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("consistency token offset ", payload.offset(),
+                     " is out of range (at most ", std::numeric_limits<int64_t>::max(), ")"));
   }
   return payload;
 }

@@ -65,7 +65,8 @@ bool Matches(const v1::FactPattern& pattern, const Fact& fact);
 std::string EncodeConsistencyToken(absl::string_view cluster_id,
                                    uint64_t offset);
 // INVALID_ARGUMENT "malformed consistency token" when it is not base64url of
-// a ConsistencyTokenPayload, or carries no cluster id.
+// a ConsistencyTokenPayload, or carries no cluster id; FAILED_PRECONDITION
+// when its offset is beyond int64 (no log has such an offset).
 absl::StatusOr<v1::ConsistencyTokenPayload> DecodeConsistencyToken(
     absl::string_view token);
 

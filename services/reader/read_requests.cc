@@ -68,6 +68,10 @@ absl::StatusOr<RequestPlan> ValidateCommon(
     switch (consistency.requirement_case()) {
       case v1::Consistency::kAtLeast: {
         auto token = api::DecodeConsistencyToken(consistency.at_least());
+        if (absl::IsFailedPrecondition(token.status())) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("consistency.at_least: ", token.status().message()));
+        }
         if (!token.ok()) {
           return Invalid("consistency.at_least", token.status().message());
         }

@@ -1,6 +1,10 @@
 #include "common/api/api.h"
 
+#include <limits>
+
 #include <catch2/catch.hpp>
+
+#include "absl/strings/str_cat.h"
 #include <string>
 
 namespace arbiter::api {
@@ -123,6 +127,19 @@ TEST_CASE("consistency tokens round-trip, unpadded base64url", "[unit][api]") {
   CHECK(p->offset() == 1234567);
   CHECK(!DecodeConsistencyToken("").ok());
   CHECK(!DecodeConsistencyToken("!!!").ok());
+}
+
+TEST_CASE("consistency tokens past int64 are refused, not wrapped", "[unit][api]") {
+  const uint64_t max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  REQUIRE(DecodeConsistencyToken(EncodeConsistencyToken("c", max)).ok());
+  for (uint64_t offset : {max + 1, std::numeric_limits<uint64_t>::max()}) {
+    auto p = DecodeConsistencyToken(EncodeConsistencyToken("c", offset));
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(p.status().message() ==
+          absl::StrCat("consistency token offset ", offset,
+                       " is out of range (at most 9223372036854775807)"));
+  }
 }
 
 }  // namespace

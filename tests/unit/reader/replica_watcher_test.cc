@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/api/api.h"
 #include "common/host/data_dir.h"
 #include "common/host/reader_registry.h"
 #include "common/replica/replica_dir.h"
@@ -280,6 +281,25 @@ TEST_CASE("a tenant whose index lags past --max_top_changes is held, alone, unti
   CHECK(f.watcher.view()->Find("acme")->complete_offset == 4);
   CHECK(*f.Authorize("alice", "read", "d1"));
   CHECK(*f.Authorize("u0", "read", "d1"));
+}
+
+TEST_CASE("a consistency token past int64 is FAILED_PRECONDITION, never satisfied",
+          "[unit][reader]") {
+  v1::AuthorizeRequest r;
+  r.set_tenant("acme");
+  r.mutable_actor()->set_type("User");
+  r.mutable_actor()->set_id("alice");
+  r.set_action("read");
+  r.mutable_resource()->set_type("Doc");
+  r.mutable_resource()->set_id("d1");
+  r.mutable_consistency()->set_at_least(
+      api::EncodeConsistencyToken("cluster-1", uint64_t{1} << 63));
+  auto plan = Validate(r);
+  REQUIRE_FALSE(plan.ok());
+  CHECK(plan.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(plan.status().message() ==
+        "consistency.at_least: consistency token offset 9223372036854775808 is out of "
+        "range (at most 9223372036854775807)");
 }
 
 TEST_CASE("watcher goes NOT_SERVING when stale and back by itself", "[unit][reader]") {
