@@ -1,6 +1,7 @@
 #include "common/base/file_util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,7 +38,8 @@ absl::Status SyncPath(const std::string& path) {
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents) {
   const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // 0666 less the umask: 0600 by default (SetFileAccess, --file_access).
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) return ErrnoError("create", tmp, errno);
   size_t done = 0;
   while (done < contents.size()) {
@@ -58,6 +60,18 @@ absl::Status WriteFileAtomically(const std::string& path,
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename", tmp, errno);
   return SyncPath(DirName(path));
+}
+
+absl::Status SetFileAccess(absl::string_view access) {
+  if (access == "owner") {
+    ::umask(077);
+  } else if (access == "group") {
+    ::umask(027);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--file_access: \"", access, "\" is not one of owner, group"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace arbiter

@@ -21,6 +21,14 @@ absl::Status SyncPath(const std::string& path);
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents);
 
+// Who may read what this process creates from now on (the process umask,
+// so it covers SQLite's files and every directory too): "owner" (the
+// default of every service's --file_access) makes files 0600 and
+// directories 0700; "group" 0640 and 0750, for a reader and a writer that
+// run as different users of one group. INVALID_ARGUMENT naming
+// --file_access otherwise. Call it first in main().
+absl::Status SetFileAccess(absl::string_view access);
+
 }  // namespace arbiter
 
 #endif  // ARBITER_COMMON_BASE_FILE_UTIL_H_

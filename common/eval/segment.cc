@@ -984,7 +984,8 @@ absl::StatusOr<SegmentBytes> SegmentBuilder::Finish() {
 absl::Status WriteSegmentFile(const std::string& path, const Segment& segment) {
   const absl::string_view bytes = segment.bytes();
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // 0666 less the umask: 0600 by default (SetFileAccess, --file_access).
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) {
     return absl::InternalError(absl::StrCat("open ", tmp, ": ", std::strerror(errno)));
   }

@@ -22,7 +22,8 @@ ChangeSignal::~ChangeSignal() {
 
 absl::Status ChangeSignal::Open(const std::string& path) {
   if (fd_ >= 0) ::close(fd_);
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  // 0666 less the umask: 0600 by default (SetFileAccess, --file_access).
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
   if (fd_ < 0) {
     return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
   }

@@ -11,11 +11,15 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/base/crash_point.h"
+#include "common/base/file_util.h"
 #include "common/server/server_runner.h"
 #include "glog/logging.h"
 #include "services/log/log_core.h"
 #include "services/log/log_service.h"
 
+ABSL_FLAG(std::string, file_access, "owner",
+          "who may read the files this process creates: owner (files 0600, "
+          "directories 0700) or group (0640, 0750)");
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "HOST:PORT to serve on; port 0 picks a free port");
 ABSL_FLAG(std::string, port_file, "",
@@ -65,6 +69,10 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
+  if (absl::Status s = arbiter::SetFileAccess(absl::GetFlag(FLAGS_file_access)); !s.ok()) {
+    std::cerr << "arbiter-log: " << s.message() << "\n";
+    return 2;
+  }
 
   arbiter::server::ServerOptions server_options{
       .listen = absl::GetFlag(FLAGS_listen),

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/base/file_util.h"
 #include "common/host/data_dir.h"
 #include "common/server/server_runner.h"
 #include "common/storage/boot_clock.h"
@@ -40,6 +41,9 @@ std::string EnvOr(const char* name, const char* fallback) {
 }
 }  // namespace
 
+ABSL_FLAG(std::string, file_access, "owner",
+          "who may read the files this process creates: owner (files 0600, "
+          "directories 0700) or group (0640, 0750)");
 ABSL_FLAG(std::string, listen, "127.0.0.1:50053",
           "HOST:PORT to serve on; port 0 picks a free port");
 ABSL_FLAG(std::string, port_file, "",
@@ -80,6 +84,10 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
+  if (absl::Status s = arbiter::SetFileAccess(absl::GetFlag(FLAGS_file_access)); !s.ok()) {
+    std::cerr << "arbiter-reader: " << s.message() << "\n";
+    return 2;
+  }
 
   arbiter::reader::ReaderOptions options{
       .data_dir = absl::GetFlag(FLAGS_data_dir),

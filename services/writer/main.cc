@@ -10,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "common/base/crash_point.h"
+#include "common/base/file_util.h"
 #include "common/server/server_runner.h"
 #include "common/storage/boot_clock.h"
 #include "glog/logging.h"
@@ -25,6 +26,9 @@ std::string EnvOr(const char* name, const char* fallback) {
 const arbiter::writer::WriterOptions kDefaults;
 }  // namespace
 
+ABSL_FLAG(std::string, file_access, "owner",
+          "who may read the files this process creates: owner (files 0600, "
+          "directories 0700) or group (0640, 0750)");
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052",
           "HOST:PORT for the admin service; port 0 picks a free port. Keep it "
           "on loopback unless the network is trusted: Drain is unauthenticated");
@@ -81,6 +85,10 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
+  if (absl::Status s = arbiter::SetFileAccess(absl::GetFlag(FLAGS_file_access)); !s.ok()) {
+    std::cerr << "arbiter-writer: " << s.message() << "\n";
+    return 2;
+  }
 
   arbiter::server::ServerOptions server_options{
       .listen = absl::GetFlag(FLAGS_listen),

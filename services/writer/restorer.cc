@@ -76,7 +76,8 @@ absl::StatusOr<uint64_t> FetchFrom(v1::LogService::Stub& log,
 absl::Status FetchFile(v1::LogService::Stub& log, const std::string& snapshot_id,
                        const v1::SnapshotFile& file, const std::string& path,
                        const WriterOptions& options) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // 0666 less the umask: 0600 by default (SetFileAccess, --file_access).
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) return Errno(absl::StrCat("open ", path));
   uint64_t size = 0;
   absl::Status last;

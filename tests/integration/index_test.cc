@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -335,6 +336,43 @@ TEST_CASE("a restarted writer adopts its index files and rebuilds a damaged one"
   v1::AuthorizeResponse resp;
   REQUIRE(Authorize(*c, 0, CanRead("acme", "nobody", "anvils"), &resp).ok());
   CHECK_FALSE(resp.allowed());
+}
+
+TEST_CASE("every file and directory the services create is private to their user",
+          "[integration][index]") {
+  auto c = StartCluster(1);
+  SetUpTenant(*c, "acme");
+  std::vector<v1::Fact> facts;
+  for (int i = 0; i < 200; ++i) facts.push_back(ReaderRole(absl::StrCat("u", i), "anvils"));
+  auto offset = Insert(*c, "acme", facts);
+  REQUIRE(offset.ok());
+  REQUIRE(Await(
+      [&] {
+        const storage::TenantEntry e = RegistryEntry(*c, "acme");
+        return !e.index.base.empty() &&
+               std::max({e.index.base_offset, e.index.delta_offset, e.index.recent_offset}) >=
+                   static_cast<int64_t>(*offset);
+      },
+      absl::Seconds(30)));
+  int files = 0, dirs = 0;
+  for (const std::string& root : {c->log_data_dir(), c->host_data_dir()}) {
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+         it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      const std::filesystem::file_status st = it->symlink_status(ec);
+      const auto others = std::filesystem::perms::group_all | std::filesystem::perms::others_all;
+      INFO(it->path().string());
+      CHECK((st.permissions() & others) == std::filesystem::perms::none);
+      if (std::filesystem::is_directory(st)) {
+        ++dirs;
+      } else {
+        ++files;
+      }
+    }
+    REQUIRE_FALSE(ec);
+  }
+  CHECK(files > 10);  // databases, WALs, index segments, notify, registrations
+  CHECK(dirs > 3);
 }
 
 }  // namespace
