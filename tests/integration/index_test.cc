@@ -288,14 +288,20 @@ TEST_CASE("a restarted writer adopts its index files and rebuilds a damaged one"
     last = static_cast<int64_t>(*offset);
   }
   // The maintainer builds a recent layer after every 100 changes: wait
-  // until the registry names files holding the whole load.
+  // until the registry names files holding the whole load, and has stopped
+  // changing (a file built from the same changes may still be on its way to
+  // control.db).
   storage::TenantEntry entry;
+  absl::Time stable_since = absl::Now();
   REQUIRE(Await(
       [&] {
-        entry = RegistryEntry(*c, "acme");
+        const storage::TenantEntry now = RegistryEntry(*c, "acme");
+        if (!(now.index == entry.index)) stable_since = absl::Now();
+        entry = now;
         return !entry.index.base.empty() &&
                std::max({entry.index.base_offset, entry.index.delta_offset,
-                         entry.index.recent_offset}) >= last;
+                         entry.index.recent_offset}) >= last &&
+               absl::Now() - stable_since >= absl::Milliseconds(500);
       },
       absl::Seconds(30)));
 
