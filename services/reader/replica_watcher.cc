@@ -116,7 +116,7 @@ void ReplicaWatcher::PollOnce() {
                 << stats_advance_max_ << ", writer's signal -> view mean "
                 << stats_lag_total_ / stats_views_ << " max " << stats_lag_max_
                 << "; top layers rebuilt " << replicas_.top_rebuilds() << ", segments mapped "
-                << replicas_.segments_mapped();
+                << replicas_.segments_mapped() << ", tenants held " << replicas_.held();
         stats_since_ = wall_now;
         stats_views_ = 0;
         stats_advance_total_ = stats_advance_max_ = absl::ZeroDuration();

@@ -1,6 +1,5 @@
 #include "services/writer/replicator.h"
 
-
 #include <algorithm>
 #include <deque>
 #include <filesystem>
@@ -9,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/crash_point.h"
-#include "common/base/thread_util.h"
 #include "common/base/status_macros.h"
+#include "common/base/thread_util.h"
 #include "common/server/grpc_status.h"
 #include "common/storage/sqlite.h"
 #include "glog/logging.h"
