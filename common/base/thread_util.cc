@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -27,6 +28,26 @@ void SetCurrentThread(const char* name, ThreadPriority priority) {
                    short_name.c_str(), std::strerror(errno));
     }
   }
+}
+
+size_t StackBytesBelow(const void* here) {
+  // 0: not read yet; UINTPTR_MAX: unknown.
+  thread_local uintptr_t low = 0;
+  if (low == 0) {
+    low = UINTPTR_MAX;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      void* addr = nullptr;
+      size_t size = 0;
+      if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr != nullptr) {
+        low = reinterpret_cast<uintptr_t>(addr);
+      }
+      pthread_attr_destroy(&attr);
+    }
+  }
+  const uintptr_t at = reinterpret_cast<uintptr_t>(here);
+  if (low == UINTPTR_MAX) return SIZE_MAX;
+  return at > low ? at - low : 0;
 }
 
 }  // namespace arbiter

@@ -3,6 +3,8 @@
 
 // Small per-thread settings.
 
+#include <cstddef>
+
 namespace arbiter {
 
 enum class ThreadPriority {
@@ -21,6 +23,12 @@ enum class ThreadPriority {
 // Names the calling thread (at most 15 characters are kept, a Linux limit)
 // and sets its priority. Never fails.
 void SetCurrentThread(const char* name, ThreadPriority priority = ThreadPriority::kNormal);
+
+// How many bytes of the calling thread's stack lie below `here` (an address
+// in the caller's frame, e.g. __builtin_frame_address(0)): how much deeper
+// the thread may recurse. Read once per thread from pthread_getattr_np;
+// SIZE_MAX when the stack's bounds cannot be read.
+size_t StackBytesBelow(const void* here);
 
 }  // namespace arbiter
 

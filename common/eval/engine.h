@@ -19,7 +19,9 @@
 // instead of calling Scan. The answers are identical (tested); pass
 // QueryOptions::use_fast_path = false to force the Scan path.
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/base/value.h"
 #include "common/eval/fact_source.h"
 #include "common/polar/program.h"
@@ -36,10 +39,18 @@ namespace arbiter::eval {
 
 struct EngineOptions {
   // Default step budget of one evaluation (see QueryOptions::step_budget).
+  // A step is one unit of work: a rule tried, a body literal solved, a
+  // candidate of `in` or an element compared, a fact row or table answer
+  // visited. Running out is RESOURCE_EXHAUSTED.
   int64_t step_budget = 1'000'000;
-  // Maximum nesting of rule applications (guards the thread's stack; a folder
-  // chain deeper than this is RESOURCE_EXHAUSTED).
+  // Maximum nesting of rule applications (a folder chain deeper than this is
+  // RESOURCE_EXHAUSTED).
   int max_depth = 1000;
+  // Most bytes of the thread's stack one evaluation may use; never more than
+  // the thread has below the caller, less 256 KiB. Body literals and rules
+  // nest on the stack, so this bounds how deeply a policy's conditions may
+  // chain whatever its shape: past it, RESOURCE_EXHAUSTED naming the limit.
+  size_t max_stack_bytes = size_t{4} << 20;
 };
 
 // Per-query inputs besides the question itself.
@@ -50,6 +61,11 @@ struct QueryOptions {
   std::optional<int64_t> now_unix_seconds;
   // Overrides EngineOptions::step_budget when set (> 0).
   std::optional<int64_t> step_budget;
+  // The evaluation stops with DEADLINE_EXCEEDED once this passes, and with
+  // CANCELLED once `cancelled` returns true (the RPC's deadline and
+  // cancellation); both are polled every 4,096 steps.
+  absl::Time deadline = absl::InfiniteFuture();
+  std::function<bool()> cancelled;
   // false: read facts only through FactSource::Scan, even from a
   // FactIndex (the reference path; tests compare both).
   bool use_fast_path = true;
@@ -131,7 +147,8 @@ struct CompiledProgram;
 // once. Queries keep per-thread scratch memory between calls (no allocation in
 // the steady state of Authorize).
 //
-// Every query returns RESOURCE_EXHAUSTED when it runs out of steps or depth,
+// Every query returns RESOURCE_EXHAUSTED when it runs out of steps, depth or
+// stack, DEADLINE_EXCEEDED / CANCELLED when QueryOptions say so,
 // INVALID_ARGUMENT when the policy cannot be evaluated as written (e.g. a
 // `not` over a variable that is never bound, or negation through recursion),
 // and passes through FactSource errors. The FactSource and the context facts

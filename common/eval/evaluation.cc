@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/base/thread_util.h"
 
 namespace arbiter::eval {
 
@@ -82,6 +83,17 @@ absl::Status Evaluation::Init() {
   budget_ = q_.step_budget.value_or(0) > 0 ? *q_.step_budget
                                           : engine_.options().step_budget;
   max_depth_ = engine_.options().max_depth;
+  {
+    // The floor sits max_stack_bytes below this frame, and never closer to
+    // the end of the thread's stack than kReserve (room for what the
+    // evaluation calls: allocation, hashing, formatting the error).
+    constexpr size_t kReserve = 256 << 10;
+    const void* here = __builtin_frame_address(0);
+    const size_t below = StackBytesBelow(here);
+    stack_limit_ = std::min(engine_.options().max_stack_bytes,
+                            below > kReserve ? below - kReserve : 0);
+    stack_floor_ = reinterpret_cast<uintptr_t>(here) - stack_limit_;
+  }
   internal::Scratch& s = *scratch_;
   s.Reset();
   n_const_ = static_cast<uint32_t>(cp_.constants.size());
@@ -249,6 +261,26 @@ bool Evaluation::BudgetExceeded() {
       budget_)));
 }
 
+bool Evaluation::CheckInterrupt() {
+  if (q_.deadline != absl::InfiniteFuture() && absl::Now() >= q_.deadline) {
+    return Fail(absl::DeadlineExceededError(absl::StrFormat(
+        "evaluation stopped at the request's deadline after %d steps", steps_)));
+  }
+  if (q_.cancelled && q_.cancelled()) {
+    return Fail(absl::CancelledError(
+        absl::StrFormat("evaluation stopped: the request was cancelled after %d steps", steps_)));
+  }
+  return true;
+}
+
+bool Evaluation::StackExhausted() {
+  return Fail(absl::ResourceExhaustedError(absl::StrFormat(
+      "evaluation exceeded its stack limit of %d KiB: the policy's rules and "
+      "conditions nest too deeply (each body literal and rule application "
+      "nests one level)",
+      stack_limit_ >> 10)));
+}
+
 SymbolId Evaluation::TimeSymbol() {
   if (time_sym_ == kUnbound) {
     int64_t now = q_.now_unix_seconds.has_value() ? *q_.now_unix_seconds
@@ -358,7 +390,7 @@ bool Evaluation::SolveRuleFrames(const CRule& r, const SymbolId* pat,
     if (p.kind != CTerm::kVar && TermValue(p, nullptr) != pat[i]) return true;
     if (!r.param_types[i].empty() && !TypeIn(pat[i], r.param_types[i])) return true;
   }
-  if (!Step()) return false;
+  if (!Step() || !StackLeft()) return false;
   if (++depth_ > max_depth_) {
     --depth_;
     return Fail(absl::ResourceExhaustedError(absl::StrFormat(
@@ -436,6 +468,7 @@ bool Evaluation::Ready(const CLiteral& lit, const SymbolId* f) {
 }
 
 bool Evaluation::SolveBody(const CRule& r, SymbolId* f, uint64_t done, Cont0 k) {
+  if (!StackLeft()) return false;
   const size_t n = r.body.size();
   int pick = -1;
   for (size_t i = 0; i < n; ++i) {
@@ -527,6 +560,7 @@ bool Evaluation::Compare(SymbolId a, SymbolId b, polar::CompareOp op) const {
 }
 
 bool Evaluation::SolveLiteral(const CLiteral& lit, SymbolId* f, Cont0 k) {
+  if (!Step()) return false;
   switch (lit.kind) {
     case LKind::kCall: {
       SymbolId pat[kMaxArity];
@@ -601,11 +635,13 @@ bool Evaluation::SolveLiteral(const CLiteral& lit, SymbolId* f, Cont0 k) {
       SymbolId s = TermValue(lit.left, f);
       if (s != kUnbound) {
         for (const CTerm& e : lit.args) {
+          if (!Step()) return false;
           if (TermValue(e, f) == s) return k();
         }
         return true;
       }
       for (const CTerm& e : lit.args) {
+        if (!Step()) return false;
         SymbolId v = TermValue(e, f);
         if (v == kUnbound) continue;
         f[lit.left.index] = v;
@@ -681,6 +717,7 @@ bool Evaluation::EnsureTable(uint32_t t) {
 }
 
 bool Evaluation::EvaluateTable(uint32_t t) {
+  if (!StackLeft()) return false;
   if (++depth_ > max_depth_) {
     --depth_;
     return Fail(absl::ResourceExhaustedError(absl::StrFormat(

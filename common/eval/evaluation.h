@@ -245,11 +245,23 @@ class Evaluation {
   bool Fail(absl::Status s);
 
  private:
-  bool Step() {
-    if (++steps_ > budget_) return BudgetExceeded();
+  bool Step() { return Steps(1); }
+  bool Steps(int64_t n) {
+    const int64_t before = steps_;
+    steps_ += n;
+    if (steps_ > budget_) return BudgetExceeded();
+    if ((before >> kInterruptShift) != (steps_ >> kInterruptShift)) return CheckInterrupt();
     return true;
   }
+  // Whether the caller's frame is still above the evaluation's stack floor.
+  bool StackLeft() {
+    return reinterpret_cast<uintptr_t>(__builtin_frame_address(0)) >= stack_floor_ ||
+           StackExhausted();
+  }
+  static constexpr int kInterruptShift = 12;  // deadline and cancellation: every 4,096 steps
   bool BudgetExceeded();
+  bool CheckInterrupt();
+  bool StackExhausted();
   bool Ready(const internal::CLiteral& lit, const SymbolId* f);
   bool Stuck(const internal::CRule& r, const SymbolId* f, uint64_t done,
              Cont0 k);
@@ -291,6 +303,8 @@ class Evaluation {
   absl::Status status_;
   int64_t steps_ = 0;
   int64_t budget_ = 0;
+  uintptr_t stack_floor_ = 0;
+  size_t stack_limit_ = 0;
   int depth_ = 0;
   int max_depth_ = 0;
   uint32_t dfs_counter_ = 0;
