@@ -52,6 +52,15 @@ absl::Status LogOptions::Validate() const {
   if (wal_checkpoint_bytes < (1 << 16)) {
     return absl::InvalidArgumentError("--wal_checkpoint_bytes: must be >= 65536");
   }
+  if (policy_workers < 1 || policy_workers > 64) {
+    return absl::InvalidArgumentError("--policy_workers: must be in 1..64");
+  }
+  if (max_pending_policies < 1) {
+    return absl::InvalidArgumentError("--max_pending_policies: must be >= 1");
+  }
+  if (policy_test_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--policy_test_timeout: must be positive");
+  }
   return absl::OkStatus();
 }
 
@@ -83,12 +92,16 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
   ARBITER_ASSIGN_OR_RETURN(
       core->sequencer_,
       Sequencer::Start(
-          core->store_.get(), {},
-          [raw](const std::string& tenant, uint64_t head,
+          core->store_.get(),
+          {.policy_workers = options.policy_workers,
+           .max_pending_policies = static_cast<size_t>(options.max_pending_policies),
+           .policy_test_timeout = options.policy_test_timeout,
+           .engine = options.engine},
+          [raw](const std::string& tenant, uint64_t offset, absl::Time deadline,
                 const polar::Program& program) -> absl::StatusOr<NonFittingFacts> {
             raw->materializer_->Notify();
-            ARBITER_RETURN_IF_ERROR(
-                raw->materializer_->WaitApplied(head, absl::Seconds(60)));
+            ARBITER_RETURN_IF_ERROR(raw->materializer_->WaitApplied(
+                offset, std::max(absl::ZeroDuration(), deadline - absl::Now())));
             return raw->materializer_->CheckFacts(tenant, program);
           },
           [raw](uint64_t head) {

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "arbiter/v1/log.pb.h"
+#include "common/eval/engine.h"
 #include "common/logstore/sqlite_log_store.h"
 #include "common/snapshot/snapshot.h"
 #include "services/log/materializer.h"
@@ -55,6 +56,13 @@ struct LogOptions {
   absl::Duration subscriber_stall_timeout = absl::Seconds(30);
   absl::Duration heartbeat_interval = absl::Milliseconds(250);
   int64_t wal_checkpoint_bytes = 16 << 20;
+  // SetPolicy preparation (SequencerOptions): worker threads, calls in
+  // progress at once, the bound on a policy's tests and fact check, and the
+  // evaluation limits of its tests.
+  int policy_workers = 1;
+  int64_t max_pending_policies = 16;
+  absl::Duration policy_test_timeout = absl::Seconds(10);
+  eval::EngineOptions engine;
 
   // INVALID_ARGUMENT naming the flag (--snapshot_interval, ...).
   absl::Status Validate() const;

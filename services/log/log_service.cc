@@ -103,15 +103,18 @@ grpc::ServerUnaryReactor* LogService::SetPolicy(grpc::CallbackServerContext* ctx
                                                 const v1::SetPolicyRequest* req,
                                                 v1::SetPolicyResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
-  core_->sequencer()->SetPolicy(*req, [this, reactor, resp](SequenceResult r) {
-    if (r.status.ok()) {
-      resp->set_offset(r.offset);
-      resp->set_consistency_token(core_->Token(r.offset));
-      resp->set_inert_fact_count(r.inert_fact_count);
-      for (const Fact& f : r.inert_facts) api::ToProto(f, resp->add_inert_facts());
-    }
-    reactor->Finish(ToGrpcStatus(r.status));
-  });
+  core_->sequencer()->SetPolicy(
+      *req,
+      [this, reactor, resp](SequenceResult r) {
+        if (r.status.ok()) {
+          resp->set_offset(r.offset);
+          resp->set_consistency_token(core_->Token(r.offset));
+          resp->set_inert_fact_count(r.inert_fact_count);
+          for (const Fact& f : r.inert_facts) api::ToProto(f, resp->add_inert_facts());
+        }
+        reactor->Finish(ToGrpcStatus(r.status));
+      },
+      server::RpcDeadline(*ctx), [ctx] { return ctx->IsCancelled(); });
   return reactor;
 }
 

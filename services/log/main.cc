@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/base/crash_point.h"
 #include "common/base/file_util.h"
+#include "common/eval/engine_flags.h"
 #include "common/server/server_runner.h"
 #include "glog/logging.h"
 #include "services/log/log_core.h"
@@ -59,6 +60,14 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Milliseconds(250),
           "Subscribe heartbeat period");
 ABSL_FLAG(int64_t, wal_checkpoint_bytes, 16 << 20,
           "checkpoint (RESTART) the log's WAL once it grows past this");
+ABSL_FLAG(int, policy_workers, 1,
+          "threads that compile SetPolicy's policy, run its tests and check the "
+          "tenant's stored facts (never the RPC or sequencer threads)");
+ABSL_FLAG(int64_t, max_pending_policies, 16,
+          "SetPolicy calls in progress at once; more are RESOURCE_EXHAUSTED");
+ABSL_FLAG(absl::Duration, policy_test_timeout, absl::Seconds(10),
+          "longest a SetPolicy's tests and stored-fact check may take (also "
+          "bounded by the call's deadline); past it DEADLINE_EXCEEDED");
 ABSL_FLAG(std::string, crash_at, "", "(testing) _exit(3) at this named point");
 
 int main(int argc, char** argv) {
@@ -91,8 +100,14 @@ int main(int argc, char** argv) {
       .subscriber_stall_timeout = absl::GetFlag(FLAGS_subscriber_stall_timeout),
       .heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval),
       .wal_checkpoint_bytes = absl::GetFlag(FLAGS_wal_checkpoint_bytes),
+      .policy_workers = absl::GetFlag(FLAGS_policy_workers),
+      .max_pending_policies = absl::GetFlag(FLAGS_max_pending_policies),
+      .policy_test_timeout = absl::GetFlag(FLAGS_policy_test_timeout),
   };
-  for (absl::Status s : {server_options.Validate(), log_options.Validate()}) {
+  absl::StatusOr<arbiter::eval::EngineOptions> engine = arbiter::eval::EngineOptionsFromFlags();
+  if (engine.ok()) log_options.engine = *engine;
+  for (absl::Status s :
+       {engine.status(), server_options.Validate(), log_options.Validate()}) {
     if (!s.ok()) {
       std::cerr << "arbiter-log: " << s.message() << "\n";
       return 2;

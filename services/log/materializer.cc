@@ -165,6 +165,8 @@ absl::StatusOr<NonFittingFacts> Materializer::CheckFacts(const std::string& tena
   NonFittingFacts out;
   ARBITER_ASSIGN_OR_RETURN(auto txn, storage::Transaction::Begin(
                                          db->db(), storage::Transaction::Mode::kRead));
+  ARBITER_ASSIGN_OR_RETURN(int64_t applied, db->AppliedOffset());
+  out.checked_offset = static_cast<uint64_t>(applied);
   ARBITER_RETURN_IF_ERROR(db->ForEachFact([&](const Fact& f) {
     if (!polar::CheckFact(program, f).ok()) {
       ++out.count;

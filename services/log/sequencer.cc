@@ -15,6 +15,7 @@ namespace arbiter::log {
 namespace {
 
 constexpr size_t kMaxListedFacts = 20;
+constexpr size_t kMaxListedFailures = 20;
 
 absl::Status TenantNotFound(const std::string& tenant) {
   return absl::NotFoundError(absl::StrCat("tenant \"", tenant, "\" not found"));
@@ -23,30 +24,46 @@ absl::Status TenantNotFound(const std::string& tenant) {
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const polar::Program>> CompileAndTestPolicy(
-    const std::string& source, const std::string& filename) {
+    const std::string& source, const std::string& filename,
+    const eval::EngineOptions& engine_options, const eval::QueryOptions& q) {
   absl::StatusOr<polar::Program> program = polar::CompilePolicy(source, filename);
   if (!program.ok()) return program.status();
-  absl::StatusOr<std::vector<eval::TestResult>> results = eval::RunTests(*program);
+  absl::StatusOr<std::shared_ptr<const eval::Engine>> engine =
+      eval::Engine::Create(*program, engine_options);
+  absl::StatusOr<std::vector<eval::TestResult>> results =
+      engine.ok() ? (*engine)->RunTests(q) : engine.status();
   if (!results.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(filename, ": policy tests could not run: ", results.status().message()));
   }
   std::string failures;
   int failed = 0;
+  auto add = [&](std::string line) {
+    if (++failed <= static_cast<int>(kMaxListedFailures)) {
+      absl::StrAppend(&failures, failures.empty() ? "" : "\n", line);
+    }
+  };
   for (const auto& t : *results) {
     if (t.passed) continue;
     for (const auto& f : t.failures) {
-      if (failed++ >= 20) break;
-      absl::StrAppend(&failures, failures.empty() ? "" : "\n", filename, ":",
-                      f.location.line, ":", f.location.column, ": test \"", t.name,
-                      "\" failed: ", f.source, ": ", f.message);
+      add(absl::StrCat(filename, ":", f.location.line, ":", f.location.column, ": test \"",
+                       t.name, "\" failed: ", f.source, ": ", f.message));
     }
     if (t.failures.empty()) {
-      ++failed;
-      absl::StrAppend(&failures, failures.empty() ? "" : "\n", filename, ":",
-                      t.location.line, ":", t.location.column, ": test \"", t.name,
-                      "\" failed");
+      add(absl::StrCat(filename, ":", t.location.line, ":", t.location.column, ": test \"",
+                       t.name, "\" failed"));
     }
+  }
+  if (failed > 0 && q.cancelled && q.cancelled()) {
+    return absl::CancelledError("SetPolicy was cancelled while its tests ran");
+  }
+  if (failed > 0 && absl::Now() >= q.deadline) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        filename, ": the policy's tests did not finish in time (the call's deadline or "
+        "--policy_test_timeout); ", failed, " assertion(s) had not passed"));
+  }
+  if (failed > static_cast<int>(kMaxListedFailures)) {
+    absl::StrAppend(&failures, "\nand ", failed - kMaxListedFailures, " more");
   }
   if (failed > 0) return absl::InvalidArgumentError(failures);
   return std::make_shared<const polar::Program>(*std::move(program));
@@ -85,13 +102,28 @@ absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Start(
     seq->published_ = seq->working_;
   }
   seq->next_offset_ = store->Head() + 1;
+  {
+    absl::MutexLock l(&seq->checks_mu_);
+    seq->last_assigned_ = store->Head();
+  }
   seq->thread_ = std::thread([s = seq.get()] { s->Run(); });
+  for (int i = 0; i < std::max(1, options.policy_workers); ++i) {
+    seq->policy_threads_.emplace_back([s = seq.get()] { s->RunPolicyWorker(); });
+  }
   return seq;
 }
 
 Sequencer::~Sequencer() { Stop(); }
 
 void Sequencer::Stop() {
+  // Workers first: what they prepare is then refused by Enqueue.
+  {
+    absl::MutexLock l(&policy_mu_);
+    policy_stopping_ = true;
+  }
+  for (auto& t : policy_threads_) {
+    if (t.joinable()) t.join();
+  }
   {
     absl::MutexLock l(&queue_mu_);
     stopping_ = true;
@@ -106,6 +138,10 @@ void Sequencer::Enqueue(Pending p) {
       queue_.push_back(std::move(p));
       return;
     }
+  }
+  if (p.check_id != 0) {
+    absl::MutexLock l(&checks_mu_);
+    checks_.erase(p.check_id);
   }
   p.done({.status = absl::UnavailableError("the log is shutting down")});
 }
@@ -126,18 +162,99 @@ void Sequencer::Write(v1::WriteRequest request, SequenceDone done) {
   Enqueue({.request = std::move(request), .done = std::move(done), .bytes = bytes});
 }
 
-void Sequencer::SetPolicy(v1::SetPolicyRequest request, SequenceDone done) {
+void Sequencer::SetPolicy(v1::SetPolicyRequest request, SequenceDone done,
+                          absl::Time deadline, std::function<bool()> cancelled) {
   if (absl::Status s = api::ValidateSetPolicyRequest(request); !s.ok()) {
     return done({.status = s});
   }
   if (request.filename().empty()) request.set_filename(api::kDefaultPolicyFilename);
-  auto program = CompileAndTestPolicy(request.source(), request.filename());
-  if (!program.ok()) return done({.status = program.status()});
-  size_t bytes = request.ByteSizeLong();
-  Enqueue({.request = std::move(request),
-           .program = *std::move(program),
+  bool stopping;
+  {
+    absl::MutexLock l(&policy_mu_);
+    stopping = policy_stopping_;
+    if (!stopping && pending_policies_ < options_.max_pending_policies) {
+      ++pending_policies_;
+      policy_queue_.push_back(
+          {.request = std::move(request),
            .done = std::move(done),
-           .bytes = bytes});
+           .deadline = std::min(deadline, absl::Now() + options_.policy_test_timeout),
+           .cancelled = std::move(cancelled)});
+      return;
+    }
+  }
+  if (stopping) return done({.status = absl::UnavailableError("the log is shutting down")});
+  done({.status = absl::ResourceExhaustedError(absl::StrCat(
+            "more than ", options_.max_pending_policies,
+            " SetPolicy calls are in progress (--max_pending_policies); retry later"))});
+}
+
+void Sequencer::RunPolicyWorker() {
+  pthread_setname_np(pthread_self(), "log-policy");
+  while (true) {
+    PolicyJob job;
+    {
+      absl::MutexLock l(&policy_mu_);
+      policy_mu_.Await(absl::Condition(
+          +[](Sequencer* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return s->policy_stopping_ || !s->policy_queue_.empty();
+          },
+          this));
+      if (policy_stopping_) {
+        std::deque<PolicyJob> left;
+        left.swap(policy_queue_);
+        pending_policies_ -= left.size();
+        policy_mu_.Unlock();
+        for (auto& j : left) {
+          j.done({.status = absl::UnavailableError("the log is shutting down")});
+        }
+        policy_mu_.Lock();
+        return;
+      }
+      job = std::move(policy_queue_.front());
+      policy_queue_.pop_front();
+    }
+    PreparePolicy(std::move(job));
+    absl::MutexLock l(&policy_mu_);
+    --pending_policies_;
+  }
+}
+
+void Sequencer::PreparePolicy(PolicyJob job) {
+  eval::QueryOptions q;
+  q.deadline = job.deadline;
+  q.cancelled = job.cancelled;
+  auto program = CompileAndTestPolicy(job.request.source(), job.request.filename(),
+                                      options_.engine, q);
+  if (!program.ok()) return job.done({.status = program.status()});
+  const std::string& tenant = job.request.tenant();
+  bool exists;
+  {
+    absl::MutexLock l(&published_mu_);
+    exists = published_.count(tenant) > 0;
+  }
+  Pending p{.program = *program};
+  if (exists && checker_) {
+    uint64_t from;
+    {
+      absl::MutexLock l(&checks_mu_);
+      p.check_id = ++next_check_id_;
+      checks_[p.check_id].tenant = tenant;
+      from = last_assigned_;
+    }
+    absl::StatusOr<NonFittingFacts> checked = checker_(tenant, from, job.deadline, **program);
+    if (!checked.ok()) {
+      {
+        absl::MutexLock l(&checks_mu_);
+        checks_.erase(p.check_id);
+      }
+      return job.done({.status = checked.status()});
+    }
+    p.checked = *std::move(checked);
+  }
+  p.bytes = job.request.ByteSizeLong();
+  p.request = std::move(job.request);
+  p.done = std::move(job.done);
+  Enqueue(std::move(p));
 }
 
 void Sequencer::Run() {
@@ -185,6 +302,22 @@ void Sequencer::Append(Pending& p, const std::string& tenant, v1::LogPayload pay
                        const std::string& request_id,
                        std::optional<TenantState> new_state) {
   const uint64_t offset = next_offset_++;
+  {
+    absl::MutexLock l(&checks_mu_);
+    last_assigned_ = offset;
+    for (auto& [id, check] : checks_) {
+      if (check.tenant != tenant || check.overflow || !payload.has_write()) continue;
+      for (const auto& op : payload.write().operations()) {
+        if (!op.has_insert()) continue;
+        if (check.inserted.size() >= options_.max_recorded_facts) {
+          check.overflow = true;
+          check.inserted.clear();
+          break;
+        }
+        check.inserted.emplace_back(offset, api::FromProto(op.insert()));
+      }
+    }
+  }
   logstore::AppendRecord rec;
   rec.entry.set_offset(offset);
   rec.entry.set_tenant(tenant);
@@ -255,20 +388,38 @@ void Sequencer::Sequence(Pending& p) {
     return Append(p, r->tenant(), std::move(payload), r->request_id(), std::nullopt);
   }
   auto* r = std::get_if<v1::SetPolicyRequest>(&p.request);
+  FactCheck check;
+  if (p.check_id != 0) {
+    absl::MutexLock l(&checks_mu_);
+    check = std::move(checks_[p.check_id]);
+    checks_.erase(p.check_id);
+  }
   auto it = working_.find(r->tenant());
   if (it == working_.end()) return fail(TenantNotFound(r->tenant()));
   auto found = FindRequest(r->tenant(), r->request_id());
   if (!found.ok()) return fail(found.status());
   if (found->has_value()) return duplicate(**found);
-  // Everything before this policy must be durable and materialized before
-  // its stored facts can be checked.
-  Commit();
-  NonFittingFacts bad;
-  if (checker_ && working_[r->tenant()].created_offset > 0) {
-    absl::StatusOr<NonFittingFacts> checked =
-        checker_(r->tenant(), next_offset_ - 1, *p.program);
-    if (!checked.ok()) return fail(checked.status());
-    bad = *std::move(checked);
+  if (p.check_id == 0 && checker_) {
+    // The tenant was created after the worker looked: its facts are all in
+    // this group or later ones, and none were recorded. Prepare it again.
+    return fail(absl::AbortedError(absl::StrCat(
+        "tenant \"", r->tenant(), "\" was created while the policy was prepared; retry")));
+  }
+  if (check.overflow) {
+    return fail(absl::AbortedError(absl::StrCat(
+        "tenant \"", r->tenant(), "\" received more than ", options_.max_recorded_facts,
+        " facts while its stored facts were checked against the policy; retry")));
+  }
+  // The check saw the tenant up to checked_offset; the facts inserted after
+  // it are checked here, so the result holds at this entry's offset. (A
+  // fact deleted since the check may still be counted.)
+  NonFittingFacts bad = std::move(p.checked);
+  for (const auto& [offset, fact] : check.inserted) {
+    if (offset <= bad.checked_offset) continue;
+    if (!polar::CheckFact(*p.program, fact).ok()) {
+      ++bad.count;
+      if (bad.first.size() < 100) bad.first.push_back(fact);
+    }
   }
   if (bad.count > 0 && !r->force()) {
     std::string msg = absl::StrCat(
@@ -278,7 +429,9 @@ void Sequencer::Sequence(Pending& p) {
     for (size_t i = 0; i < bad.first.size() && i < kMaxListedFacts; ++i) {
       absl::StrAppend(&msg, "\n  ", ToString(bad.first[i]));
     }
-    if (bad.count > kMaxListedFacts) absl::StrAppend(&msg, "\n  ...");
+    if (bad.count > kMaxListedFacts) {
+      absl::StrAppend(&msg, "\n  and ", bad.count - kMaxListedFacts, " more");
+    }
     return fail(absl::FailedPreconditionError(msg));
   }
   TenantState st = it->second;

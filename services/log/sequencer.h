@@ -11,11 +11,16 @@
 //       transaction, one fsync
 //     publish the durable head (HeadListener), then complete every request
 //
-// A SetPolicy closes the group before it: the group is committed first, the
-// materializer is caught up to it, the stored facts of the tenant are
-// checked against the new policy (StoredFactChecker), and only then is the
-// SetPolicy sequenced. Nothing can slip in between: this is the only thread
-// that assigns offsets.
+// A SetPolicy is prepared off both the RPC thread and the sequencer thread,
+// on a policy worker (--policy_workers, at most --max_pending_policies in
+// progress): the policy is compiled, its tests run (bounded by the
+// evaluation limits and by min(the call's deadline, --policy_test_timeout)),
+// and the tenant's stored facts are checked against it as of some offset A
+// (StoredFactChecker: the materialized state, caught up past every entry
+// assigned when the check began). From the moment the check begins the
+// sequencer records the facts inserted into that tenant; when the SetPolicy
+// reaches it, it checks only those inserted after A: the check holds at the
+// entry's own offset, and no other request waits for it.
 //
 // An I/O error while appending is fatal (LOG(FATAL)): the sequencer's
 // in-memory state may then be ahead of the disk; a restart recovers the
@@ -36,8 +41,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "arbiter/v1/log.pb.h"
 #include "common/base/value.h"
+#include "common/eval/engine.h"
 #include "common/logstore/log_store.h"
 #include "common/polar/program.h"
 
@@ -57,22 +64,42 @@ using SequenceDone = std::function<void(SequenceResult)>;
 struct NonFittingFacts {
   uint64_t count = 0;
   std::vector<Fact> first;  // at most 100
+  // The tenant's own applied offset in the state that was checked: every
+  // entry of the tenant up to it, none after it.
+  uint64_t checked_offset = 0;
 };
-// Called on the sequencer thread with the durable head: must bring the
-// materialized state up to `head` and check every stored fact of `tenant`.
+// Called on a policy worker: must bring the materialized state up to at
+// least `offset` (by `deadline`) and check every stored fact of `tenant`.
 using StoredFactChecker = std::function<absl::StatusOr<NonFittingFacts>(
-    const std::string& tenant, uint64_t head, const polar::Program& program)>;
+    const std::string& tenant, uint64_t offset, absl::Time deadline,
+    const polar::Program& program)>;
 // Called on the sequencer thread after each commit with the new durable head.
 using HeadListener = std::function<void(uint64_t head)>;
 
 // A policy compiled and its tests run (on the caller's thread).
 // INVALID_ARGUMENT with "file:line:col: message" lines otherwise.
+// A policy compiled and its tests run under `engine`'s limits and `q`'s
+// deadline and cancellation. INVALID_ARGUMENT with "file:line:col: message"
+// lines (at most 20, then how many more); DEADLINE_EXCEEDED / CANCELLED when
+// the tests were stopped.
 absl::StatusOr<std::shared_ptr<const polar::Program>> CompileAndTestPolicy(
-    const std::string& source, const std::string& filename);
+    const std::string& source, const std::string& filename,
+    const eval::EngineOptions& engine = {}, const eval::QueryOptions& q = {});
 
 struct SequencerOptions {
   size_t max_group_entries = 1000;
   size_t max_group_bytes = 16 << 20;
+  // SetPolicy preparation (see above): worker threads, how many calls may be
+  // in progress at once (more: RESOURCE_EXHAUSTED), the longest a policy's
+  // tests and stored-fact check may take (DEADLINE_EXCEEDED), and the
+  // evaluation limits of the tests.
+  int policy_workers = 1;
+  size_t max_pending_policies = 16;
+  absl::Duration policy_test_timeout = absl::Seconds(10);
+  eval::EngineOptions engine;
+  // A check that saw more inserted facts of its tenant than this while it
+  // ran is ABORTED (retry): the sequencer keeps them in memory.
+  size_t max_recorded_facts = 100'000;
   // Crash point names (--crash_at) are checked through common/base.
 };
 
@@ -91,8 +118,12 @@ class Sequencer {
   // on the sequencer thread, after the entry is durable (or with the error).
   void CreateTenant(v1::CreateTenantRequest request, SequenceDone done);
   void Write(v1::WriteRequest request, SequenceDone done);
-  // Compiles the policy and runs its tests on the calling thread first.
-  void SetPolicy(v1::SetPolicyRequest request, SequenceDone done);
+  // Prepared on a policy worker (see above), then sequenced; `done` may run
+  // on the worker (errors before sequencing). `deadline` and `cancelled`
+  // are the call's; cancelled may be empty.
+  void SetPolicy(v1::SetPolicyRequest request, SequenceDone done,
+                 absl::Time deadline = absl::InfiniteFuture(),
+                 std::function<bool()> cancelled = {}) ABSL_LOCKS_EXCLUDED(policy_mu_);
 
   // As of the durable head. NOT_FOUND for an unknown tenant.
   absl::StatusOr<v1::GetPolicyResponse> GetPolicy(const std::string& tenant)
@@ -121,9 +152,24 @@ class Sequencer {
   };
   struct Pending {
     std::variant<v1::CreateTenantRequest, v1::WriteRequest, v1::SetPolicyRequest> request;
-    std::shared_ptr<const polar::Program> program;  // SetPolicy
+    // SetPolicy: the program, the stored-fact check and its registration.
+    std::shared_ptr<const polar::Program> program;
+    NonFittingFacts checked;
+    uint64_t check_id = 0;  // 0: no check (the tenant did not exist yet)
     SequenceDone done;
     size_t bytes = 0;
+  };
+  struct PolicyJob {
+    v1::SetPolicyRequest request;
+    SequenceDone done;
+    absl::Time deadline;
+    std::function<bool()> cancelled;
+  };
+  // Inserted facts of one tenant recorded while its check runs.
+  struct FactCheck {
+    std::string tenant;
+    std::vector<std::pair<uint64_t, Fact>> inserted;  // (offset, fact)
+    bool overflow = false;
   };
   // One request's fate within a group.
   struct Slot {
@@ -138,6 +184,8 @@ class Sequencer {
         on_head_(std::move(on_head)) {}
   void Enqueue(Pending p);
   void Run();
+  void RunPolicyWorker() ABSL_LOCKS_EXCLUDED(policy_mu_);
+  void PreparePolicy(PolicyJob job) ABSL_LOCKS_EXCLUDED(checks_mu_, published_mu_);
   // Appends, publishes and completes the group; clears it.
   void Commit();
   void Sequence(Pending& p);
@@ -162,6 +210,23 @@ class Sequencer {
   std::vector<Slot> slots_;
   std::map<std::pair<std::string, std::string>, uint64_t> group_requests_;
   std::map<std::string, TenantState> group_tenants_;  // changed in this group
+
+  // Policy workers' queue. pending_policies_ counts calls queued or being
+  // prepared (the admission bound).
+  absl::Mutex policy_mu_;
+  std::deque<PolicyJob> policy_queue_ ABSL_GUARDED_BY(policy_mu_);
+  size_t pending_policies_ ABSL_GUARDED_BY(policy_mu_) = 0;
+  bool policy_stopping_ ABSL_GUARDED_BY(policy_mu_) = false;
+  std::vector<std::thread> policy_threads_;
+
+  // Stored-fact checks in progress. Invariant: a check registered when
+  // last_assigned_ was L holds every fact inserted into its tenant by an
+  // entry with offset > L (the sequencer records them as it assigns
+  // offsets, under this lock).
+  absl::Mutex checks_mu_;
+  uint64_t last_assigned_ ABSL_GUARDED_BY(checks_mu_) = 0;
+  uint64_t next_check_id_ ABSL_GUARDED_BY(checks_mu_) = 0;
+  std::map<uint64_t, FactCheck> checks_ ABSL_GUARDED_BY(checks_mu_);
 
   absl::Mutex published_mu_;
   std::map<std::string, TenantState> published_ ABSL_GUARDED_BY(published_mu_);

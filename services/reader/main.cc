@@ -12,15 +12,18 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/base/file_util.h"
+#include "common/eval/engine_flags.h"
 #include "common/host/data_dir.h"
 #include "common/server/server_runner.h"
 #include "common/storage/boot_clock.h"
@@ -109,7 +112,10 @@ int main(int argc, char** argv) {
       // poll proves the replica fresh.
       .initially_serving = false,
   };
-  absl::Status valid = options.Validate();
+  absl::StatusOr<arbiter::eval::EngineOptions> engine_options =
+      arbiter::eval::EngineOptionsFromFlags();
+  absl::Status valid = engine_options.status();
+  if (valid.ok()) valid = options.Validate();
   if (valid.ok()) valid = server_options.Validate();
   if (!valid.ok()) {
     std::cerr << "arbiter-reader: " << valid.message() << "\n";
@@ -138,6 +144,7 @@ int main(int argc, char** argv) {
       WatcherOptions{.data_dir = options.data_dir,
                      .poll_interval = options.poll_interval,
                      .max_top_changes = options.max_top_changes,
+                     .engine = *engine_options,
                      .drain_grace = options.drain_grace},
       &gate, &waiters, nullptr,
       ReplicaWatcher::Hooks{
@@ -209,7 +216,18 @@ int main(int argc, char** argv) {
   waiters.FailAll(absl::UnavailableError(
       "reader draining: the consistency wait was still pending at the end of "
       "the drain grace period"));
-  runner.Drain();  // Shutdown: new calls refused, in-flight calls finish
+  // Shutdown: new calls refused, in-flight calls finish, and whatever still
+  // evaluates at the shutdown deadline is cancelled.
+  absl::Notification drained;
+  std::thread cutoff([&] {
+    if (!drained.WaitForNotificationWithTimeout(server_options.shutdown_deadline)) {
+      LOG(WARNING) << "evaluations still running at the shutdown deadline: cancelling them";
+      service.CancelEvaluations();
+    }
+  });
+  runner.Drain();
+  drained.Notify();
+  cutoff.join();
   work.Stop();
   watcher.Stop();
   if (absl::Status s = registrar->Remove(); !s.ok()) {

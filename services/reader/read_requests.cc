@@ -111,6 +111,8 @@ absl::Status ValidatePaging(uint32_t page_size, const std::string& page_token,
 eval::QueryOptions Options(const RequestPlan& plan) {
   eval::QueryOptions q;
   q.context = plan.context;
+  q.deadline = plan.deadline;
+  q.cancelled = plan.cancelled;
   return q;
 }
 

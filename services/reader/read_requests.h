@@ -20,11 +20,13 @@
 // Thread-safe: pure functions of their arguments.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "arbiter/v1/reader.pb.h"
 #include "arbiter/v1/types.pb.h"
 #include "common/base/value.h"
@@ -50,6 +52,10 @@ struct RequestPlan {
   std::string query_hash;
   std::optional<PageToken> page;  // set for a later page
   uint32_t page_size = kDefaultPageSize;
+  // The RPC's deadline and cancellation, which stop a long evaluation
+  // (eval::QueryOptions). Set by the service, not by Validate.
+  absl::Time deadline = absl::InfiniteFuture();
+  std::function<bool()> cancelled;
 };
 
 absl::StatusOr<RequestPlan> Validate(const v1::AuthorizeRequest& r);

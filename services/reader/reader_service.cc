@@ -40,15 +40,6 @@ ReaderService::ReaderService(ReaderServiceOptions options,
 
 namespace {
 
-absl::Time RpcDeadline(const grpc::CallbackServerContext* ctx) {
-  const auto d = ctx->deadline();
-  // gRPC's "no deadline" is the far future; absl::FromChrono would overflow.
-  if (d >= std::chrono::system_clock::now() + std::chrono::hours(24 * 365)) {
-    return absl::InfiniteFuture();
-  }
-  return absl::FromChrono(d);
-}
-
 absl::Status TenantNotFound(const std::string& tenant) {
   return absl::NotFoundError(
       absl::StrCat("tenant \"", tenant, "\" not found on this host"));
@@ -75,6 +66,8 @@ grpc::ServerUnaryReactor* ReaderService::Handle(grpc::CallbackServerContext* ctx
     return reactor;
   }
   call->plan = std::move(*plan);
+  call->plan.deadline = server::RpcDeadline(*ctx);
+  call->plan.cancelled = [this, ctx] { return cancel_all_.load() || ctx->IsCancelled(); };
   std::shared_ptr<const ReplicaView> view = watcher_->view();
   if (auto admitted = gate_->Admit(*view); !admitted.ok()) {
     call->Finish(admitted.status());
@@ -83,7 +76,7 @@ grpc::ServerUnaryReactor* ReaderService::Handle(grpc::CallbackServerContext* ctx
   // The tenant is looked up in the view the answer is computed from (after
   // any wait: a token may name the tenant's CreateTenant entry).
   call->wait_deadline =
-      std::min(RpcDeadline(ctx), absl::Now() + options_.max_consistency_wait);
+      std::min(server::RpcDeadline(*ctx), absl::Now() + options_.max_consistency_wait);
 
   int64_t target = call->plan.page ? call->plan.page->min_offset : 0;
   bool ask_log = call->plan.fully_consistent;

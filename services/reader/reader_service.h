@@ -70,6 +70,10 @@ class ReaderService final : public v1::ReaderService::CallbackService {
 
   // RPCs accepted and not yet finished.
   int64_t in_flight() const { return in_flight_.load(); }
+  // Stops every evaluation in progress or to come with CANCELLED: the end
+  // of a drain. (gRPC's own cancellation reaches a call only through a
+  // callback thread, and evaluations may be occupying all of them.)
+  void CancelEvaluations() { cancel_all_.store(true); }
 
  private:
   template <typename Req, typename Resp>
@@ -92,6 +96,7 @@ class ReaderService final : public v1::ReaderService::CallbackService {
   LogHeadClient* const log_;
   WorkQueue* const work_;
   std::atomic<int64_t> in_flight_{0};
+  std::atomic<bool> cancel_all_{false};
 };
 
 }  // namespace arbiter::reader

@@ -32,7 +32,7 @@ ReplicaWatcher::ReplicaWatcher(WatcherOptions options, FreshnessGate* gate,
       registrar_(registrar),
       hooks_(std::move(hooks)),
       changes_(dir_.ChangeSignalPath()),
-      replicas_(dir_, options_.max_top_changes) {
+      replicas_(dir_, options_.max_top_changes, options_.engine) {
   auto empty = std::make_shared<ReplicaView>();
   view_ = std::move(empty);
 }

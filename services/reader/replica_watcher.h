@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/eval/engine.h"
 #include "common/host/change_signal.h"
 #include "common/host/data_dir.h"
 #include "common/storage/control_db.h"
@@ -50,6 +51,7 @@ struct WatcherOptions {
   // only bounds how late a missed signal is noticed.
   absl::Duration poll_interval = absl::Milliseconds(250);
   int64_t max_top_changes = 20000;  // TenantReplicas
+  eval::EngineOptions engine;       // TenantReplicas: every tenant's engine
   absl::Duration drain_grace = absl::Seconds(5);
   // After the grace, how long to wait for in-flight RPCs before reporting
   // DRAINED anyway.

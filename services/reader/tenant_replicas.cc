@@ -214,7 +214,7 @@ void TenantReplicas::CompilePolicy(Replica& r, const storage::TenantMeta& meta) 
     LOG(ERROR) << r.policy_status;
     return;
   }
-  auto engine = eval::Engine::Create(std::move(*program));
+  auto engine = eval::Engine::Create(std::move(*program), engine_options_);
   if (!engine.ok()) {
     r.policy_status = absl::FailedPreconditionError(
         absl::StrCat("tenant \"", r.name, "\": policy version ",

@@ -48,6 +48,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/base/value.h"
+#include "common/eval/engine.h"
 #include "common/eval/fact_index.h"
 #include "common/eval/segment.h"
 #include "common/host/data_dir.h"
@@ -60,8 +61,11 @@ namespace arbiter::reader {
 
 class TenantReplicas {
  public:
-  explicit TenantReplicas(host::DataDir dir, int64_t max_top_changes = 20000)
-      : dir_(std::move(dir)), max_top_changes_(max_top_changes) {}
+  explicit TenantReplicas(host::DataDir dir, int64_t max_top_changes = 20000,
+                          eval::EngineOptions engine_options = {})
+      : dir_(std::move(dir)),
+        max_top_changes_(max_top_changes),
+        engine_options_(engine_options) {}
   TenantReplicas(const TenantReplicas&) = delete;
   TenantReplicas& operator=(const TenantReplicas&) = delete;
 
@@ -108,6 +112,7 @@ class TenantReplicas {
 
   const host::DataDir dir_;
   const int64_t max_top_changes_;
+  const eval::EngineOptions engine_options_;  // every tenant's engine
   int64_t generation_ = -1;
   absl::flat_hash_map<std::string, std::unique_ptr<Replica>> replicas_;
   std::shared_ptr<const TenantMap> map_ = std::make_shared<TenantMap>();

@@ -1,7 +1,12 @@
 #include "services/log/sequencer.h"
 
-#include <catch2/catch.hpp>
+#include <atomic>
+#include <functional>
+#include <memory>
 #include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "absl/synchronization/notification.h"
 #include "common/logstore/sqlite_log_store.h"
@@ -56,6 +61,8 @@ struct Fixture {
   std::unique_ptr<logstore::SqliteLogStore> store;
   std::unique_ptr<Sequencer> seq;
   NonFittingFacts stored_bad;  // what the fake materializer reports
+  // Runs on the policy worker before the fake check answers.
+  std::function<void()> during_check;
 
   void Open() {
     seq.reset();
@@ -65,8 +72,11 @@ struct Fixture {
     store = *std::move(s);
     auto q = Sequencer::Start(
         store.get(), {},
-        [this](const std::string&, uint64_t, const polar::Program&)
-            -> absl::StatusOr<NonFittingFacts> { return stored_bad; },
+        [this](const std::string&, uint64_t, absl::Time, const polar::Program&)
+            -> absl::StatusOr<NonFittingFacts> {
+          if (during_check) during_check();
+          return stored_bad;
+        },
         nullptr);
     REQUIRE(q.ok());
     seq = *std::move(q);
@@ -221,13 +231,7 @@ TEST_CASE("every acknowledged write follows an fsync of the log (group commit)",
   CHECK(wal.syncs.load() > 0);
 }
 
-TEST_CASE("a write queued right after a SetPolicy is validated against it",
-          "[unit][sequencer]") {
-  Fixture f;
-  f.Open();
-  REQUIRE(f.Create("acme").status.ok());
-  REQUIRE(f.Policy("acme", kPolicy).status.ok());
-  const char* narrower = R"(
+constexpr char kNarrower[] = R"(
 actor User {}
 resource Repository {
   roles = ["reader"];
@@ -235,26 +239,82 @@ resource Repository {
   "read" if "reader";
 }
 )";
-  // Both are queued before the sequencer sees either (often the same group):
-  // the write comes after the policy, so the new policy decides.
-  absl::Notification policy_done, write_done;
-  SequenceResult policy, write;
-  v1::SetPolicyRequest p;
-  p.set_tenant("acme");
-  p.set_source(narrower);
-  f.seq->SetPolicy(p, [&](SequenceResult r) {
-    policy = std::move(r);
-    policy_done.Notify();
-  });
-  f.seq->Write(Insert("acme", "is_public", "Repository", "a"), [&](SequenceResult r) {
-    write = std::move(r);
-    write_done.Notify();
-  });
-  policy_done.WaitForNotification();
-  write_done.WaitForNotification();
-  REQUIRE(policy.status.ok());
+
+TEST_CASE("a write after a SetPolicy was acknowledged is validated against it",
+          "[unit][sequencer]") {
+  Fixture f;
+  f.Open();
+  REQUIRE(f.Create("acme").status.ok());
+  REQUIRE(f.Policy("acme", kPolicy).status.ok());
+  REQUIRE(f.Policy("acme", kNarrower).status.ok());
+  auto write = f.Write(Insert("acme", "is_public", "Repository", "a"));
   CHECK(write.status.code() == absl::StatusCode::kInvalidArgument);
   CHECK_THAT(std::string(write.status.message()), Catch::Contains("operations[0]"));
+}
+
+// The stored-fact check runs on a policy worker while writes go on: a fact
+// inserted after the state the check saw is checked when the SetPolicy is
+// sequenced, so the result holds at the policy's own offset.
+TEST_CASE("a write sequenced while a SetPolicy is being checked is checked too",
+          "[unit][sequencer]") {
+  for (bool force : {false, true}) {
+    Fixture f;
+    f.Open();
+    REQUIRE(f.Create("acme").status.ok());
+    REQUIRE(f.Policy("acme", kPolicy).status.ok());
+    uint64_t write_offset = 0;
+    f.during_check = [&] {
+      // Fits the current policy, not the new one; sequenced (and durable)
+      // while the check runs: not in the state the check saw.
+      auto w = f.Write(Insert("acme", "is_public", "Repository", "late"));
+      REQUIRE(w.status.ok());
+      write_offset = w.offset;
+      f.stored_bad.checked_offset = w.offset - 1;
+    };
+    auto p = f.Policy("acme", kNarrower, force);
+    REQUIRE(write_offset > 0);
+    if (!force) {
+      CHECK(p.status.code() == absl::StatusCode::kFailedPrecondition);
+      CHECK_THAT(std::string(p.status.message()),
+                 Catch::Contains("1 stored fact(s)") && Catch::Contains("Repository:late"));
+    } else {
+      REQUIRE(p.status.ok());
+      CHECK(p.offset > write_offset);
+      CHECK(p.inert_fact_count == 1);
+    }
+  }
+}
+
+TEST_CASE("SetPolicy calls beyond max_pending_policies are RESOURCE_EXHAUSTED",
+          "[unit][sequencer]") {
+  Fixture f;
+  f.Open();
+  REQUIRE(f.Create("acme").status.ok());
+  REQUIRE(f.Policy("acme", kPolicy).status.ok());
+  // The one worker holds the first call inside its check until released;
+  // the default bound admits 16, the 17th is refused at once.
+  absl::Notification release;
+  f.during_check = [&] { release.WaitForNotification(); };
+  std::vector<std::unique_ptr<absl::Notification>> done;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 16; ++i) {
+    done.push_back(std::make_unique<absl::Notification>());
+    v1::SetPolicyRequest r;
+    r.set_tenant("acme");
+    r.set_source(kPolicy);
+    f.seq->SetPolicy(r, [&, n = done.back().get()](SequenceResult res) {
+      if (res.status.ok()) ++ok;
+      n->Notify();
+    });
+  }
+  auto refused = f.Policy("acme", kPolicy);
+  CHECK(refused.status.code() == absl::StatusCode::kResourceExhausted);
+  CHECK_THAT(std::string(refused.status.message()), Catch::Contains("--max_pending_policies"));
+  // Writes are not held up by the policy work.
+  CHECK(f.Write(Insert("acme", "is_public", "Repository", "w")).status.ok());
+  release.Notify();
+  for (auto& n : done) n->WaitForNotification();
+  CHECK(ok == 16);
 }
 
 }  // namespace

@@ -42,5 +42,25 @@ TEST_CASE("FromGrpcStatus is the inverse", "[unit][server]") {
   CHECK(FromGrpcStatus(grpc::Status::OK).ok());
 }
 
+TEST_CASE("ToGrpcStatus cuts a message that would not fit in a header", "[unit][server]") {
+  std::string small(kMaxEncodedErrorMessage, 'x');
+  CHECK(ToGrpcStatus(absl::InvalidArgumentError(small)).error_message() == small);
+  // Newlines and non-ASCII travel percent-encoded: three bytes each.
+  std::string lines;
+  for (int i = 0; i < 2000; ++i) lines += "policy.polar:1:1: test \"t\" failed: \xc3\xa9\n";
+  grpc::Status s = ToGrpcStatus(absl::InvalidArgumentError(lines));
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  const std::string& m = s.error_message();
+  size_t encoded = 0;
+  for (unsigned char c : m) encoded += c >= 0x20 && c <= 0x7e && c != '%' ? 1 : 3;
+  CHECK(encoded <= kMaxEncodedErrorMessage);
+  CHECK_THAT(m, Catch::Contains("(message cut: "));
+  CHECK(m.rfind("policy.polar:1:1: test", 0) == 0);
+  // Never in the middle of a UTF-8 sequence.
+  const size_t cut = m.find("\n... (message cut");
+  REQUIRE(cut != std::string::npos);
+  CHECK((static_cast<unsigned char>(m[cut - 1]) & 0xC0) != 0xC0);
+}
+
 }  // namespace
 }  // namespace arbiter::server
