@@ -10,5 +10,5 @@ BUILD_DIR=${1:-${ARBITER_BUILD_DIR:-build}}
 [ -d "$BUILD_DIR/proto/arbiter" ] || { echo "no generated protos in $BUILD_DIR: build first"; exit 2; }
 find common services -name '*.cc' | sort | xargs -P "${ARBITER_JOBS:-2}" -n 4 \
   clang++ -std=c++20 -fsyntax-only -Wthread-safety -Werror \
-    -I. -I"$BUILD_DIR/proto" -I"$BUILD_DIR/tests/testing"
+    -I. -Iproto -I"$BUILD_DIR/proto" -I"$BUILD_DIR/tests/testing"
 echo "thread-safety analysis: clean ($(find common services -name '*.cc' | wc -l) files)"

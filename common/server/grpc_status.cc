@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "arbiter/v1/request_traits.h"
 #include "absl/strings/string_view.h"
 #include "glog/logging.h"
 
@@ -42,6 +43,19 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       CapMessage(status.message()));
+}
+
+absl::Status CheckParsed(const google::protobuf::Message& request) {
+  std::string why = v1::ParseFailure(request);
+  if (why.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(why);
+}
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx,
+                                    const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
 }
 
 absl::Time RpcDeadline(const grpc::ServerContextBase& ctx) {

@@ -5,7 +5,9 @@
 
 #include <cstddef>
 
+#include <google/protobuf/message.h>
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
@@ -27,6 +29,23 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The call's deadline; InfiniteFuture when it has none.
 absl::Time RpcDeadline(const grpc::ServerContextBase& ctx);
+
+// INVALID_ARGUMENT with the reason when `request` did not parse (invalid
+// UTF-8 in a string field, bytes that are not protobuf; see
+// arbiter/v1/request_traits.h), else OK. Every handler checks it first.
+absl::Status CheckParsed(const google::protobuf::Message& request);
+
+// A unary call answered at once with `status`.
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx,
+                                    const absl::Status& status);
+
+// A server stream that ends at once with `status`; deletes itself.
+template <typename Response>
+class FailedStream final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit FailedStream(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
 
 // The reverse, for clients of our own services.
 absl::Status FromGrpcStatus(const grpc::Status& status);

@@ -74,6 +74,7 @@ class FetchStream : public grpc::ServerWriteReactor<v1::FetchSnapshotResponse> {
 grpc::ServerUnaryReactor* LogService::CreateTenant(grpc::CallbackServerContext* ctx,
                                                    const v1::CreateTenantRequest* req,
                                                    v1::CreateTenantResponse* resp) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
   auto* reactor = ctx->DefaultReactor();
   core_->sequencer()->CreateTenant(*req, [this, reactor, resp](SequenceResult r) {
     if (r.status.ok()) {
@@ -88,6 +89,7 @@ grpc::ServerUnaryReactor* LogService::CreateTenant(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* LogService::Write(grpc::CallbackServerContext* ctx,
                                             const v1::WriteRequest* req,
                                             v1::WriteResponse* resp) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
   auto* reactor = ctx->DefaultReactor();
   core_->sequencer()->Write(*req, [this, reactor, resp](SequenceResult r) {
     if (r.status.ok()) {
@@ -102,6 +104,7 @@ grpc::ServerUnaryReactor* LogService::Write(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* LogService::SetPolicy(grpc::CallbackServerContext* ctx,
                                                 const v1::SetPolicyRequest* req,
                                                 v1::SetPolicyResponse* resp) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
   auto* reactor = ctx->DefaultReactor();
   core_->sequencer()->SetPolicy(
       *req,
@@ -121,6 +124,7 @@ grpc::ServerUnaryReactor* LogService::SetPolicy(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* LogService::GetPolicy(grpc::CallbackServerContext* ctx,
                                                 const v1::GetPolicyRequest* req,
                                                 v1::GetPolicyResponse* resp) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
   auto* reactor = ctx->DefaultReactor();
   absl::Status s = api::ValidateTenantName(req->tenant());
   if (s.ok()) {
@@ -136,8 +140,9 @@ grpc::ServerUnaryReactor* LogService::GetPolicy(grpc::CallbackServerContext* ctx
 }
 
 grpc::ServerUnaryReactor* LogService::ListTenants(grpc::CallbackServerContext* ctx,
-                                                  const v1::ListTenantsRequest*,
+                                                  const v1::ListTenantsRequest* req,
                                                   v1::ListTenantsResponse* resp) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
   auto* reactor = ctx->DefaultReactor();
   *resp = core_->sequencer()->ListTenants();
   reactor->Finish(grpc::Status::OK);
@@ -145,8 +150,9 @@ grpc::ServerUnaryReactor* LogService::ListTenants(grpc::CallbackServerContext* c
 }
 
 grpc::ServerUnaryReactor* LogService::GetHead(grpc::CallbackServerContext* ctx,
-                                              const v1::GetHeadRequest*,
+                                              const v1::GetHeadRequest* req,
                                               v1::GetHeadResponse* resp) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
   auto* reactor = ctx->DefaultReactor();
   *resp = core_->GetHead();
   reactor->Finish(grpc::Status::OK);
@@ -155,12 +161,16 @@ grpc::ServerUnaryReactor* LogService::GetHead(grpc::CallbackServerContext* ctx,
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* LogService::Subscribe(
     grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* req) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) {
+    return new server::FailedStream<v1::SubscribeResponse>(s);
+  }
   return core_->subscriptions()->Subscribe(ctx, req);
 }
 
 grpc::ServerUnaryReactor* LogService::ListSnapshots(grpc::CallbackServerContext* ctx,
-                                                    const v1::ListSnapshotsRequest*,
+                                                    const v1::ListSnapshotsRequest* req,
                                                     v1::ListSnapshotsResponse* resp) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
   auto* reactor = ctx->DefaultReactor();
   absl::StatusOr<std::vector<v1::SnapshotManifest>> list = core_->snapshots()->List();
   if (list.ok()) {
@@ -172,6 +182,9 @@ grpc::ServerUnaryReactor* LogService::ListSnapshots(grpc::CallbackServerContext*
 
 grpc::ServerWriteReactor<v1::FetchSnapshotResponse>* LogService::FetchSnapshot(
     grpc::CallbackServerContext*, const v1::FetchSnapshotRequest* req) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) {
+    return new server::FailedStream<v1::FetchSnapshotResponse>(s);
+  }
   return new FetchStream(core_->snapshots(), *req);
 }
 

@@ -311,7 +311,15 @@ absl::Status Execute(const ExecContext& c, const v1::ListRequest& r,
       c.tenant.engine->List(*c.tenant.facts, api::FromProto(r.actor()),
                             ActionValue(r.action()), r.resource_type(), cursor,
                             static_cast<int>(c.plan.page_size), Options(c.plan)));
-  for (auto& id : result.ids) out->add_resource_ids(std::move(id));
+  size_t bytes = 0;
+  for (auto& id : result.ids) {
+    bytes += id.size() + 4;  // and the field's tag and length
+    if (bytes > kMaxPageBytes && out->resource_ids_size() > 0) {
+      result.next_cursor = out->resource_ids(out->resource_ids_size() - 1);
+      break;
+    }
+    out->add_resource_ids(std::move(id));
+  }
   if (!result.next_cursor.empty()) {
     out->set_next_page_token(NextToken(c, std::move(result.next_cursor)));
   }
@@ -347,8 +355,13 @@ void EmitPage(const ExecContext& c, const std::vector<Fact>& sorted,
   auto it = sorted.begin();
   if (last) it = std::upper_bound(sorted.begin(), sorted.end(), *last);
   uint32_t n = 0;
+  size_t bytes = 0;
   for (; it != sorted.end() && n < c.plan.page_size; ++it, ++n) {
-    api::ToProto(*it, out->add_results_or_facts());
+    v1::Fact f;
+    api::ToProto(*it, &f);
+    bytes += f.ByteSizeLong() + 4;  // and the field's tag and length
+    if (bytes > kMaxPageBytes && n > 0) break;
+    *out->add_results_or_facts() = std::move(f);
   }
   if (it != sorted.end() && n > 0) {
     out->set_next_page_token(

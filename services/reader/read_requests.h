@@ -40,6 +40,10 @@ inline constexpr int kMaxResources = 1000;
 inline constexpr size_t kMaxActionBytes = 1024;
 inline constexpr uint32_t kMaxPageSize = 10000;
 inline constexpr uint32_t kDefaultPageSize = 1000;
+// A page also ends before its facts or ids pass this many bytes (at least
+// one is always sent), so a response stays under gRPC's default 4 MiB
+// receive limit whatever the page size; the page token continues after it.
+inline constexpr size_t kMaxPageBytes = size_t{1} << 20;
 
 // What validation extracts from a request.
 struct RequestPlan {

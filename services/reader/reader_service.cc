@@ -60,7 +60,8 @@ grpc::ServerUnaryReactor* ReaderService::Handle(grpc::CallbackServerContext* ctx
   call->in_flight = &in_flight_;
   grpc::ServerUnaryReactor* reactor = call->reactor;
 
-  absl::StatusOr<RequestPlan> plan = Validate(*req);
+  absl::Status parsed = server::CheckParsed(*req);
+  absl::StatusOr<RequestPlan> plan = parsed.ok() ? Validate(*req) : parsed;
   if (!plan.ok()) {
     call->Finish(plan.status());
     return reactor;

@@ -7,8 +7,9 @@ namespace arbiter::writer {
 using server::ToGrpcStatus;
 
 grpc::ServerUnaryReactor* WriterAdminService::GetStatus(grpc::CallbackServerContext* ctx,
-                                                        const v1::GetStatusRequest*,
+                                                        const v1::GetStatusRequest* req,
                                                         v1::GetStatusResponse* resp) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
   auto* reactor = ctx->DefaultReactor();
   auto status = monitor_->Status();
   if (status.ok()) *resp = std::move(*status);
@@ -17,8 +18,9 @@ grpc::ServerUnaryReactor* WriterAdminService::GetStatus(grpc::CallbackServerCont
 }
 
 grpc::ServerUnaryReactor* WriterAdminService::Drain(grpc::CallbackServerContext* ctx,
-                                                    const v1::DrainRequest*,
+                                                    const v1::DrainRequest* req,
                                                     v1::DrainResponse* resp) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
   auto* reactor = ctx->DefaultReactor();
   auto state = monitor_->Drain();
   if (state.ok()) resp->set_drain_state(*state);
@@ -27,8 +29,9 @@ grpc::ServerUnaryReactor* WriterAdminService::Drain(grpc::CallbackServerContext*
 }
 
 grpc::ServerUnaryReactor* WriterAdminService::Undrain(grpc::CallbackServerContext* ctx,
-                                                      const v1::UndrainRequest*,
+                                                      const v1::UndrainRequest* req,
                                                       v1::UndrainResponse* resp) {
+  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
   auto* reactor = ctx->DefaultReactor();
   auto state = monitor_->Undrain();
   if (state.ok()) resp->set_drain_state(*state);

@@ -12,8 +12,10 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <grpcpp/generic/generic_stub.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/grpc_probe.h"
@@ -209,6 +211,104 @@ TEST_CASE("evaluations stop at the deadline, on cancellation, and within a drain
   REQUIRE(cl.StopReader(0, SIGTERM).ok());
   CHECK(absl::Now() - term < absl::Seconds(20));
   for (auto& t : hung) t.join();
+}
+
+// Sends raw bytes as a request to `method` and waits for the status.
+grpc::Status RawCall(int port, const std::string& method, const std::string& bytes) {
+  grpc::GenericStub stub(LocalChannel(port));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+  absl::Notification done;
+  grpc::Status out;
+  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   out = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  return out;
+}
+
+TEST_CASE("invalid UTF-8 is INVALID_ARGUMENT naming the field, and pages are cut by bytes",
+          "[integration][hostile]") {
+  auto c = Cluster::Start({.readers = 1});
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  Cluster& cl = **c;
+  REQUIRE(cl.CreateTenant("acme").ok());
+  std::string token;
+  REQUIRE(SetPolicy(cl, "acme", std::string(kPlainPolicy) + "declare big(Doc, Doc, Doc);\n",
+                    absl::Seconds(60), &token)
+              .ok());
+
+  // A tenant name and an actor id with a byte that is never UTF-8.
+  v1::CreateTenantRequest create;
+  create.set_tenant("bad#name");
+  std::string wire = create.SerializeAsString();
+  wire[wire.find('#')] = '\xff';
+  grpc::Status log = RawCall(cl.log_port(), "/arbiter.v1.LogService/CreateTenant", wire);
+  CHECK(log.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(log.error_message(), Catch::Contains("field tenant (arbiter.v1.CreateTenantRequest"
+                                                  ".tenant) is not valid UTF-8 (byte 4 of 8)"));
+  v1::AuthorizeRequest auth;
+  auth.set_tenant("acme");
+  auth.mutable_actor()->set_type("User");
+  auth.mutable_actor()->set_id("al#ce");
+  wire = auth.SerializeAsString();
+  wire[wire.find('#')] = '\x80';
+  REQUIRE(WaitForHealth(LocalChannel(cl.reader_port(0)).get(), Health::kServing,
+                        absl::Seconds(30))
+              .ok());
+  grpc::Status reader = RawCall(cl.reader_port(0), "/arbiter.v1.ReaderService/Authorize", wire);
+  CHECK(reader.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(reader.error_message(), Catch::Contains("field actor.id (arbiter.v1.Value.id)"));
+
+  // 1,400 facts of about 3 KB: a page of 10,000 would be 4.2 MB.
+  for (int batch = 0; batch < 2; ++batch) {
+    v1::WriteRequest w;
+    w.set_tenant("acme");
+    for (int i = 0; i < 700; ++i) {
+      auto* f = w.add_operations()->mutable_insert();
+      f->set_predicate("big");
+      for (int a = 0; a < 3; ++a) {
+        auto* v = f->add_args();
+        v->set_type("Doc");
+        v->set_id(absl::StrCat(batch, "-", i, "-", a, "-", std::string(990, 'x')));
+      }
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(30)));
+    v1::WriteResponse resp;
+    grpc::Status s = cl.log().Write(&ctx, w, &resp);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    token = resp.consistency_token();
+  }
+  std::string page_token;
+  int facts = 0, pages = 0;
+  do {
+    v1::GetFactsRequest req;
+    req.set_tenant("acme");
+    req.mutable_pattern()->set_predicate("big");
+    for (int a = 0; a < 3; ++a) req.mutable_pattern()->add_args();  // wildcards
+    req.set_page_size(10000);
+    req.set_page_token(page_token);
+    req.mutable_consistency()->set_at_least(token);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(30)));
+    v1::GetFactsResponse resp;
+    grpc::Status s = cl.reader(0).GetFacts(&ctx, req, &resp);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    CHECK(resp.ByteSizeLong() < (size_t{1} << 20) + 64 * 1024);
+    facts += resp.facts_size();
+    page_token = resp.next_page_token();
+    REQUIRE(++pages < 20);
+  } while (!page_token.empty());
+  CHECK(facts == 1400);
+  CHECK(pages >= 4);
 }
 
 }  // namespace
