@@ -1,9 +1,11 @@
 #include "common/base/file_util.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -72,6 +74,19 @@ absl::Status SetFileAccess(absl::string_view access) {
         "--file_access: \"", access, "\" is not one of owner, group"));
   }
   return absl::OkStatus();
+}
+
+uint64_t RaiseOpenFileLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  constexpr rlim_t kMost = rlim_t{1} << 20;
+  const rlim_t want = lim.rlim_max == RLIM_INFINITY ? kMost : std::min(lim.rlim_max, kMost);
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < want) {
+    rlimit raised = lim;
+    raised.rlim_cur = want;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<uint64_t>(lim.rlim_cur);
 }
 
 }  // namespace arbiter

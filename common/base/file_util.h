@@ -3,6 +3,7 @@
 
 // Durable file operations: the one place that fsyncs and renames.
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -28,6 +29,14 @@ absl::Status WriteFileAtomically(const std::string& path,
 // run as different users of one group. INVALID_ARGUMENT naming
 // --file_access otherwise. Call it first in main().
 absl::Status SetFileAccess(absl::string_view access);
+
+// Raises this process's soft limit on open files (RLIMIT_NOFILE) to its
+// hard limit (at most 1,048,576): SQLite keeps three descriptors per open
+// database (file, -wal, -shm), and the common soft limit of 1,024 is
+// reached at a few hundred tenants. Returns the soft limit now in force;
+// never fails (the limit is left as it was if it cannot be raised). Call
+// it in main().
+uint64_t RaiseOpenFileLimit();
 
 }  // namespace arbiter
 

@@ -27,7 +27,13 @@ absl::StatusOr<int64_t> AppliedOffsetDb::Peek(const ReplicaDir& dir) {
   if (!std::filesystem::exists(path, ec)) return 0;
   ARBITER_ASSIGN_OR_RETURN(auto db, storage::Db::Open(path, {}));
   absl::StatusOr<int64_t> offset = db->QueryInt64("SELECT offset FROM applied WHERE id = 0");
-  return offset.ok() ? *offset : 0;
+  if (offset.ok()) return *offset;
+  // A database without the table (or the row) has applied nothing; one that
+  // is not a database must not pass for empty.
+  if (offset.status().code() == absl::StatusCode::kDataLoss) {
+    return Annotate(offset.status(), path);
+  }
+  return 0;
 }
 
 absl::Status AppliedOffsetDb::Set(int64_t offset) {

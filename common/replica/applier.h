@@ -18,6 +18,7 @@
 //   PolicyUpdate -> TenantDb::SetPolicy(source, version = offset).
 
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,6 +40,10 @@ struct ApplierOptions {
   std::string cluster_id;
   // Options for the connections the applier opens.
   storage::DbOptions db_options;
+  // Connections kept open (the most recently used tenants); older ones are
+  // closed and reopened when needed, so descriptors (three per database)
+  // do not grow with the number of tenants.
+  size_t max_open_tenants = 256;
 };
 
 // What an applier committed since it was opened. Entries skipped because a
@@ -51,8 +56,8 @@ struct ApplyTotals {
   uint64_t payload_bytes = 0;
 };
 
-// Not thread-safe: one applier per applying thread. Keeps one open
-// connection per tenant it has touched.
+// Not thread-safe: one applier per applying thread. Keeps an open
+// connection for each of the max_open_tenants tenants it touched last.
 class Applier {
  public:
   static absl::StatusOr<std::unique_ptr<Applier>> Open(ApplierOptions options);
@@ -74,10 +79,15 @@ class Applier {
   // Counted per tenant transaction, when it commits.
   const ApplyTotals& totals() const { return totals_; }
   // The open connection of `tenant` (opened if needed); NOT_FOUND if it has
-  // no database. For the owner thread only (e.g. to pin a read transaction).
+  // no database. For the owner thread only; valid until the next call of
+  // Tenant, ApplyBatch or CloseAll (it may close the least recently used).
   absl::StatusOr<storage::TenantDb*> Tenant(const std::string& tenant);
   // Closes every connection (e.g. before files are replaced).
-  void CloseAll() { dbs_.clear(); }
+  void CloseAll() {
+    index_.clear();
+    open_.clear();
+  }
+  size_t open_tenants() const { return open_.size(); }
 
  private:
   explicit Applier(ApplierOptions options)
@@ -86,7 +96,9 @@ class Applier {
   const ApplierOptions options_;
   const ReplicaDir dir_;
   ApplyTotals totals_;
-  std::map<std::string, std::unique_ptr<storage::TenantDb>> dbs_;
+  using OpenList = std::list<std::pair<std::string, std::unique_ptr<storage::TenantDb>>>;
+  OpenList open_;                                   // most recently used first
+  std::map<std::string, OpenList::iterator> index_;  // into open_
 };
 
 }  // namespace arbiter::replica

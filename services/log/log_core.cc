@@ -46,6 +46,13 @@ absl::Status LogOptions::Validate() const {
   if (subscriber_stall_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--subscriber_stall_timeout: must be positive");
   }
+  if (max_subscribers < 1) {
+    return absl::InvalidArgumentError("--max_subscribers: must be >= 1");
+  }
+  if (subscribers_max_buffer_bytes < (int64_t{4} << 20)) {
+    return absl::InvalidArgumentError(
+        "--subscribers_max_buffer_bytes: must be >= 4194304 (one stream's buffer)");
+  }
   if (heartbeat_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--heartbeat_interval: must be positive");
   }
@@ -87,7 +94,10 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
       core->store_.get(),
       SubscriptionOptions{.heartbeat_interval = options.heartbeat_interval,
                           .stall_timeout = options.subscriber_stall_timeout,
-                          .cancel_grace = options.subscriber_stall_timeout});
+                          .cancel_grace = options.subscriber_stall_timeout,
+                          .max_total_buffer_bytes =
+                              static_cast<size_t>(options.subscribers_max_buffer_bytes),
+                          .max_subscribers = static_cast<size_t>(options.max_subscribers)});
   LogCore* raw = core.get();
   ARBITER_ASSIGN_OR_RETURN(
       core->sequencer_,

@@ -56,6 +56,10 @@ struct LogOptions {
   absl::Duration subscriber_stall_timeout = absl::Seconds(30);
   absl::Duration heartbeat_interval = absl::Milliseconds(250);
   int64_t wal_checkpoint_bytes = 16 << 20;
+  // SubscriptionOptions: Subscribe streams at once, and the bytes of entries
+  // all of them may hold buffered together.
+  int64_t max_subscribers = 1000;
+  int64_t subscribers_max_buffer_bytes = int64_t{256} << 20;
   // SetPolicy preparation (SequencerOptions): worker threads, calls in
   // progress at once, the bound on a policy's tests and fact check, and the
   // evaluation limits of its tests.

@@ -60,6 +60,11 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Milliseconds(250),
           "Subscribe heartbeat period");
 ABSL_FLAG(int64_t, wal_checkpoint_bytes, 16 << 20,
           "checkpoint (RESTART) the log's WAL once it grows past this");
+ABSL_FLAG(int64_t, max_subscribers, 1000,
+          "Subscribe streams served at once; more are RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, subscribers_max_buffer_bytes, int64_t{256} << 20,
+          "bytes of log entries all Subscribe streams together may hold "
+          "buffered; past it the stalest stream is cut with RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, policy_workers, 1,
           "threads that compile SetPolicy's policy, run its tests and check the "
           "tenant's stored facts (never the RPC or sequencer threads)");
@@ -82,6 +87,7 @@ int main(int argc, char** argv) {
     std::cerr << "arbiter-log: " << s.message() << "\n";
     return 2;
   }
+  LOG(INFO) << "open file limit " << arbiter::RaiseOpenFileLimit();
 
   arbiter::server::ServerOptions server_options{
       .listen = absl::GetFlag(FLAGS_listen),
@@ -100,6 +106,8 @@ int main(int argc, char** argv) {
       .subscriber_stall_timeout = absl::GetFlag(FLAGS_subscriber_stall_timeout),
       .heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval),
       .wal_checkpoint_bytes = absl::GetFlag(FLAGS_wal_checkpoint_bytes),
+      .max_subscribers = absl::GetFlag(FLAGS_max_subscribers),
+      .subscribers_max_buffer_bytes = absl::GetFlag(FLAGS_subscribers_max_buffer_bytes),
       .policy_workers = absl::GetFlag(FLAGS_policy_workers),
       .max_pending_policies = absl::GetFlag(FLAGS_max_pending_policies),
       .policy_test_timeout = absl::GetFlag(FLAGS_policy_test_timeout),

@@ -25,14 +25,18 @@ class Subscriber : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
     if (finished_ || writing_) return;
     logstore::LogStore* store = hub_->store_;
     if (buffer_.empty() && next_offset_ <= store->Head()) {
-      size_t bytes = 0;
+      const SubscriptionOptions& o = hub_->options_;
+      const size_t total = hub_->buffered_.load();
+      const size_t room = total < o.max_total_buffer_bytes ? o.max_total_buffer_bytes - total : 0;
       absl::StatusOr<size_t> n = store->Read(
           next_offset_,
-          {.max_entries = hub_->options_.max_buffer_entries,
-           .max_bytes = hub_->options_.max_buffer_bytes},
+          {.max_entries = o.max_buffer_entries,
+           .max_bytes = std::max<size_t>(1, std::min(o.max_buffer_bytes, room))},
           [&](v1::LogEntry&& e) {
             mu_.AssertHeld();
-            bytes += e.ByteSizeLong();
+            const size_t b = e.ByteSizeLong();
+            bytes_ += b;
+            hub_->buffered_ += b;
             next_offset_ = e.offset() + 1;
             buffer_.push_back(std::move(e));
             return true;
@@ -43,6 +47,14 @@ class Subscriber : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
       }
     }
     MaybeSendLocked(absl::Now());
+  }
+
+  // How long its pending write has waited (zero without one): how stale it
+  // is, for SubscriptionHub::MakeRoom.
+  absl::Duration Stalled(absl::Time now, size_t* bytes) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock l(&mu_);
+    *bytes = bytes_;
+    return finished_ || !writing_ ? absl::ZeroDuration() : now - write_started_;
   }
 
   // Ticker thread: heartbeats and the stall timeout.
@@ -119,6 +131,9 @@ class Subscriber : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
     if (heartbeat_due) {
       msg_.mutable_heartbeat()->set_server_time_unix_ms(absl::ToUnixMillis(now));
     } else {
+      const size_t b = buffer_.front().ByteSizeLong();
+      bytes_ -= b;
+      hub_->buffered_ -= b;
       *msg_.mutable_entry() = std::move(buffer_.front());
       buffer_.pop_front();
     }
@@ -134,6 +149,8 @@ class Subscriber : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
     finished_ = true;
     finished_at_ = absl::Now();
     buffer_.clear();
+    hub_->buffered_ -= bytes_;
+    bytes_ = 0;
     Finish(std::move(status));
   }
 
@@ -143,6 +160,7 @@ class Subscriber : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
   absl::Mutex mu_;
   uint64_t next_offset_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::LogEntry> buffer_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of the entries in buffer_
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time write_started_ ABSL_GUARDED_BY(mu_);
   absl::Time last_sent_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
@@ -151,17 +169,6 @@ class Subscriber : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
   absl::Time finished_at_ ABSL_GUARDED_BY(mu_);
   v1::SubscribeResponse msg_ ABSL_GUARDED_BY(mu_);
 };
-
-namespace {
-
-// A stream that ends at once with an error.
-class FailedStream : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
- public:
-  explicit FailedStream(grpc::Status s) { Finish(std::move(s)); }
-  void OnDone() override { delete this; }
-};
-
-}  // namespace
 
 SubscriptionHub::SubscriptionHub(logstore::LogStore* store, SubscriptionOptions options)
     : store_(store), options_(options) {
@@ -180,15 +187,13 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* SubscriptionHub::Subscribe(
   const auto& id = store_->identity();
   if (!request->expected_cluster_id().empty() &&
       request->expected_cluster_id() != id.cluster_id) {
-    return new FailedStream(grpc::Status(
-        grpc::StatusCode::FAILED_PRECONDITION,
+    return new server::FailedStream<v1::SubscribeResponse>(absl::FailedPreconditionError(
         absl::StrCat("expected cluster \"", request->expected_cluster_id(),
                      "\" but this log is cluster \"", id.cluster_id, "\"")));
   }
   uint64_t from = std::max<uint64_t>(request->from_offset(), 1);
   if (from < store_->OldestRetained()) {
-    return new FailedStream(grpc::Status(
-        grpc::StatusCode::OUT_OF_RANGE,
+    return new server::FailedStream<v1::SubscribeResponse>(absl::OutOfRangeError(
         absl::StrCat("offset ", from,
                      " was truncated; the oldest retained offset is ",
                      store_->OldestRetained(), " (restore from a snapshot)")));
@@ -197,8 +202,13 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* SubscriptionHub::Subscribe(
   {
     absl::MutexLock l(&mu_);
     if (closed_) {
-      return new FailedStream(
-          grpc::Status(grpc::StatusCode::UNAVAILABLE, "the log is shutting down"));
+      return new server::FailedStream<v1::SubscribeResponse>(
+          absl::UnavailableError("the log is shutting down"));
+    }
+    if (subscribers_.size() >= options_.max_subscribers) {
+      return new server::FailedStream<v1::SubscribeResponse>(absl::ResourceExhaustedError(
+          absl::StrCat("the log already serves ", subscribers_.size(),
+                       " Subscribe streams (--max_subscribers); retry later")));
     }
     subscribers_.insert(sub);
     scheduled_.push_back(sub);
@@ -275,8 +285,45 @@ void SubscriptionHub::PumpLoop() {
         scheduled_.clear();
       }
     }
-    for (auto& s : work) s->Pump();
+    for (auto& s : work) {
+      if (buffered_.load() + options_.max_buffer_bytes > options_.max_total_buffer_bytes) {
+        MakeRoom(s.get());
+      }
+      s->Pump();
+    }
   }
+}
+
+void SubscriptionHub::MakeRoom(const Subscriber* reader) {
+  std::vector<std::shared_ptr<Subscriber>> all;
+  {
+    absl::MutexLock l(&mu_);
+    all.assign(subscribers_.begin(), subscribers_.end());
+  }
+  const absl::Time now = absl::Now();
+  std::shared_ptr<Subscriber> stalest;
+  absl::Duration longest = absl::Seconds(1);  // younger writes are just in flight
+  size_t stalest_bytes = 0;
+  for (auto& s : all) {
+    if (s.get() == reader) continue;
+    size_t bytes = 0;
+    const absl::Duration stalled = s->Stalled(now, &bytes);
+    if (bytes > 0 && stalled >= longest) {
+      longest = stalled;
+      stalest = s;
+      stalest_bytes = bytes;
+    }
+  }
+  if (stalest == nullptr) return;
+  LOG(WARNING) << "subscriber buffers at " << buffered_.load()
+               << " bytes (--subscribers_max_buffer_bytes " << options_.max_total_buffer_bytes
+               << "): cutting the stalest stream (" << stalest_bytes << " bytes, write pending for "
+               << absl::FormatDuration(longest) << ")";
+  stalest->FinishWith(grpc::Status(
+      grpc::StatusCode::RESOURCE_EXHAUSTED,
+      absl::StrCat("this stream read nothing for ", absl::FormatDuration(longest),
+                   " while the log's subscriber buffers were full "
+                   "(--subscribers_max_buffer_bytes); resubscribe")));
 }
 
 void SubscriptionHub::TickLoop() {

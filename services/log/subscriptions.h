@@ -16,8 +16,16 @@
 //     flight, and cancels (RESOURCE_EXHAUSTED) a subscriber whose pending
 //     write has not completed within stall_timeout;
 //   * only durable entries are streamed: reads stop at the store's head,
-//     which the store advances after the fsync.
+//     which the store advances after the fsync;
+//   * memory is bounded across streams, not only per stream: at most
+//     max_subscribers streams (more are refused with RESOURCE_EXHAUSTED),
+//     and the entries buffered by all of them together stay under
+//     max_total_buffer_bytes. A stream that would read past it first cuts
+//     the stalest stream (the one whose pending write has waited longest,
+//     at least a second) with RESOURCE_EXHAUSTED, then reads only what
+//     fits (one entry at least).
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -46,6 +54,8 @@ struct SubscriptionOptions {
   absl::Duration cancel_grace = absl::Seconds(30);
   size_t max_buffer_entries = 1000;
   size_t max_buffer_bytes = 4 << 20;
+  size_t max_total_buffer_bytes = 256 << 20;  // --subscribers_max_buffer_bytes
+  size_t max_subscribers = 1000;              // --max_subscribers
 };
 
 class Subscriber;
@@ -69,6 +79,8 @@ class SubscriptionHub {
   void Stop();
 
   size_t active() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Bytes of entries buffered by every stream together.
+  size_t buffered_bytes() const { return buffered_.load(); }
 
  private:
   friend class Subscriber;
@@ -76,6 +88,9 @@ class SubscriptionHub {
   void Remove(Subscriber* s) ABSL_LOCKS_EXCLUDED(mu_);
   void PumpLoop();
   void TickLoop();
+  // Pump thread: makes room for `reader`'s next chunk by cutting the
+  // stalest other stream, if the total is over the budget.
+  void MakeRoom(const Subscriber* reader) ABSL_LOCKS_EXCLUDED(mu_);
 
   logstore::LogStore* const store_;
   const SubscriptionOptions options_;
@@ -87,6 +102,8 @@ class SubscriptionHub {
   uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::atomic<size_t> buffered_{0};  // the sum of every Subscriber's bytes_
 
   std::thread pump_;
   std::thread ticker_;

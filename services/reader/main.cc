@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
     std::cerr << "arbiter-reader: " << s.message() << "\n";
     return 2;
   }
+  LOG(INFO) << "open file limit " << arbiter::RaiseOpenFileLimit();
 
   arbiter::reader::ReaderOptions options{
       .data_dir = absl::GetFlag(FLAGS_data_dir),

@@ -75,6 +75,9 @@ ABSL_FLAG(absl::Duration, index_grace, kDefaults.index.grace,
           "keep a replaced index file this long (readers may still be opening it)");
 ABSL_FLAG(absl::Duration, reconnect_max, kDefaults.reconnect_max,
           "longest backoff between attempts to reach the log");
+ABSL_FLAG(absl::Duration, tenant_check_interval, kDefaults.tenant_check_interval,
+          "how often every tenant file is checked to exist and be a database; "
+          "a missing or damaged one re-restores the host into a new generation");
 ABSL_FLAG(std::string, crash_at, "", "test hook: _exit(3) at this named point");
 
 int main(int argc, char** argv) {
@@ -89,6 +92,7 @@ int main(int argc, char** argv) {
     std::cerr << "arbiter-writer: " << s.message() << "\n";
     return 2;
   }
+  LOG(INFO) << "open file limit " << arbiter::RaiseOpenFileLimit();
 
   arbiter::server::ServerOptions server_options{
       .listen = absl::GetFlag(FLAGS_listen),
@@ -102,6 +106,7 @@ int main(int argc, char** argv) {
   options.live_exit = absl::GetFlag(FLAGS_live_exit);
   options.max_batch_entries = absl::GetFlag(FLAGS_max_batch_entries);
   options.reconnect_max = absl::GetFlag(FLAGS_reconnect_max);
+  options.tenant_check_interval = absl::GetFlag(FLAGS_tenant_check_interval);
   options.apply_slice_target = absl::GetFlag(FLAGS_apply_slice_target);
   options.max_tenant_batch_bytes = absl::GetFlag(FLAGS_max_tenant_batch_bytes);
   options.max_queued_bytes = absl::GetFlag(FLAGS_max_queued_bytes);

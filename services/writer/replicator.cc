@@ -1,11 +1,17 @@
 #include "services/writer/replicator.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/crash_point.h"
 #include "common/base/status_macros.h"
@@ -369,7 +375,17 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
   // Payload bytes applied per second (an EWMA over batches), to size slices.
   double apply_rate = 4 << 20;
   absl::Status result;
+  absl::Time next_check = absl::Now() + options_.tenant_check_interval;
   while (result.ok()) {
+    if (absl::Now() >= next_check) {  // heartbeats wake this loop 4 times a second
+      next_check = absl::Now() + options_.tenant_check_interval;
+      if (absl::Status files = CheckTenantFiles(); !files.ok()) {
+        LOG(ERROR) << files << ": re-restoring into a new generation";
+        force_restore_ = true;
+        result = files;
+        break;
+      }
+    }
     std::deque<Received> taken;
     bool index_ready = false;
     {
@@ -472,6 +488,14 @@ absl::Status Replicator::ApplyBatch(const std::vector<v1::LogEntry>& entries,
       force_restore_ = true;
       return absl::DataLossError(applied.message());
     }
+    if (applied.code() == absl::StatusCode::kDataLoss &&
+        absl::StrContains(applied.message(), "sqlite")) {
+      // SQLite found a tenant file damaged (not an entry that fails its
+      // check, which a restore would not mend).
+      LOG(ERROR) << applied << ": re-restoring into a new generation";
+      force_restore_ = true;
+      return applied;
+    }
     ARBITER_RETURN_IF_ERROR(applied);
     MaybeCrash("apply_after_tenant_commit");
     // Per tenant: its last offset in the batch; tenants created by the batch
@@ -526,6 +550,27 @@ absl::Status Replicator::ApplyBatch(const std::vector<v1::LogEntry>& entries,
   index_->Named(update.indexes);
   index_->Notify(update.tenant_offsets);
 
+  return absl::OkStatus();
+}
+
+absl::Status Replicator::CheckTenantFiles() const {
+  static constexpr char kHeader[16] = "SQLite format 3";  // and its NUL
+  for (const auto& [name, offset] : tenant_offsets_) {
+    const std::string path =
+        dir_.TenantPath(generation_, replica::ReplicaDir::TenantRelativePath(name));
+    char header[16] = {};
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const ssize_t n = fd >= 0 ? ::pread(fd, header, sizeof header, 0) : -1;
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    if (fd < 0 || n != static_cast<ssize_t>(sizeof header) ||
+        std::memcmp(header, kHeader, sizeof header) != 0) {
+      return absl::DataLossError(absl::StrCat(
+          "tenant \"", name, "\": ", path,
+          fd < 0 ? absl::StrCat(" cannot be opened: ", std::strerror(err))
+                 : std::string(" is not a SQLite database any more")));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -97,6 +97,10 @@ class Replicator {
   void CheckpointTenants(const std::vector<v1::LogEntry>& entries);
   // The index maintainer has files to name: end the apply loop's wait.
   void WakeForIndex() ABSL_LOCKS_EXCLUDED(wake_mu_);
+  // DATA_LOSS naming the tenant and the file when a registered tenant's file
+  // of the current generation is missing or does not start with SQLite's
+  // header (see WriterOptions::tenant_check_interval).
+  absl::Status CheckTenantFiles() const;
   // Opens the applier over the current generation's tenant directory.
   absl::Status OpenGeneration(const storage::ControlState& state);
   void CloseTenants();

@@ -27,6 +27,9 @@ absl::Status WriterOptions::Validate() const {
     return absl::InvalidArgumentError("--max_queued_bytes: must be at least 1048576");
   }
   if (absl::Status s = index.Validate(); !s.ok()) return s;
+  if (tenant_check_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--tenant_check_interval: must be positive");
+  }
   if (reconnect_min <= absl::ZeroDuration() || reconnect_max < reconnect_min) {
     return absl::InvalidArgumentError(
         "--reconnect_min / --reconnect_max: need 0 < min <= max");

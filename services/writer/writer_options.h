@@ -48,6 +48,11 @@ struct WriterOptions {
   absl::Duration rpc_timeout = absl::Seconds(10);
   // How often the host monitor re-derives LIVE and the drain state.
   absl::Duration monitor_interval = absl::Milliseconds(100);
+  // How often every tenant file of the current generation is checked to
+  // exist and to be a SQLite database (a file deleted or overwritten under
+  // the writer, which keeps its open handle, is found here rather than by
+  // the readers); a bad one re-restores the host into a new generation.
+  absl::Duration tenant_check_interval = absl::Seconds(10);
   // Test hook (hidden flag --crash_at): _exit(3) at a named point, see
   // crash_point.h. Empty in production.
   std::string crash_at;

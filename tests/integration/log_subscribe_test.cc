@@ -260,5 +260,95 @@ TEST_CASE("a subscriber that never reads again is cancelled outright",
   CHECK(!stalled->Finish().ok());
 }
 
+// Memory across streams (#11 item 6): many streams that never read hold at
+// most --subscribers_max_buffer_bytes together; a stream that needs room cuts
+// the stalest, and streams past --max_subscribers are refused.
+TEST_CASE("streams that never read share one bounded buffer and the stalest is cut",
+          "[integration][log][subscribe]") {
+  TempDir dir;
+  LogServer log(dir, {"--subscriber_stall_timeout=120s", "--subscribers_max_buffer_bytes=4194304",
+                      "--max_subscribers=12"});
+  log.Start();
+  Setup(log);
+  // About 12 MB of entries (400 of ~30 KB): three times the whole budget.
+  for (int i = 0; i < 400; ++i) {
+    std::vector<std::pair<std::string, std::string>> facts;
+    for (int k = 0; k < 30; ++k) {
+      facts.push_back({"public", absl::StrCat("r", i, "-", k, std::string(900, 'x'))});
+    }
+    REQUIRE(log.Write(InsertRequest("acme", facts)).ok());
+  }
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
+  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", log.port()),
+                                           grpc::InsecureChannelCredentials(), args);
+  auto stub = v1::LogService::NewStub(channel);
+  v1::SubscribeRequest req;
+  req.set_from_offset(1);
+  // Ten streams that read one message and stop.
+  std::vector<std::unique_ptr<grpc::ClientContext>> ctxs;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>>> stalled;
+  v1::SubscribeResponse msg;
+  for (int i = 0; i < 10; ++i) {
+    ctxs.push_back(std::make_unique<grpc::ClientContext>());
+    WithDeadline(ctxs.back().get(), absl::Seconds(120));
+    stalled.push_back(stub->Subscribe(ctxs.back().get(), req));
+    REQUIRE(stalled.back()->Read(&msg));
+  }
+  // Their pending writes must be over a second old to count as stale.
+  absl::SleepFor(absl::Milliseconds(1500));
+
+  // A healthy reader gets everything: room is made for it.
+  grpc::ClientContext healthy_ctx;
+  WithDeadline(&healthy_ctx, absl::Seconds(120));
+  auto healthy = log.stub()->Subscribe(&healthy_ctx, req);
+  const uint64_t head = log.Head().head_offset();
+  uint64_t last = 0;
+  while (last < head && healthy->Read(&msg)) {
+    if (msg.has_entry()) last = msg.entry().offset();
+  }
+  CHECK(last == head);
+  CHECK_THAT(log.process()->LogTail(50000), Catch::Contains("cutting the stalest stream"));
+
+  // Eleven streams are open: the twelfth is admitted, the thirteenth not.
+  grpc::ClientContext ctx12, ctx13;
+  WithDeadline(&ctx12, absl::Seconds(10));
+  WithDeadline(&ctx13, absl::Seconds(10));
+  req.set_from_offset(head + 1);
+  auto twelfth = log.stub()->Subscribe(&ctx12, req);
+  REQUIRE(twelfth->Read(&msg));
+  auto thirteenth = log.stub()->Subscribe(&ctx13, req);
+  CHECK_FALSE(thirteenth->Read(&msg));
+  grpc::Status refused = thirteenth->Finish();
+  CHECK(refused.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK_THAT(refused.error_message(), Catch::Contains("--max_subscribers"));
+
+  // At least one stalled stream was cut with the reason: reading one on,
+  // it ends with the status; the others catch up to the head and are
+  // cancelled here.
+  int cut = 0;
+  for (size_t i = 0; i < stalled.size(); ++i) {
+    bool ended = true;
+    while (stalled[i]->Read(&msg)) {
+      if (msg.has_entry() && msg.entry().offset() == head) {
+        ended = false;
+        break;
+      }
+    }
+    if (!ended) ctxs[i]->TryCancel();
+    grpc::Status st = stalled[i]->Finish();
+    if (ended && st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+        st.error_message().find("subscriber buffers were full") != std::string::npos) {
+      ++cut;
+    }
+  }
+  CHECK(cut >= 1);
+  ctx12.TryCancel();
+  (void)twelfth->Finish();
+  healthy_ctx.TryCancel();
+  (void)healthy->Finish();
+}
+
 }  // namespace
 }  // namespace arbiter::testing

@@ -331,6 +331,43 @@ TEST_CASE("a damaged tenant file is never served: the host re-restores",
   CHECK(ReplicaFacts(*c, "acme") == acme);
 }
 
+// #11 item 5: the same damage while the writer runs (it keeps its own open
+// handle, so only its periodic check or an apply error can notice).
+TEST_CASE("a tenant file damaged under a live writer: it re-restores by itself",
+          "[integration][writer]") {
+  auto c = StartCluster({"--tenant_check_interval=500ms"});
+  SetUpTenant(*c, "acme");
+  SetUpTenant(*c, "globex");
+  Model acme, globex;
+  uint64_t head = WriteLoad(*c, "acme", 10, 21, acme);
+  head = std::max(head, WriteLoad(*c, "globex", 10, 22, globex));
+  REQUIRE(c->StartWriter().ok());
+  REQUIRE(c->WaitForWriter(v1::REPLICATION_STATE_LIVE, head).ok());
+  const std::string path = host::DataDir(c->host_data_dir())
+                               .TenantPath(1, replica::ReplicaDir::TenantRelativePath("acme"));
+  SECTION("deleted") { REQUIRE(std::filesystem::remove(path)); }
+  SECTION("overwritten") {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(0);
+    f.write("this is not a SQLite database header", 36);
+  }
+  // No restart: the writer finds it and restores a new generation.
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  v1::GetStatusResponse status;
+  while (absl::Now() < deadline) {
+    auto s = c->WaitForWriter(v1::REPLICATION_STATE_LIVE, head, absl::Seconds(5));
+    if (s.ok() && s->generation() == 2) {
+      status = *s;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  REQUIRE(status.generation() == 2);
+  CHECK(ReplicaFacts(*c, "acme") == acme);
+  CHECK(ReplicaFacts(*c, "globex") == globex);
+  CHECK_THAT(c->writer_process()->LogTail(100000), Catch::Contains("re-restoring"));
+}
+
 TEST_CASE("a data directory of another cluster is refused with what to do",
           "[integration][writer]") {
   auto c = StartCluster();

@@ -73,7 +73,7 @@ TEST_CASE("gate refuses a writer that is not live, naming its state",
   CHECK(absl::IsUnavailable(gate.Admit(none).status()));
 }
 
-TEST_CASE("gate: draining keeps answering but not serving; drained refuses",
+TEST_CASE("gate: draining keeps answering but not serving, drained refuses",
           "[unit][reader]") {
   FakeBootClock clock("boot-a", 0);
   FreshnessGate gate(absl::Seconds(2), &clock);

@@ -30,7 +30,7 @@ TEST_CASE("the applied offset of a replica without control.db survives reopening
   CHECK((*again)->offset() == 42);
 }
 
-TEST_CASE("a state file without an offset counts as empty; garbage is an error",
+TEST_CASE("a state file without an offset counts as empty, garbage is an error",
           "[unit][replica]") {
   testing::TempDir tmp;
   ReplicaDir dir(tmp.path());
@@ -41,7 +41,11 @@ TEST_CASE("a state file without an offset counts as empty; garbage is an error",
   }
   CHECK(*AppliedOffsetDb::Peek(dir) == 0);
 
-  std::filesystem::remove(dir.AppliedOffsetPath());
+  // Replaced by garbage, with its WAL gone too (SQLite would read the old
+  // pages from a WAL left behind).
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(dir.AppliedOffsetPath() + suffix);
+  }
   std::ofstream(dir.AppliedOffsetPath()) << "this is not a SQLite database, not at all";
   absl::StatusOr<int64_t> peek = AppliedOffsetDb::Peek(dir);
   CHECK(!peek.ok());

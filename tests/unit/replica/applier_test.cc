@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "tests/testing/process.h"
 #include "tests/unit/replica/test_entries.h"
 
@@ -71,6 +72,34 @@ TEST_CASE("entries are applied per tenant with the offset, idempotently",
   CHECK((*again)->totals().entries == 2);
   CHECK((*again)->totals().facts_changed == 1);
   CHECK((*again)->TenantPath("acme") == dir.File("tenants/acme.db"));
+}
+
+// Descriptors independent of the tenant count (#11 item 7): a bounded set of
+// open connections, the rest reopened when their tenant comes back.
+TEST_CASE("at most max_open_tenants connections stay open", "[unit][replica]") {
+  testing::TempDir dir;
+  auto applier =
+      Applier::Open({.replica_dir = dir.path(), .cluster_id = "c", .max_open_tenants = 4});
+  REQUIRE(applier.ok());
+  uint64_t offset = 0;
+  std::vector<v1::LogEntry> batch;
+  for (int t = 0; t < 20; ++t) batch.push_back(CreateEntry(++offset, absl::StrCat("t", t)));
+  REQUIRE((*applier)->ApplyBatch(batch).ok());
+  CHECK((*applier)->open_tenants() <= 4);
+  for (int round = 0; round < 3; ++round) {
+    batch.clear();
+    for (int t = 0; t < 20; ++t) {
+      batch.push_back(WriteEntry(++offset, absl::StrCat("t", t), {absl::StrCat("r", round)}));
+    }
+    REQUIRE((*applier)->ApplyBatch(batch).ok());
+    CHECK((*applier)->open_tenants() <= 4);
+  }
+  for (int t = 0; t < 20; ++t) {
+    auto db = (*applier)->Tenant(absl::StrCat("t", t));
+    REQUIRE(db.ok());
+    CHECK(Ids(*db) == std::set<std::string>{"r0", "r1", "r2"});
+  }
+  CHECK((*applier)->open_tenants() == 4);
 }
 
 TEST_CASE("damaged or orphan entries are refused before anything is written",

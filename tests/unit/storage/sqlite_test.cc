@@ -220,7 +220,7 @@ TEST_CASE("sqlite: a second writer gets UNAVAILABLE past the busy timeout",
   CHECK_FALSE(b->InTransaction());
 }
 
-TEST_CASE("sqlite: a read transaction pins its snapshot; read-only "
+TEST_CASE("sqlite: a read transaction pins its snapshot, read-only "
           "connections see committed data only",
           "[unit][storage]") {
   TempDir dir;
