@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "absl/strings/escaping.h"
+#include "common/base/sha256.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -101,6 +102,27 @@ absl::StatusOr<v1::ConsistencyTokenPayload> DecodeConsistencyToken(
                      " is out of range (at most ", std::numeric_limits<int64_t>::max(), ")"));
   }
   return payload;
+}
+
+uint64_t NextChain(uint64_t previous, const v1::LogEntry& entry) {
+  auto le = [](uint64_t v, int bytes) {
+    std::string out(static_cast<size_t>(bytes), '\0');
+    for (int i = 0; i < bytes; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+    return out;
+  };
+  Sha256 h;
+  h.Update(le(previous, 8));
+  h.Update(le(entry.offset(), 8));
+  h.Update(entry.tenant());
+  h.Update(le(entry.payload_crc32c(), 4));
+  const std::string hex = h.HexDigest();
+  uint64_t chain = 0;
+  for (int i = 0; i < 8; ++i) {
+    int byte = 0;
+    if (!absl::SimpleHexAtoi(hex.substr(2 * i, 2), &byte)) byte = 0;  // never: hex digits
+    chain |= static_cast<uint64_t>(byte) << (8 * i);
+  }
+  return chain == 0 ? 1 : chain;  // 0 means "not recorded"
 }
 
 absl::Status ValidateTenantName(absl::string_view tenant) {

@@ -72,6 +72,10 @@ absl::StatusOr<v1::ConsistencyTokenPayload> DecodeConsistencyToken(
 
 // ---- validation ----
 // 1..63 bytes of [a-z0-9_-], first a letter or digit.
+// The chain of `entry` after an entry whose chain is `previous` (the rule
+// in log.proto's LogEntry.chain); never 0.
+uint64_t NextChain(uint64_t previous, const v1::LogEntry& entry);
+
 absl::Status ValidateTenantName(absl::string_view tenant);
 // 0..128 bytes (RESOURCE_EXHAUSTED above).
 absl::Status ValidateRequestId(absl::string_view request_id);

@@ -73,6 +73,9 @@ class LogStore {
 
   // The newest durable offset; 0 when the log has never had an entry.
   virtual uint64_t Head() const = 0;
+  // LogEntry.chain of the entry at Head() (kept when it was truncated);
+  // 0 when the store is empty or the entry had none.
+  virtual uint64_t HeadChain() const = 0;
   // The oldest offset still stored (Head()+1 if every entry was truncated;
   // 1 when nothing was ever truncated).
   virtual uint64_t OldestRetained() const = 0;
@@ -96,6 +99,12 @@ class LogStore {
   // Removes entries (and their request ids) with offset < `offset`.
   // REQUIRES: offset <= Head()+1. A no-op when offset <= OldestRetained().
   virtual absl::Status TruncateBefore(uint64_t offset) = 0;
+
+  // Moves the store to the next epoch, durably: for a store found behind
+  // what it once acknowledged (entries lost and their offsets about to be
+  // handed out again), so that every host that saw the lost history
+  // re-restores. REQUIRES: before any other call but identity() and Head().
+  virtual absl::Status StartNewEpoch() = 0;
 };
 
 }  // namespace arbiter::logstore

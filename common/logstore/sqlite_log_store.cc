@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/crc32c.h"
@@ -125,7 +126,8 @@ absl::Status SqliteLogStore::Init() {
       tenant TEXT NOT NULL,
       time_unix_ms INTEGER NOT NULL,
       payload BLOB NOT NULL,
-      payload_crc32c INTEGER NOT NULL);
+      payload_crc32c INTEGER NOT NULL,
+      chain INTEGER NOT NULL DEFAULT 0);
     CREATE TABLE IF NOT EXISTS requests(
       tenant TEXT NOT NULL, request_id TEXT NOT NULL, offset INTEGER NOT NULL,
       PRIMARY KEY(tenant, request_id)) WITHOUT ROWID;
@@ -172,14 +174,30 @@ absl::Status SqliteLogStore::Init() {
       ARBITER_ASSIGN_OR_RETURN(auto epoch, read_meta("epoch"));
       ARBITER_ASSIGN_OR_RETURN(auto version, read_meta("schema_version"));
       if (!epoch || !version) return absl::DataLossError("log store: meta is incomplete");
-      identity_.epoch = std::stoull(*epoch);
-      if (std::stoi(*version) != kSchemaVersion) {
+      int version_number = 0;
+      if (!absl::SimpleAtoi(*epoch, &identity_.epoch) ||
+          !absl::SimpleAtoi(*version, &version_number)) {
+        return absl::DataLossError("log store: meta epoch or schema_version is not a number");
+      }
+      if (version_number != kSchemaVersion) {
         return absl::FailedPreconditionError(absl::StrCat(
             "log store: schema version ", *version, " is not ", kSchemaVersion));
       }
     }
+    // Stores from before LogEntry.chain: the column, 0 for old entries.
+    {
+      Stmt cols(w, "SELECT 1 FROM pragma_table_info('entries') WHERE name = 'chain'");
+      ARBITER_RETURN_IF_ERROR(cols.status());
+      if (sqlite3_step(cols.get()) != SQLITE_ROW) {
+        ARBITER_RETURN_IF_ERROR(
+            Exec(w, "ALTER TABLE entries ADD COLUMN chain INTEGER NOT NULL DEFAULT 0"));
+      }
+    }
     ARBITER_ASSIGN_OR_RETURN(auto oldest, read_meta("oldest_retained"));
-    uint64_t oldest_retained = oldest ? std::stoull(*oldest) : 1;
+    uint64_t oldest_retained = 1;
+    if (oldest && !absl::SimpleAtoi(*oldest, &oldest_retained)) {
+      return absl::DataLossError("log store: meta oldest_retained is not a number");
+    }
     Stmt st(w, "SELECT MAX(offset) FROM entries");
     ARBITER_RETURN_IF_ERROR(st.status());
     if (sqlite3_step(st.get()) != SQLITE_ROW) return Error(w, 0, "max offset");
@@ -188,6 +206,18 @@ absl::Status SqliteLogStore::Init() {
                               : sqlite3_column_int64(st.get(), 0);
     head_ = std::max(max_offset, oldest_retained - 1);
     oldest_ = oldest_retained;
+    if (max_offset == head_.load() && max_offset > 0) {
+      Stmt chain(w, "SELECT chain FROM entries WHERE offset = ?");
+      ARBITER_RETURN_IF_ERROR(chain.status());
+      sqlite3_bind_int64(chain.get(), 1, static_cast<int64_t>(max_offset));
+      if (sqlite3_step(chain.get()) == SQLITE_ROW) {
+        head_chain_ = static_cast<uint64_t>(sqlite3_column_int64(chain.get(), 0));
+      }
+    } else {
+      ARBITER_ASSIGN_OR_RETURN(auto truncated, read_meta("truncated_chain"));
+      int64_t c = 0;
+      if (truncated && absl::SimpleAtoi(*truncated, &c)) head_chain_ = static_cast<uint64_t>(c);
+    }
     return absl::OkStatus();
   }();
   if (!s.ok()) {
@@ -212,7 +242,7 @@ absl::Status SqliteLogStore::Append(const std::vector<AppendRecord>& records) {
   absl::Status s = [&]() -> absl::Status {
     Stmt ins(w,
              "INSERT INTO entries(offset, tenant, time_unix_ms, payload, "
-             "payload_crc32c) VALUES (?, ?, ?, ?, ?)");
+             "payload_crc32c, chain) VALUES (?, ?, ?, ?, ?, ?)");
     Stmt req(w,
              "INSERT OR REPLACE INTO requests(tenant, request_id, offset) "
              "VALUES (?, ?, ?)");
@@ -231,6 +261,7 @@ absl::Status SqliteLogStore::Append(const std::vector<AppendRecord>& records) {
       sqlite3_bind_int64(ins.get(), 3, e.time_unix_ms());
       sqlite3_bind_blob(ins.get(), 4, e.payload().data(), e.payload().size(), SQLITE_STATIC);
       sqlite3_bind_int64(ins.get(), 5, e.payload_crc32c());
+      sqlite3_bind_int64(ins.get(), 6, static_cast<int64_t>(e.chain()));
       if (int rc = sqlite3_step(ins.get()); rc != SQLITE_DONE) {
         return Error(w, rc, "insert entry");
       }
@@ -266,6 +297,7 @@ absl::Status SqliteLogStore::Append(const std::vector<AppendRecord>& records) {
   // COMMIT writes the WAL frames and, with synchronous=FULL, fsyncs the WAL
   // before returning: the entries are durable from here on.
   ARBITER_RETURN_IF_ERROR(Exec(w, "COMMIT"));
+  head_chain_.store(records.back().entry.chain());
   head_.store(records.back().entry.offset());
   MaybeCheckpoint();
   return absl::OkStatus();
@@ -331,7 +363,7 @@ absl::StatusOr<size_t> SqliteLogStore::Read(
   absl::Status s = [&]() -> absl::Status {
     ARBITER_RETURN_IF_ERROR(Exec(db, "BEGIN"));
     Stmt st(db,
-            "SELECT offset, tenant, time_unix_ms, payload, payload_crc32c "
+            "SELECT offset, tenant, time_unix_ms, payload, payload_crc32c, chain "
             "FROM entries WHERE offset >= ? AND offset <= ? ORDER BY offset "
             "LIMIT ?");
     absl::Status inner = [&]() -> absl::Status {
@@ -365,6 +397,7 @@ absl::StatusOr<size_t> SqliteLogStore::Read(
         int n = sqlite3_column_bytes(st.get(), 3);
         e.set_payload(blob ? static_cast<const char*>(blob) : "", n);
         e.set_payload_crc32c(static_cast<uint32_t>(sqlite3_column_int64(st.get(), 4)));
+        e.set_chain(static_cast<uint64_t>(sqlite3_column_int64(st.get(), 5)));
         if (Crc32c(e.payload()) != e.payload_crc32c()) {
           return absl::DataLossError(absl::StrCat(
               "log store: entry ", e.offset(), " fails its CRC32C check"));
@@ -443,6 +476,19 @@ absl::StatusOr<std::vector<TenantRecord>> SqliteLogStore::Tenants() {
   return out;
 }
 
+absl::Status SqliteLogStore::StartNewEpoch() {
+  absl::MutexLock l(&write_mu_);
+  const uint64_t next = identity_.epoch + 1;
+  Stmt st(writer_, "UPDATE meta SET value = CAST(? AS TEXT) WHERE key = 'epoch'");
+  ARBITER_RETURN_IF_ERROR(st.status());
+  sqlite3_bind_int64(st.get(), 1, static_cast<int64_t>(next));
+  if (int rc = sqlite3_step(st.get()); rc != SQLITE_DONE) {
+    return Error(writer_, rc, "start a new epoch");
+  }
+  identity_.epoch = next;
+  return absl::OkStatus();
+}
+
 absl::Status SqliteLogStore::TruncateBefore(uint64_t offset) {
   absl::MutexLock l(&write_mu_);
   if (offset <= oldest_.load()) return absl::OkStatus();
@@ -453,6 +499,24 @@ absl::Status SqliteLogStore::TruncateBefore(uint64_t offset) {
   sqlite3* const w = writer_;
   ARBITER_RETURN_IF_ERROR(Exec(w, "BEGIN IMMEDIATE"));
   absl::Status s = [&]() -> absl::Status {
+    // The chain of the newest entry truncated: the head's when every entry
+    // goes (HeadChain after a restart).
+    {
+      Stmt last(w, "SELECT chain FROM entries WHERE offset = ?");
+      ARBITER_RETURN_IF_ERROR(last.status());
+      sqlite3_bind_int64(last.get(), 1, static_cast<int64_t>(offset - 1));
+      if (sqlite3_step(last.get()) == SQLITE_ROW) {
+        Stmt meta(w, "INSERT OR REPLACE INTO meta(key, value) VALUES ('truncated_chain', ?)");
+        ARBITER_RETURN_IF_ERROR(meta.status());
+        // As the signed 64-bit integer SQLite stores (meta values have
+        // numeric affinity: a larger decimal would come back as a float).
+        const std::string value = absl::StrCat(sqlite3_column_int64(last.get(), 0));
+        sqlite3_bind_text(meta.get(), 1, value.data(), value.size(), SQLITE_TRANSIENT);
+        if (int rc = sqlite3_step(meta.get()); rc != SQLITE_DONE) {
+          return Error(w, rc, "truncate: record the chain");
+        }
+      }
+    }
     for (const char* sql : {"DELETE FROM entries WHERE offset < ?",
                             "DELETE FROM requests WHERE offset < ?",
                             "UPDATE meta SET value = CAST(? AS TEXT) WHERE key = "

@@ -48,6 +48,8 @@ class SqliteLogStore final : public LogStore {
   const ClusterIdentity& identity() const override { return identity_; }
   absl::Status Append(const std::vector<AppendRecord>& records) override;
   uint64_t Head() const override { return head_.load(); }
+  uint64_t HeadChain() const override { return head_chain_.load(); }
+  absl::Status StartNewEpoch() override;
   uint64_t OldestRetained() const override { return oldest_.load(); }
   absl::StatusOr<size_t> Read(uint64_t from_offset, const ReadOptions& options,
                               absl::FunctionRef<bool(v1::LogEntry&&)> fn) override;
@@ -72,6 +74,7 @@ class SqliteLogStore final : public LogStore {
   const SqliteLogStoreOptions options_;
   ClusterIdentity identity_;
   std::atomic<uint64_t> head_{0};
+  std::atomic<uint64_t> head_chain_{0};
   std::atomic<uint64_t> oldest_{1};
   std::atomic<int64_t> checkpoints_{0};
 

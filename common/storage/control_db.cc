@@ -21,6 +21,7 @@ CREATE TABLE control(
   epoch              INTEGER NOT NULL DEFAULT 0,
   current_generation INTEGER NOT NULL DEFAULT 0,
   applied_offset     INTEGER NOT NULL DEFAULT 0,
+  applied_chain      INTEGER NOT NULL DEFAULT 0,
   fresh_boot_id      TEXT    NOT NULL DEFAULT '',
   fresh_boottime_ns  INTEGER NOT NULL DEFAULT 0,
   head_offset        INTEGER NOT NULL DEFAULT 0,
@@ -45,6 +46,12 @@ CREATE TABLE tenants(
   index_recent       TEXT    NOT NULL DEFAULT '',
   index_recent_offset INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+)sql";
+
+// What schema 1.2 added to 1.1.
+constexpr char kMigrate11To12[] = R"sql(
+ALTER TABLE control ADD COLUMN applied_chain INTEGER NOT NULL DEFAULT 0;
+UPDATE control SET schema_minor = 2;
 )sql";
 
 // What schema 1.1 added to 1.0.
@@ -137,7 +144,7 @@ absl::StatusOr<std::unique_ptr<ControlDb>> ControlDb::Open(
         state->schema_major > kControlSchemaMajor ? "newer" : "older",
         " than this binary's ", kControlSchemaMajor, ".", kControlSchemaMinor));
   }
-  if (state->schema_minor < 1 && !options.read_only) {
+  if (state->schema_minor < kControlSchemaMinor && !options.read_only) {
     ARBITER_RETURN_IF_ERROR(control->Migrate(state->schema_minor));
   }
   return control;
@@ -146,6 +153,7 @@ absl::StatusOr<std::unique_ptr<ControlDb>> ControlDb::Open(
 absl::Status ControlDb::Migrate(int from_minor) {
   ARBITER_ASSIGN_OR_RETURN(Transaction txn, BeginWrite());
   if (from_minor < 1) ARBITER_RETURN_IF_ERROR(db_->Exec(kMigrate10To11));
+  if (from_minor < 2) ARBITER_RETURN_IF_ERROR(db_->Exec(kMigrate11To12));
   return txn.Commit();
 }
 
@@ -185,6 +193,11 @@ absl::StatusOr<ControlState> ControlDb::Read() {
                              ParseDrainState(stmt->ColumnText(10)));
   }
   const bool v11 = state.schema_minor >= 1;
+  if (state.schema_minor >= 2) {
+    ARBITER_ASSIGN_OR_RETURN(
+        int64_t chain, db_->QueryInt64("SELECT applied_chain FROM control WHERE id = 0"));
+    state.applied_chain = static_cast<uint64_t>(chain);
+  }
   state.complete_offset = state.applied_offset;
   if (v11) {
     ARBITER_ASSIGN_OR_RETURN(
@@ -248,10 +261,12 @@ absl::Status ControlDb::UpdateApplied(const AppliedUpdate& update) {
         PooledStatement stmt,
         db_->Prepare("UPDATE control SET applied_offset = ?1, "
                      "head_offset = MAX(head_offset, ?2), "
-                     "complete_offset = MAX(complete_offset, ?3, ?1) WHERE id = 0"));
+                     "complete_offset = MAX(complete_offset, ?3, ?1), "
+                     "applied_chain = ?4 WHERE id = 0"));
     ARBITER_RETURN_IF_ERROR(stmt->BindInt64(1, update.applied_offset));
     ARBITER_RETURN_IF_ERROR(stmt->BindInt64(2, update.head_offset));
     ARBITER_RETURN_IF_ERROR(stmt->BindInt64(3, update.complete_offset));
+    ARBITER_RETURN_IF_ERROR(stmt->BindInt64(4, static_cast<int64_t>(update.applied_chain)));
     ARBITER_RETURN_IF_ERROR(stmt->Run());
   }
   if (update.fresh_as_of.has_value()) {
@@ -430,7 +445,7 @@ absl::Status ControlDb::SetGeneration(int64_t generation,
       // The new generation has not proved itself fresh yet: the old
       // fresh_as_of described other data (DESIGN §8.5).
       db_->Prepare("UPDATE control SET applied_offset = ?1, complete_offset = ?1, "
-                   "current_generation = ?2, fresh_boot_id = '', "
+                   "applied_chain = 0, current_generation = ?2, fresh_boot_id = '', "
                    "fresh_boottime_ns = 0 WHERE id = 0"));
   ARBITER_RETURN_IF_ERROR(stmt->BindInt64(1, applied_offset));
   ARBITER_RETURN_IF_ERROR(stmt->BindInt64(2, generation));

@@ -33,7 +33,7 @@ namespace arbiter::storage {
 // ahead of its writer) fills them as a 1.0 writer meant: no tenant lags,
 // complete_offset = applied_offset, no index files.
 inline constexpr int kControlSchemaMajor = 1;
-inline constexpr int kControlSchemaMinor = 1;
+inline constexpr int kControlSchemaMinor = 2;
 
 enum class ReplicationState { kRestoring, kReplaying, kLive };
 enum class DrainState { kActive, kDraining, kDrained };
@@ -104,6 +104,9 @@ struct ControlState {
   int64_t epoch = 0;
   int64_t current_generation = 0;  // 0 = no generation installed yet
   int64_t applied_offset = 0;      // global: every entry <= it is applied
+  // LogEntry.chain of the entry at applied_offset (schema 1.2); 0: unknown
+  // (after a restore, or before 1.2), and the next entry is trusted.
+  uint64_t applied_chain = 0;
   // Every entry <= complete_offset was received, and every tenant that does
   // not lag applied all of its entries <= it (>= applied_offset).
   int64_t complete_offset = 0;
@@ -136,6 +139,7 @@ struct TenantLag {
 // the tenant transactions it describes (DESIGN §8.4).
 struct AppliedUpdate {
   int64_t applied_offset = 0;
+  uint64_t applied_chain = 0;  // of the entry at applied_offset; 0: unknown
   // The durable head carried by the newest message received; stored as the
   // maximum of it and the stored head (heads never go back).
   int64_t head_offset = 0;

@@ -84,6 +84,7 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
                          .checkpoint_bytes = options.wal_checkpoint_bytes}));
   core->snapshots_ = std::make_unique<snapshot::SnapshotStore>(options.data_dir + "/snapshots");
   ARBITER_RETURN_IF_ERROR(core->snapshots_->Cleanup());
+  ARBITER_RETURN_IF_ERROR(core->StartNewEpochIfAhead());
   ARBITER_RETURN_IF_ERROR(core->RestoreStateIfBehind());
   ARBITER_ASSIGN_OR_RETURN(
       core->materializer_,
@@ -141,6 +142,35 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
             << core->store_->identity().epoch << " head " << core->store_->Head()
             << " oldest " << core->store_->OldestRetained();
   return core;
+}
+
+absl::Status LogCore::StartNewEpochIfAhead() {
+  const replica::ReplicaDir state(StateDir());
+  ARBITER_ASSIGN_OR_RETURN(int64_t applied, replica::AppliedOffsetDb::Peek(state));
+  const uint64_t head = store_->Head();
+  if (static_cast<uint64_t>(applied) <= head) return absl::OkStatus();
+  // The store lost entries it had acknowledged (the materializer applies
+  // only durable ones): their offsets would be handed out again.
+  ARBITER_ASSIGN_OR_RETURN(auto list, snapshots_->List());
+  for (const auto& m : list) {
+    if (m.offset() > head) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the log's head is ", head, " but snapshot ", m.snapshot_id(), " is at offset ",
+          m.offset(), ": the log lost entries that snapshot holds; restore log.db from a "
+          "backup, or move ", snapshots_->dir(), "/", m.snapshot_id(), " away"));
+    }
+  }
+  const uint64_t epoch = store_->identity().epoch;
+  LOG(ERROR) << "the materialized state is at offset " << applied << " but the log's head is "
+             << head << ": the log lost entries it had acknowledged; starting epoch "
+             << epoch + 1 << " (every host re-restores) and rebuilding the state";
+  ARBITER_RETURN_IF_ERROR(store_->StartNewEpoch());
+  std::error_code ec;
+  fs::remove_all(StateDir(), ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("remove ", StateDir(), ": ", ec.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status LogCore::RestoreStateIfBehind() {

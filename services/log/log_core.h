@@ -105,6 +105,9 @@ class LogCore {
   // snapshot (replica::SnapshotInstall: copied to state.restore/, verified
   // against the manifest, renamed over state/).
   absl::Status RestoreStateIfBehind();
+  // A store behind its own materialized state lost acknowledged entries:
+  // a new epoch (every host re-restores), and the state is rebuilt.
+  absl::Status StartNewEpochIfAhead();
   void SnapshotLoop();
   absl::StatusOr<v1::SnapshotManifest> CutSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snap_mu_);
   absl::Status ApplyRetention() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snap_mu_);

@@ -102,6 +102,7 @@ absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Start(
     seq->published_ = seq->working_;
   }
   seq->next_offset_ = store->Head() + 1;
+  seq->last_chain_ = store->HeadChain();
   {
     absl::MutexLock l(&seq->checks_mu_);
     seq->last_assigned_ = store->Head();
@@ -324,6 +325,8 @@ void Sequencer::Append(Pending& p, const std::string& tenant, v1::LogPayload pay
   rec.entry.set_time_unix_ms(absl::ToUnixMillis(absl::Now()));
   payload.SerializeToString(rec.entry.mutable_payload());
   rec.entry.set_payload_crc32c(Crc32c(rec.entry.payload()));
+  last_chain_ = api::NextChain(last_chain_, rec.entry);
+  rec.entry.set_chain(last_chain_);
   rec.request_id = request_id;
   if (new_state.has_value()) {
     if (new_state->created_offset == 0) new_state->created_offset = offset;

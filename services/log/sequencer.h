@@ -206,6 +206,7 @@ class Sequencer {
   // Sequencer-thread state: the tenants as of the last assigned offset.
   std::map<std::string, TenantState> working_;
   uint64_t next_offset_ = 1;
+  uint64_t last_chain_ = 0;  // LogEntry.chain of offset next_offset_ - 1
   std::vector<logstore::AppendRecord> group_;
   std::vector<Slot> slots_;
   std::map<std::pair<std::string, std::string>, uint64_t> group_requests_;

@@ -12,6 +12,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
+#include "common/api/api.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/crash_point.h"
 #include "common/base/status_macros.h"
@@ -310,6 +311,12 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
                                 const storage::ControlState& state) {
   ARBITER_RETURN_IF_ERROR(OpenGeneration(state));
   applied_ = state.applied_offset;
+  applied_chain_ = state.applied_chain;
+  // Every entry received must continue the chain of the one before it,
+  // starting from the chain of the entry this host applied last.
+  chain_ = state.applied_chain;
+  chain_offset_ = state.applied_offset;
+  received_chains_.clear();
   tenant_offsets_.clear();
   lagging_.clear();
   for (const auto& t : state.tenants) {
@@ -412,6 +419,8 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
         lanes.Heartbeat(durable_head, r.at);
         continue;
       }
+      result = CheckChain(r.msg.entry());
+      if (!result.ok()) break;
       result = lanes.Add(std::move(*r.msg.mutable_entry()), durable_head, r.at);
       if (!result.ok()) break;
     }
@@ -518,6 +527,14 @@ absl::Status Replicator::ApplyBatch(const std::vector<v1::LogEntry>& entries,
     }
   }
   update.applied_offset = std::max(applied_, lanes.applied());
+  while (!received_chains_.empty() && received_chains_.front().first < update.applied_offset) {
+    received_chains_.pop_front();
+  }
+  if (!received_chains_.empty() && received_chains_.front().first == update.applied_offset) {
+    update.applied_chain = received_chains_.front().second;
+  } else if (update.applied_offset == applied_) {
+    update.applied_chain = applied_chain_;
+  }
   update.complete_offset = lanes.received();
   update.fresh_as_of = lanes.FreshAsOf(lanes.received());
   // DESIGN.md §9.6: tenants with entries still waiting have their own
@@ -543,6 +560,7 @@ absl::Status Replicator::ApplyBatch(const std::vector<v1::LogEntry>& entries,
     return committed;
   }
   applied_ = update.applied_offset;
+  applied_chain_ = update.applied_chain;
   lagging_ = std::move(lagging_now);
   lanes.Prune();
   MaybeCrash("apply_after_control_commit");
@@ -550,6 +568,27 @@ absl::Status Replicator::ApplyBatch(const std::vector<v1::LogEntry>& entries,
   index_->Named(update.indexes);
   index_->Notify(update.tenant_offsets);
 
+  return absl::OkStatus();
+}
+
+absl::Status Replicator::CheckChain(const v1::LogEntry& e) {
+  const auto offset = static_cast<int64_t>(e.offset());
+  if (e.chain() != 0 && chain_ != 0 && offset == chain_offset_ + 1) {
+    const uint64_t want = api::NextChain(chain_, e);
+    if (want != e.chain()) {
+      force_restore_ = true;
+      LOG(ERROR) << "entry " << offset << " does not continue the history this host applied "
+                 << "(chain " << e.chain() << ", expected " << want
+                 << "): the log's history differs from this host's; re-restoring";
+      return absl::DataLossError(absl::StrCat(
+          "entry ", offset, " does not continue the history this host applied (the log "
+          "lost entries and reused their offsets?): re-restoring"));
+    }
+  }
+  // Unknown (0) on either side: trusted, and the chain goes on from it.
+  chain_ = e.chain();
+  chain_offset_ = offset;
+  received_chains_.emplace_back(offset, e.chain());
   return absl::OkStatus();
 }
 

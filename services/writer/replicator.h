@@ -21,12 +21,15 @@
 // fresh_as_of true.
 
 #include <atomic>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -101,6 +104,9 @@ class Replicator {
   // of the current generation is missing or does not start with SQLite's
   // header (see WriterOptions::tenant_check_interval).
   absl::Status CheckTenantFiles() const;
+  // DATA_LOSS (and a re-restore) when `e` does not continue the chain of the
+  // entry received before it (LogEntry.chain); records its chain.
+  absl::Status CheckChain(const v1::LogEntry& e);
   // Opens the applier over the current generation's tenant directory.
   absl::Status OpenGeneration(const storage::ControlState& state);
   void CloseTenants();
@@ -117,6 +123,12 @@ class Replicator {
   // Loop-thread state.
   int64_t generation_ = 0;
   int64_t applied_ = 0;
+  uint64_t applied_chain_ = 0;  // LogEntry.chain at applied_ (0: unknown)
+  // The chain of the last entry received (at chain_offset_), and of each
+  // entry received but not yet covered by applied_, in offset order.
+  uint64_t chain_ = 0;
+  int64_t chain_offset_ = 0;
+  std::deque<std::pair<int64_t, uint64_t>> received_chains_;
   bool force_restore_ = false;
   std::unique_ptr<replica::Applier> applier_;  // of generation_
   std::map<std::string, int64_t> tenant_offsets_;  // registry view

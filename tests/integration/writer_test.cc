@@ -20,6 +20,7 @@
 #include "common/replica/replica_dir.h"
 #include "common/storage/boot_clock.h"
 #include "common/storage/control_db.h"
+#include "common/storage/sqlite.h"
 #include "common/storage/tenant_db.h"
 #include "tests/testing/cluster.h"
 
@@ -366,6 +367,87 @@ TEST_CASE("a tenant file damaged under a live writer: it re-restores by itself",
   CHECK(ReplicaFacts(*c, "acme") == acme);
   CHECK(ReplicaFacts(*c, "globex") == globex);
   CHECK_THAT(c->writer_process()->LogTail(100000), Catch::Contains("re-restoring"));
+}
+
+// The facts of `tenant` in the log's own materialized state.
+std::set<Fact> LogFacts(const Cluster& c, const std::string& tenant) {
+  auto db = storage::TenantDb::Open(
+      replica::ReplicaDir(c.log_data_dir() + "/state").TenantPath(tenant), {.read_only = true});
+  std::set<Fact> facts;
+  if (!db.ok()) return facts;
+  (void)(*db)->ForEachFact([&](const Fact& f) {
+    facts.insert(f);
+    return true;
+  });
+  return facts;
+}
+
+// #11 item 4: a log that lost the tail of its history (its WAL, say) and
+// handed the same offsets to new writes. A host that had applied the lost
+// entries must notice, through the chain of every entry, and re-restore
+// instead of following a history that is no longer the log's.
+TEST_CASE("a host whose history the log lost re-restores instead of diverging",
+          "[integration][writer]") {
+  // No snapshot may cover the lost offsets.
+  auto c = StartCluster({}, {"--snapshot_every_entries=0", "--snapshot_every_facts=0",
+                             "--snapshot_every_bytes=0", "--snapshot_interval=24h",
+                             "--snapshot_quiet=0"});
+  SetUpTenant(*c, "acme");
+  Model model;
+  const uint64_t kept = WriteLoad(*c, "acme", 10, 31, model);
+  const uint64_t head = WriteLoad(*c, "acme", 10, 32, model);
+  REQUIRE(c->StartWriter().ok());
+  REQUIRE(c->WaitForWriter(v1::REPLICATION_STATE_LIVE, head).ok());
+  c->writer_process()->Signal(SIGSTOP);
+
+  // The log loses every entry after `kept`.
+  REQUIRE(c->StopLog(SIGTERM).ok());
+  {
+    auto db = storage::Db::Open(c->log_data_dir() + "/log.db", {});
+    REQUIRE(db.ok());
+    REQUIRE((*db)->Exec(absl::StrCat("DELETE FROM entries WHERE offset > ", kept,
+                                     "; DELETE FROM requests WHERE offset > ", kept))
+                .ok());
+  }
+  bool new_epoch = false;
+  SECTION("the log notices: its state is ahead of its store") { new_epoch = true; }
+  SECTION("the log cannot notice: its state is gone too") {
+    std::filesystem::remove_all(c->log_data_dir() + "/state");
+  }
+  REQUIRE(c->StartLog().ok());
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+    v1::GetHeadResponse h;
+    REQUIRE(c->log().GetHead(&ctx, v1::GetHeadRequest(), &h).ok());
+    CHECK(h.epoch() == (new_epoch ? 2u : 1u));
+  }
+  // New, different writes take the lost offsets and go past the host's.
+  Model other;
+  const uint64_t new_head = WriteLoad(*c, "acme", 15, 33, other);
+  REQUIRE(new_head > head);
+
+  c->writer_process()->Signal(SIGCONT);
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  v1::GetStatusResponse status;
+  while (absl::Now() < deadline) {
+    auto s = c->WaitForWriter(v1::REPLICATION_STATE_LIVE, new_head, absl::Seconds(5));
+    if (s.ok() && s->generation() >= 2) {
+      status = *s;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  CHECK(status.generation() == 2);
+  CHECK_THAT(c->writer_process()->LogTail(200000),
+             Catch::Contains(new_epoch ? "re-restoring"
+                                       : "does not continue the history this host applied"));
+  // The host now holds what the log holds.
+  deadline = absl::Now() + absl::Seconds(30);
+  while (LogFacts(*c, "acme") != ReplicaFacts(*c, "acme") && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  CHECK(LogFacts(*c, "acme") == ReplicaFacts(*c, "acme"));
 }
 
 TEST_CASE("a data directory of another cluster is refused with what to do",

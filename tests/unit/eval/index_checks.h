@@ -120,7 +120,11 @@ inline int CheckIndexAnswers(
     const FactIndex& index, const std::vector<Fact>& probe,
     const std::function<Rows(const std::string&, const PatternVec&)>& expected) {
   int compared = 0;
-  for (const auto& [predicate, pattern] : ProbePatterns(index, probe)) {
+  // Not a structured binding: the lambda below captures `pattern`, which
+  // clang 14 (the sanitizer build) does not allow for bindings.
+  for (const auto& probe_pattern : ProbePatterns(index, probe)) {
+    const std::string& predicate = probe_pattern.first;
+    const PatternVec& pattern = probe_pattern.second;
     const Rows want = expected(predicate, pattern);
     INFO("pattern " << predicate << "/" << pattern.size() << " ["
                     << [&] {

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "absl/strings/str_cat.h"
+#include "common/api/api.h"
 #include "common/base/crc32c.h"
 #include "tests/testing/process.h"
 
@@ -116,6 +118,52 @@ TEST_CASE("truncation: OUT_OF_RANGE below the oldest, survives reopen", "[unit][
   CHECK((*store)->OldestRetained() == 11);
   REQUIRE((*store)->Append({Rec(11, "t", "p")}).ok());
   CHECK(ReadAll(store->get(), 11).size() == 1);
+}
+
+// LogEntry.chain (#11 item 4): stored with each entry, and the head's chain
+// survives a reopen, also once every entry was truncated.
+TEST_CASE("each entry's chain is kept, and the head's across truncation", "[unit][logstore]") {
+  testing::TempDir dir;
+  const std::string path = dir.File("log.db");
+  std::vector<AppendRecord> recs;
+  uint64_t chain = 0;
+  for (uint64_t o = 1; o <= 3; ++o) {
+    recs.push_back(Rec(o, "t", absl::StrCat("p", o)));
+    chain = api::NextChain(chain, recs.back().entry);
+    recs.back().entry.set_chain(chain);
+  }
+  {
+    auto store = SqliteLogStore::Open({.path = path});
+    REQUIRE(store.ok());
+    CHECK((*store)->HeadChain() == 0);
+    REQUIRE((*store)->Append(recs).ok());
+    CHECK((*store)->HeadChain() == chain);
+    auto all = ReadAll(store->get(), 1);
+    REQUIRE(all.size() == 3);
+    for (size_t i = 0; i < 3; ++i) CHECK(all[i].chain() == recs[i].entry.chain());
+  }
+  {
+    auto store = SqliteLogStore::Open({.path = path});
+    REQUIRE(store.ok());
+    CHECK((*store)->HeadChain() == chain);
+    REQUIRE((*store)->TruncateBefore(4).ok());  // every entry
+  }
+  auto store = SqliteLogStore::Open({.path = path});
+  REQUIRE(store.ok());
+  CHECK((*store)->Head() == 3);
+  CHECK((*store)->HeadChain() == chain);
+}
+
+TEST_CASE("the chain depends on the previous chain and on the entry", "[unit][logstore]") {
+  v1::LogEntry e = Rec(7, "t", "payload").entry;
+  const uint64_t a = api::NextChain(0, e);
+  CHECK(a != 0);
+  CHECK(api::NextChain(0, e) == a);  // deterministic
+  CHECK(api::NextChain(1, e) != a);
+  v1::LogEntry other = Rec(7, "t", "another payload").entry;
+  CHECK(api::NextChain(0, other) != a);
+  v1::LogEntry moved = Rec(8, "t", "payload").entry;
+  CHECK(api::NextChain(0, moved) != a);
 }
 
 TEST_CASE("a damaged payload is DATA_LOSS, never returned", "[unit][logstore]") {
