@@ -43,7 +43,7 @@ struct ApplierOptions {
   // Connections kept open (the most recently used tenants); older ones are
   // closed and reopened when needed, so descriptors (three per database)
   // do not grow with the number of tenants.
-  size_t max_open_tenants = 256;
+  size_t max_open_tenants = 64;
 };
 
 // What an applier committed since it was opened. Entries skipped because a

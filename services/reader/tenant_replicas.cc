@@ -1,5 +1,6 @@
 #include "services/reader/tenant_replicas.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,7 @@ std::shared_ptr<const TenantMap> TenantReplicas::Advance(
                 << control.current_generation << ": reopening every tenant";
     }
     replicas_.clear();
+    open_.clear();
     map_ = std::make_shared<TenantMap>();
     generation_ = control.current_generation;
   }
@@ -32,6 +34,7 @@ std::shared_ptr<const TenantMap> TenantReplicas::Advance(
     for (const auto& t : control.tenants) keep[t.name] = true;
     for (auto it = replicas_.begin(); it != replicas_.end();) {
       if (!keep.contains(it->first)) {
+        ForgetOpen(it->first);
         replicas_.erase(it++);
       } else {
         ++it;
@@ -118,19 +121,39 @@ absl::Status TenantReplicas::UseIndex(Replica& r, const storage::TenantIndex& in
   return absl::OkStatus();
 }
 
+absl::Status TenantReplicas::OpenDb(Replica& r, const storage::TenantEntry& entry) {
+  if (r.db != nullptr) {
+    auto it = std::find(open_.begin(), open_.end(), r.name);
+    if (it != open_.end()) open_.splice(open_.begin(), open_, it);
+    return absl::OkStatus();
+  }
+  storage::DbOptions options;
+  options.read_only = true;
+  const std::string path = dir_.TenantPath(generation_, entry.path);
+  auto db = storage::TenantDb::Open(path, options);
+  if (!db.ok()) return Annotate(db.status(), absl::StrCat("opening ", path));
+  while (open_.size() >= max_open_tenants_) {
+    auto victim = replicas_.find(open_.back());
+    if (victim != replicas_.end() && victim->second != nullptr) victim->second->db.reset();
+    open_.pop_back();
+  }
+  r.db = std::move(*db);
+  open_.push_front(r.name);
+  return absl::OkStatus();
+}
+
+void TenantReplicas::ForgetOpen(const std::string& name) {
+  open_.remove(name);
+}
+
 absl::Status TenantReplicas::CatchUp(Replica& r, const storage::TenantEntry& entry,
                                      bool* held) {
   *held = false;
-  if (r.db == nullptr) {
-    storage::DbOptions options;
-    options.read_only = true;
-    const std::string path = dir_.TenantPath(generation_, entry.path);
-    auto db = storage::TenantDb::Open(path, options);
-    if (!db.ok()) {
-      return Annotate(db.status(), absl::StrCat("opening ", path));
-    }
-    r.db = std::move(*db);
+  if (r.snapshot != nullptr && entry.applied_offset == r.tenant_offset &&
+      r.stack != nullptr && entry.index == r.index) {
+    return absl::OkStatus();  // nothing changed: no need for its database
   }
+  ARBITER_RETURN_IF_ERROR(OpenDb(r, entry));
   if (r.stack == nullptr || !(entry.index == r.index)) {
     absl::Status s = UseIndex(r, entry.index);
     if (!s.ok()) {

@@ -40,7 +40,9 @@
 // Not thread-safe: owned and driven by the ReplicaWatcher's poller thread.
 // What it returns is immutable and shared with request threads.
 
+#include <algorithm>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,11 +63,16 @@ namespace arbiter::reader {
 
 class TenantReplicas {
  public:
+  // `max_open_tenants`: tenant databases kept open (the most recently
+  // advanced; three descriptors each), so descriptors do not grow with the
+  // number of tenants; the others are reopened when they change.
   explicit TenantReplicas(host::DataDir dir, int64_t max_top_changes = 20000,
-                          eval::EngineOptions engine_options = {})
+                          eval::EngineOptions engine_options = {},
+                          size_t max_open_tenants = 128)
       : dir_(std::move(dir)),
         max_top_changes_(max_top_changes),
-        engine_options_(engine_options) {}
+        engine_options_(engine_options),
+        max_open_tenants_(std::max<size_t>(1, max_open_tenants)) {}
   TenantReplicas(const TenantReplicas&) = delete;
   TenantReplicas& operator=(const TenantReplicas&) = delete;
 
@@ -85,11 +92,12 @@ class TenantReplicas {
   int64_t segments_mapped() const { return segments_mapped_; }
   // Advances that held a tenant back (see above).
   int64_t held() const { return held_; }
+  size_t open_tenants() const { return open_.size(); }
 
  private:
   struct Replica {
     std::string name;
-    std::unique_ptr<storage::TenantDb> db;
+    std::unique_ptr<storage::TenantDb> db;  // open while in open_
     storage::TenantIndex index;  // the names in use ('' base: private)
     // index.files() as mapped (or the private base), bottom first.
     std::vector<std::shared_ptr<const eval::Segment>> layers;
@@ -113,6 +121,13 @@ class TenantReplicas {
   const host::DataDir dir_;
   const int64_t max_top_changes_;
   const eval::EngineOptions engine_options_;  // every tenant's engine
+  const size_t max_open_tenants_;
+  // Names of the replicas whose `db` is open, most recently used first.
+  std::list<std::string> open_;
+  // Opens r.db if needed and marks it most recently used, closing the least
+  // recently used one past max_open_tenants_.
+  absl::Status OpenDb(Replica& r, const storage::TenantEntry& entry);
+  void ForgetOpen(const std::string& name);
   int64_t generation_ = -1;
   absl::flat_hash_map<std::string, std::unique_ptr<Replica>> replicas_;
   std::shared_ptr<const TenantMap> map_ = std::make_shared<TenantMap>();
