@@ -179,6 +179,7 @@ void Sequencer::SetPolicy(v1::SetPolicyRequest request, SequenceDone done,
           {.request = std::move(request),
            .done = std::move(done),
            .deadline = std::min(deadline, absl::Now() + options_.policy_test_timeout),
+           .rpc_deadline = deadline,
            .cancelled = std::move(cancelled)});
       return;
     }
@@ -242,7 +243,10 @@ void Sequencer::PreparePolicy(PolicyJob job) {
       checks_[p.check_id].tenant = tenant;
       from = last_assigned_;
     }
-    absl::StatusOr<NonFittingFacts> checked = checker_(tenant, from, job.deadline, **program);
+    // The materializer may be busy (a bulk load, slow fsyncs): the check
+    // waits as long as the call allows, at most a minute.
+    absl::StatusOr<NonFittingFacts> checked = checker_(
+        tenant, from, std::min(job.rpc_deadline, absl::Now() + absl::Seconds(60)), **program);
     if (!checked.ok()) {
       {
         absl::MutexLock l(&checks_mu_);

@@ -91,7 +91,8 @@ struct SequencerOptions {
   size_t max_group_bytes = 16 << 20;
   // SetPolicy preparation (see above): worker threads, how many calls may be
   // in progress at once (more: RESOURCE_EXHAUSTED), the longest a policy's
-  // tests and stored-fact check may take (DEADLINE_EXCEEDED), and the
+  // tests may take (DEADLINE_EXCEEDED; the stored-fact check that follows
+  // waits for the materializer up to the call's deadline or 60 s), and the
   // evaluation limits of the tests.
   int policy_workers = 1;
   size_t max_pending_policies = 16;
@@ -162,7 +163,8 @@ class Sequencer {
   struct PolicyJob {
     v1::SetPolicyRequest request;
     SequenceDone done;
-    absl::Time deadline;
+    absl::Time deadline;       // of the tests: min(the call's, policy_test_timeout)
+    absl::Time rpc_deadline;   // of the stored-fact check (with kMaxCheckWait)
     std::function<bool()> cancelled;
   };
   // Inserted facts of one tenant recorded while its check runs.
