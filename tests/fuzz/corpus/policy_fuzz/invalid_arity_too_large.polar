@@ -1,0 +1,1 @@
+wide(a, b, c, d, e, f) if base(a, b, c, d, e, f);

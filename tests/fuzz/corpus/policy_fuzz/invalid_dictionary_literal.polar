@@ -1,0 +1,1 @@
+conf(x) if x = {debug: true};

@@ -1,0 +1,4 @@
+actor User {}
+resource Repo {
+  roles = ["reader", "maintainer", "reader"];
+}

@@ -1,0 +1,1 @@
+bad(x) if x = User{""};

@@ -1,0 +1,1 @@
+has_name(x) if x = "bad \q escape";

@@ -1,0 +1,1 @@
+allow(actor, action, resource) if has_permission(actor, action, resource) && true;

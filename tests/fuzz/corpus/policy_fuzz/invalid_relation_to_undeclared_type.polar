@@ -1,0 +1,5 @@
+actor User {}
+resource Repo {
+  roles = ["reader"];
+  relations = { parent: Organizaton };
+}

@@ -1,0 +1,1 @@
+_helper(x) if base(x);

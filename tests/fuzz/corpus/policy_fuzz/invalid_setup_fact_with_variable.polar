@@ -1,0 +1,5 @@
+test "ground facts" {
+  setup {
+    parent(x, "Pat");
+  }
+}

@@ -1,0 +1,1 @@
+allow(actor, "read", resource) if "reader";

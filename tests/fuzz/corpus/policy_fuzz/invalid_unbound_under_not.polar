@@ -1,0 +1,2 @@
+actor User {}
+visible(doc) if document(doc) and not hidden_by(doc, someone);

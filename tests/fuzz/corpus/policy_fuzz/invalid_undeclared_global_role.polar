@@ -1,0 +1,6 @@
+actor User {}
+global { roles = ["admin"]; }
+resource Repo {
+  roles = ["reader"];
+  "reader" if global "superadmin";
+}

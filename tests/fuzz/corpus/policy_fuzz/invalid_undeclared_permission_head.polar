@@ -1,0 +1,6 @@
+actor User {}
+resource Repo {
+  roles = ["reader"];
+  permissions = ["read"];
+  "write" if "reader";
+}

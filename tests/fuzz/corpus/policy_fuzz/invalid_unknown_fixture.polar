@@ -1,0 +1,5 @@
+test "uses a fixture" {
+  setup {
+    fixture missing;
+  }
+}

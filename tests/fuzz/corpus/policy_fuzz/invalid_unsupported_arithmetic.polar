@@ -1,0 +1,1 @@
+next(x, y) if y = x + 1;

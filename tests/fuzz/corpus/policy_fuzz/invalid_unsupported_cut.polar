@@ -1,0 +1,1 @@
+first(x) if candidate(x) and cut;

@@ -1,0 +1,1 @@
+allow(user, "read", repo) if repo.owner = user;

@@ -1,0 +1,1 @@
+?= allow("alice", "read", "repo");

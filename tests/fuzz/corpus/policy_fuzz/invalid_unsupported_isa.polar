@@ -1,0 +1,1 @@
+typed(x) if x isa User;

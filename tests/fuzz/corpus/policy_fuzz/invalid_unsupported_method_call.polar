@@ -1,0 +1,1 @@
+allow(user, "read", repo) if user.has_role("admin");

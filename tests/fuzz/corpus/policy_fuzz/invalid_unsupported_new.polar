@@ -1,0 +1,1 @@
+make(x) if x = new User("alice");

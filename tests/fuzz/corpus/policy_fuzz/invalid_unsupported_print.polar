@@ -1,0 +1,1 @@
+debug(x) if print(x);

@@ -1,0 +1,1 @@
+type has_role(actor: Actor, role: String, resource: Resource);

@@ -1,0 +1,1 @@
+quote("a \"quoted\" word", "back\\slash", "tab\tnew\nline");
