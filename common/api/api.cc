@@ -1,11 +1,12 @@
 #include "common/api/api.h"
 
+#include <array>
 #include <limits>
 
 #include "absl/strings/escaping.h"
-#include "common/base/sha256.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/sha256.h"
 
 namespace arbiter::api {
 namespace {
@@ -115,13 +116,9 @@ uint64_t NextChain(uint64_t previous, const v1::LogEntry& entry) {
   h.Update(le(entry.offset(), 8));
   h.Update(entry.tenant());
   h.Update(le(entry.payload_crc32c(), 4));
-  const std::string hex = h.HexDigest();
+  const std::array<uint8_t, 32> digest = h.Digest();
   uint64_t chain = 0;
-  for (int i = 0; i < 8; ++i) {
-    int byte = 0;
-    if (!absl::SimpleHexAtoi(hex.substr(2 * i, 2), &byte)) byte = 0;  // never: hex digits
-    chain |= static_cast<uint64_t>(byte) << (8 * i);
-  }
+  for (int i = 0; i < 8; ++i) chain |= static_cast<uint64_t>(digest[i]) << (8 * i);
   return chain == 0 ? 1 : chain;  // 0 means "not recorded"
 }
 

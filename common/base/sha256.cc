@@ -26,16 +26,19 @@ void Sha256::Update(absl::string_view data) {
   EVP_DigestUpdate(ctx_->md, data.data(), data.size());
 }
 
-std::string Sha256::HexDigest() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+std::array<uint8_t, 32> Sha256::Digest() {
+  std::array<uint8_t, 32> digest{};
   unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx_->md, digest, &len);
+  EVP_DigestFinal_ex(ctx_->md, digest.data(), &len);
+  return digest;
+}
+
+std::string Sha256::HexDigest() {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xF]);
+  for (uint8_t b : Digest()) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xF]);
   }
   return out;
 }

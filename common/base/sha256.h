@@ -4,6 +4,8 @@
 // SHA-256 via OpenSSL libcrypto (EVP), for snapshot files (SnapshotFile.sha256:
 // 64 lowercase hex digits).
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -21,8 +23,9 @@ class Sha256 {
   Sha256& operator=(const Sha256&) = delete;
 
   void Update(absl::string_view data);
-  // The digest of everything passed to Update, as 64 lowercase hex digits.
-  // REQUIRES: called once.
+  // The digest of everything passed to Update: 32 bytes, or as 64 lowercase
+  // hex digits. REQUIRES: one of them, called once.
+  std::array<uint8_t, 32> Digest();
   std::string HexDigest();
 
  private:

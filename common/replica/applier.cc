@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -26,20 +25,7 @@ absl::StatusOr<std::unique_ptr<Applier>> Applier::Open(ApplierOptions options) {
 }
 
 absl::StatusOr<storage::TenantDb*> Applier::Tenant(const std::string& tenant) {
-  auto it = index_.find(tenant);
-  if (it != index_.end()) {
-    open_.splice(open_.begin(), open_, it->second);
-    return open_.front().second.get();
-  }
-  ARBITER_ASSIGN_OR_RETURN(auto db,
-                           storage::TenantDb::Open(TenantPath(tenant), options_.db_options));
-  while (!open_.empty() && open_.size() >= std::max<size_t>(1, options_.max_open_tenants)) {
-    index_.erase(open_.back().first);
-    open_.pop_back();
-  }
-  open_.emplace_front(tenant, std::move(db));
-  index_[tenant] = open_.begin();
-  return open_.front().second.get();
+  return dbs_.Get(tenant, TenantPath(tenant), options_.db_options);
 }
 
 absl::Status Applier::ApplyBatch(const std::vector<v1::LogEntry>& entries) {
@@ -68,7 +54,7 @@ absl::Status Applier::ApplyBatch(const std::vector<v1::LogEntry>& entries) {
   for (auto& [tenant, idx] : by_tenant) {
     const std::string path = TenantPath(tenant);
     if (payloads[idx.front()].kind_case() == v1::LogPayload::kCreateTenant &&
-        index_.find(tenant) == index_.end()) {
+        !dbs_.contains(tenant)) {
       struct stat st;
       if (::stat(path.c_str(), &st) != 0) {
         storage::TenantDbInit init{.tenant = tenant,

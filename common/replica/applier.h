@@ -18,7 +18,6 @@
 //   PolicyUpdate -> TenantDb::SetPolicy(source, version = offset).
 
 #include <cstdint>
-#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +28,7 @@
 #include "arbiter/v1/log.pb.h"
 #include "common/replica/replica_dir.h"
 #include "common/storage/tenant_db.h"
+#include "common/storage/tenant_db_cache.h"
 
 namespace arbiter::replica {
 
@@ -83,22 +83,18 @@ class Applier {
   // Tenant, ApplyBatch or CloseAll (it may close the least recently used).
   absl::StatusOr<storage::TenantDb*> Tenant(const std::string& tenant);
   // Closes every connection (e.g. before files are replaced).
-  void CloseAll() {
-    index_.clear();
-    open_.clear();
-  }
-  size_t open_tenants() const { return open_.size(); }
+  void CloseAll() { dbs_.Clear(); }
+  size_t open_tenants() const { return dbs_.size(); }
 
  private:
   explicit Applier(ApplierOptions options)
-      : options_(std::move(options)), dir_(options_.replica_dir) {}
+      : options_(std::move(options)), dir_(options_.replica_dir),
+        dbs_(options_.max_open_tenants) {}
 
   const ApplierOptions options_;
   const ReplicaDir dir_;
   ApplyTotals totals_;
-  using OpenList = std::list<std::pair<std::string, std::unique_ptr<storage::TenantDb>>>;
-  OpenList open_;                                   // most recently used first
-  std::map<std::string, OpenList::iterator> index_;  // into open_
+  storage::TenantDbCache dbs_;
 };
 
 }  // namespace arbiter::replica

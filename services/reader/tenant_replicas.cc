@@ -1,6 +1,5 @@
 #include "services/reader/tenant_replicas.h"
 
-#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -21,7 +20,7 @@ std::shared_ptr<const TenantMap> TenantReplicas::Advance(
                 << control.current_generation << ": reopening every tenant";
     }
     replicas_.clear();
-    open_.clear();
+    dbs_.Clear();
     map_ = std::make_shared<TenantMap>();
     generation_ = control.current_generation;
   }
@@ -34,7 +33,7 @@ std::shared_ptr<const TenantMap> TenantReplicas::Advance(
     for (const auto& t : control.tenants) keep[t.name] = true;
     for (auto it = replicas_.begin(); it != replicas_.end();) {
       if (!keep.contains(it->first)) {
-        ForgetOpen(it->first);
+        dbs_.Erase(it->first);
         replicas_.erase(it++);
       } else {
         ++it;
@@ -74,7 +73,8 @@ std::shared_ptr<const TenantMap> TenantReplicas::Advance(
   return map_;
 }
 
-absl::Status TenantReplicas::UseIndex(Replica& r, const storage::TenantIndex& index) {
+absl::Status TenantReplicas::UseIndex(Replica& r, const storage::TenantIndex& index,
+                                      storage::TenantDb& db) {
   std::vector<std::shared_ptr<const eval::Segment>> layers;
   std::vector<std::string> names = index.files();
   if (index.base.empty()) {
@@ -83,7 +83,7 @@ absl::Status TenantReplicas::UseIndex(Replica& r, const storage::TenantIndex& in
       layers.push_back(r.layers.front());
     } else {
       ARBITER_ASSIGN_OR_RETURN(std::shared_ptr<const eval::Segment> base,
-                               replica::BuildBaseFromDb(*r.db));
+                               replica::BuildBaseFromDb(db));
       LOG(INFO) << "tenant \"" << r.name << "\": no shared index yet; a private one of "
                 << base->fact_delta() << " facts at offset " << base->offset();
       layers.push_back(std::move(base));
@@ -121,31 +121,6 @@ absl::Status TenantReplicas::UseIndex(Replica& r, const storage::TenantIndex& in
   return absl::OkStatus();
 }
 
-absl::Status TenantReplicas::OpenDb(Replica& r, const storage::TenantEntry& entry) {
-  if (r.db != nullptr) {
-    auto it = std::find(open_.begin(), open_.end(), r.name);
-    if (it != open_.end()) open_.splice(open_.begin(), open_, it);
-    return absl::OkStatus();
-  }
-  storage::DbOptions options;
-  options.read_only = true;
-  const std::string path = dir_.TenantPath(generation_, entry.path);
-  auto db = storage::TenantDb::Open(path, options);
-  if (!db.ok()) return Annotate(db.status(), absl::StrCat("opening ", path));
-  while (open_.size() >= max_open_tenants_) {
-    auto victim = replicas_.find(open_.back());
-    if (victim != replicas_.end() && victim->second != nullptr) victim->second->db.reset();
-    open_.pop_back();
-  }
-  r.db = std::move(*db);
-  open_.push_front(r.name);
-  return absl::OkStatus();
-}
-
-void TenantReplicas::ForgetOpen(const std::string& name) {
-  open_.remove(name);
-}
-
 absl::Status TenantReplicas::CatchUp(Replica& r, const storage::TenantEntry& entry,
                                      bool* held) {
   *held = false;
@@ -153,9 +128,14 @@ absl::Status TenantReplicas::CatchUp(Replica& r, const storage::TenantEntry& ent
       r.stack != nullptr && entry.index == r.index) {
     return absl::OkStatus();  // nothing changed: no need for its database
   }
-  ARBITER_RETURN_IF_ERROR(OpenDb(r, entry));
+  const std::string path = dir_.TenantPath(generation_, entry.path);
+  storage::DbOptions read_only;
+  read_only.read_only = true;
+  absl::StatusOr<storage::TenantDb*> opened = dbs_.Get(r.name, path, read_only);
+  if (!opened.ok()) return Annotate(opened.status(), absl::StrCat("opening ", path));
+  storage::TenantDb& db = **opened;
   if (r.stack == nullptr || !(entry.index == r.index)) {
-    absl::Status s = UseIndex(r, entry.index);
+    absl::Status s = UseIndex(r, entry.index, db);
     if (!s.ok()) {
       if (r.stack == nullptr) return s;
       // The stack in use is still right (its files stay mapped): keep it,
@@ -188,11 +168,11 @@ absl::Status TenantReplicas::CatchUp(Replica& r, const storage::TenantEntry& ent
   }
   ARBITER_ASSIGN_OR_RETURN(
       storage::Transaction txn,
-      storage::Transaction::Begin(r.db->db(), storage::Transaction::Mode::kRead));
-  ARBITER_ASSIGN_OR_RETURN(storage::TenantMeta meta, r.db->Meta());
+      storage::Transaction::Begin(db.db(), storage::Transaction::Mode::kRead));
+  ARBITER_ASSIGN_OR_RETURN(storage::TenantMeta meta, db.Meta());
   if (meta.applied_offset > r.top.offset()) {
     ARBITER_RETURN_IF_ERROR(replica::ForEachChange(
-        *r.db, r.top.offset(), meta.applied_offset,
+        db, r.top.offset(), meta.applied_offset,
         [&](storage::Change c) { r.top.Apply(std::move(c)); }));
     r.top.set_offset(meta.applied_offset);
   }

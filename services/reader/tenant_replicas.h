@@ -40,9 +40,7 @@
 // Not thread-safe: owned and driven by the ReplicaWatcher's poller thread.
 // What it returns is immutable and shared with request threads.
 
-#include <algorithm>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +55,7 @@
 #include "common/replica/change_set.h"
 #include "common/storage/control_db.h"
 #include "common/storage/tenant_db.h"
+#include "common/storage/tenant_db_cache.h"
 #include "services/reader/replica_view.h"
 
 namespace arbiter::reader {
@@ -72,7 +71,7 @@ class TenantReplicas {
       : dir_(std::move(dir)),
         max_top_changes_(max_top_changes),
         engine_options_(engine_options),
-        max_open_tenants_(std::max<size_t>(1, max_open_tenants)) {}
+        dbs_(max_open_tenants) {}
   TenantReplicas(const TenantReplicas&) = delete;
   TenantReplicas& operator=(const TenantReplicas&) = delete;
 
@@ -92,12 +91,11 @@ class TenantReplicas {
   int64_t segments_mapped() const { return segments_mapped_; }
   // Advances that held a tenant back (see above).
   int64_t held() const { return held_; }
-  size_t open_tenants() const { return open_.size(); }
+  size_t open_tenants() const { return dbs_.size(); }
 
  private:
   struct Replica {
     std::string name;
-    std::unique_ptr<storage::TenantDb> db;  // open while in open_
     storage::TenantIndex index;  // the names in use ('' base: private)
     // index.files() as mapped (or the private base), bottom first.
     std::vector<std::shared_ptr<const eval::Segment>> layers;
@@ -115,19 +113,13 @@ class TenantReplicas {
   // Brings `r` up to `entry`, or sets *held and leaves its snapshot as is
   // when its top layer is over max_top_changes_ (see above).
   absl::Status CatchUp(Replica& r, const storage::TenantEntry& entry, bool* held);
-  absl::Status UseIndex(Replica& r, const storage::TenantIndex& index);
+  absl::Status UseIndex(Replica& r, const storage::TenantIndex& index, storage::TenantDb& db);
   void CompilePolicy(Replica& r, const storage::TenantMeta& meta);
 
   const host::DataDir dir_;
   const int64_t max_top_changes_;
   const eval::EngineOptions engine_options_;  // every tenant's engine
-  const size_t max_open_tenants_;
-  // Names of the replicas whose `db` is open, most recently used first.
-  std::list<std::string> open_;
-  // Opens r.db if needed and marks it most recently used, closing the least
-  // recently used one past max_open_tenants_.
-  absl::Status OpenDb(Replica& r, const storage::TenantEntry& entry);
-  void ForgetOpen(const std::string& name);
+  storage::TenantDbCache dbs_;  // by tenant name, of generation_
   int64_t generation_ = -1;
   absl::flat_hash_map<std::string, std::unique_ptr<Replica>> replicas_;
   std::shared_ptr<const TenantMap> map_ = std::make_shared<TenantMap>();

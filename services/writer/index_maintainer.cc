@@ -222,20 +222,9 @@ absl::StatusOr<storage::TenantIndex> IndexMaintainer::BuildFirstBase(
 }
 
 absl::StatusOr<storage::TenantDb*> IndexMaintainer::Db(const std::string& name) {
-  for (auto it = open_.begin(); it != open_.end(); ++it) {
-    if (it->first == name) {
-      open_.splice(open_.begin(), open_, it);
-      return open_.front().second.get();
-    }
-  }
   storage::DbOptions o;
   o.read_only = true;
-  ARBITER_ASSIGN_OR_RETURN(
-      std::unique_ptr<storage::TenantDb> db,
-      storage::TenantDb::Open(replica::ReplicaDir(dir_).TenantPath(name), o));
-  open_.emplace_front(name, std::move(db));
-  while (open_.size() > static_cast<size_t>(options_.max_open_tenants)) open_.pop_back();
-  return open_.front().second.get();
+  return dbs_.Get(name, replica::ReplicaDir(dir_).TenantPath(name), o);
 }
 
 void IndexMaintainer::ResetNow() {
@@ -255,7 +244,7 @@ void IndexMaintainer::ResetNow() {
     retire_dir_ = dir;
   }
   tenants_.clear();
-  open_.clear();
+  dbs_.Clear();
   dir_ = dir;
   const replica::ReplicaDir replica_dir(dir_);
   absl::flat_hash_set<std::string> keep;

@@ -43,7 +43,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <set>
@@ -62,6 +61,7 @@
 #include "common/replica/change_set.h"
 #include "common/storage/control_db.h"
 #include "common/storage/tenant_db.h"
+#include "common/storage/tenant_db_cache.h"
 
 namespace arbiter::writer {
 
@@ -183,7 +183,7 @@ class IndexMaintainer {
   // Maintainer thread only.
   std::string dir_;  // the generation directory
   absl::flat_hash_map<std::string, Tenant> tenants_;
-  std::list<std::pair<std::string, std::unique_ptr<storage::TenantDb>>> open_;  // MRU first
+  storage::TenantDbCache dbs_{static_cast<size_t>(options_.max_open_tenants)};
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
