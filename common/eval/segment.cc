@@ -95,6 +95,12 @@ using format::Header;
 
 constexpr uint64_t Align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 
+// memcpy, except that `n` == 0 copies nothing: an empty vector's data() may
+// be null, and memcpy from null is undefined even for zero bytes.
+void CopyOut(char* dst, const void* src, size_t n) {
+  if (n > 0) std::memcpy(dst, src, n);
+}
+
 // Slots for n keys: a power of two with load <= 0.7 in a base, <= 0.5 in
 // an upper layer (>= 2). Every lookup of a stack probes every upper layer,
 // mostly for keys it does not have; a sparser table ends such a probe
@@ -906,7 +912,7 @@ absl::StatusOr<SegmentBytes> SegmentBuilder::Finish() {
   char* out = bytes.mutable_data();
   uint64_t spos = 0;
   auto put_string = [&](absl::string_view s) {
-    std::memcpy(out + strings_off + spos, s.data(), s.size());
+    CopyOut(out + strings_off + spos, s.data(), s.size());
     const uint64_t off = spos;
     spos += s.size();
     return off;
@@ -932,25 +938,24 @@ absl::StatusOr<SegmentBytes> SegmentBuilder::Finish() {
     format::RelationEntry& e = entries[i];
     e.name.len = static_cast<uint32_t>(r.name.size());
     e.name.off = put_string(r.name);
-    std::memcpy(out + e.rows_off, r.rows.data(), r.rows.size() * sizeof(SymbolId));
-    std::memcpy(out + e.tombstones_off, r.tombstones.data(),
-                r.tombstones.size() * sizeof(SymbolId));
-    std::memcpy(out + e.tomb_slots_off, r.tomb_slots.data(),
-                r.tomb_slots.size() * sizeof(uint32_t));
+    CopyOut(out + e.rows_off, r.rows.data(), r.rows.size() * sizeof(SymbolId));
+    CopyOut(out + e.tombstones_off, r.tombstones.data(),
+            r.tombstones.size() * sizeof(SymbolId));
+    CopyOut(out + e.tomb_slots_off, r.tomb_slots.data(),
+            r.tomb_slots.size() * sizeof(uint32_t));
     if (e.num_rows > 0) {
       for (Mask m = 1; m < (1u << r.arity); ++m) {
         const auto& md = r.masks[m];
         const format::MaskEntry& me = e.masks[m - 1];
-        std::memcpy(out + me.slots_off, md.slots.data(),
-                    md.slots.size() * sizeof(SegmentRelation::Slot));
-        if (me.postings_off != 0) {
-          std::memcpy(out + me.postings_off, md.postings.data(),
-                      md.postings.size() * sizeof(uint32_t));
-        }
+        CopyOut(out + me.slots_off, md.slots.data(),
+                md.slots.size() * sizeof(SegmentRelation::Slot));
+        CopyOut(out + me.postings_off, md.postings.data(),
+                md.postings.size() * sizeof(uint32_t));
       }
     }
   }
-  std::memcpy(out + relations_off, entries.data(), entries.size() * sizeof(format::RelationEntry));
+  CopyOut(out + relations_off, entries.data(),
+          entries.size() * sizeof(format::RelationEntry));
 
   Header h;
   std::memset(&h, 0, sizeof(h));
