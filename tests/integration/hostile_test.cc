@@ -19,32 +19,10 @@
 #include "absl/time/clock.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/grpc_probe.h"
+#include "tests/testing/hostile_policies.h"
 
 namespace arbiter::testing {
 namespace {
-
-// p0 .. p{rules-1}, each with `literals` conditions before calling the next.
-std::string ChainPolicy(int rules, int literals, const std::string& test = "") {
-  std::string s = "allow(_actor, action: String, _resource) if p0(action);\n";
-  for (int i = 0; i < rules; ++i) {
-    absl::StrAppend(&s, "p", i, "(x: String) if ");
-    for (int j = 0; j < literals; ++j) absl::StrAppend(&s, "x = \"a\" and ");
-    absl::StrAppend(&s, i + 1 < rules ? absl::StrCat("p", i + 1, "(x);\n") : "x = \"a\";\n");
-  }
-  return s + test;
-}
-
-// Five `in` literals of 100 strings: 10^10 candidates, none allowed.
-std::string InProductPolicy(const std::string& test = "") {
-  std::string list;
-  for (int i = 0; i < 100; ++i) absl::StrAppend(&list, i ? ", " : "", "\"s", i, "\"");
-  std::string s = "allow(_actor, _action, _resource) if ";
-  for (int i = 0; i < 5; ++i) absl::StrAppend(&s, "x", i, " in [", list, "] and ");
-  return s + "x0 = \"none\";\n" + test;
-}
-
-constexpr char kAllowTest[] =
-    "test \"t\" {\n  assert allow(User{\"alice\"}, \"a\", Doc{\"d\"});\n}\n";
 
 grpc::Status SetPolicy(Cluster& c, const std::string& tenant, const std::string& source,
                        absl::Duration timeout = absl::Seconds(60),

@@ -9,16 +9,19 @@
 
 #include <catch2/catch.hpp>
 
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/eval/engine.h"
 #include "common/eval/fact_index.h"
 #include "common/polar/policy.h"
+#include "tests/testing/hostile_policies.h"
 #include "tests/unit/eval/test_programs.h"
 
 namespace arbiter::eval {
 namespace {
 
+using arbiter::testing::ChainPolicy;
+using arbiter::testing::InProductPolicy;
+using arbiter::testing::kAllowTest;
 using testing::Ent;
 using testing::Str;
 
@@ -29,36 +32,6 @@ std::shared_ptr<const Engine> Build(const std::string& source, EngineOptions o =
   auto e = Engine::Create(*std::move(p), o);
   REQUIRE(e.ok());
   return *e;
-}
-
-// allow holds when every p_i holds; each p_i has `literals` conditions and
-// then calls p_{i+1}: rules * literals body literals nest on one path.
-std::string ChainPolicy(int rules, int literals, bool with_test) {
-  std::string s = "allow(_actor, action: String, _resource) if p0(action);\n";
-  for (int i = 0; i < rules; ++i) {
-    absl::StrAppend(&s, "p", i, "(x: String) if ");
-    for (int j = 0; j < literals; ++j) absl::StrAppend(&s, "x = \"a\" and ");
-    if (i + 1 < rules) {
-      absl::StrAppend(&s, "p", i + 1, "(x);\n");
-    } else {
-      absl::StrAppend(&s, "x = \"a\";\n");
-    }
-  }
-  if (with_test) {
-    s += "test \"deep\" {\n  assert allow(User{\"alice\"}, \"a\", Doc{\"d\"});\n}\n";
-  }
-  return s;
-}
-
-// Five `in` literals of 100 strings each: 10^10 combinations, none of which
-// satisfies the last condition.
-std::string InProductPolicy() {
-  std::string list;
-  for (int i = 0; i < 100; ++i) absl::StrAppend(&list, i ? ", " : "", "\"s", i, "\"");
-  std::string s = "allow(_actor, _action, _resource) if ";
-  for (int i = 0; i < 5; ++i) absl::StrAppend(&s, "x", i, " in [", list, "] and ");
-  s += "x0 = \"none\";\n";
-  return s;
 }
 
 const Value alice = Ent("User", "alice");
@@ -72,7 +45,7 @@ std::shared_ptr<const FactIndex> NoFacts() {
 
 TEST_CASE("a chain of 18000 nested body literals is RESOURCE_EXHAUSTED, not a stack overflow",
           "[unit][eval]") {
-  auto e = Build(ChainPolicy(300, 60, /*with_test=*/false));
+  auto e = Build(ChainPolicy(300, 60));
   auto facts = NoFacts();
   auto r = e->Authorize(*facts, alice, Str("a"), doc);
   REQUIRE(r.status().code() == absl::StatusCode::kResourceExhausted);
@@ -80,14 +53,14 @@ TEST_CASE("a chain of 18000 nested body literals is RESOURCE_EXHAUSTED, not a st
   auto why = e->Explain(*facts, alice, Str("a"), doc);
   CHECK(why.status().code() == absl::StatusCode::kResourceExhausted);
   // The same policy, short enough: allowed.
-  auto small = Build(ChainPolicy(20, 60, false));
+  auto small = Build(ChainPolicy(20, 60));
   auto ok = small->Authorize(*facts, alice, Str("a"), doc);
   REQUIRE(ok.ok());
   CHECK(*ok);
 }
 
 TEST_CASE("policy tests of a too-deep policy fail with the limit, not a crash", "[unit][eval]") {
-  auto p = polar::CompilePolicy(ChainPolicy(300, 60, /*with_test=*/true));
+  auto p = polar::CompilePolicy(ChainPolicy(300, 60, kAllowTest));
   REQUIRE(p.ok());
   auto results = RunTests(*p);
   REQUIRE(results.ok());
@@ -99,7 +72,7 @@ TEST_CASE("policy tests of a too-deep policy fail with the limit, not a crash", 
 
 // On a thread with a small stack the limit shrinks to fit it.
 TEST_CASE("the stack limit follows the thread's own stack", "[unit][eval]") {
-  auto e = Build(ChainPolicy(300, 60, false));
+  auto e = Build(ChainPolicy(300, 60));
   auto facts = NoFacts();
   struct Args {
     const Engine* e;
