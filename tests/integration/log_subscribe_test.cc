@@ -15,6 +15,17 @@ void Setup(LogServer& log) {
   REQUIRE(log.SetPolicy("acme", kTestPolicy).ok());
 }
 
+// A LogService stub on its own channel with a small HTTP/2 window (no BDP
+// probing), so the server's writes to a subscriber that stops reading block
+// soon.
+std::unique_ptr<v1::LogService::Stub> SmallWindowStub(LogServer& log) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
+  return v1::LogService::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", log.port()), grpc::InsecureChannelCredentials(), args));
+}
+
 TEST_CASE("subscribe replays from 0 and from the middle, then streams live",
           "[integration][log][subscribe]") {
   TempDir dir;
@@ -131,14 +142,8 @@ TEST_CASE("a stalled subscriber does not stop writes and is cancelled",
   log.Start();
   Setup(log);
 
-  // A subscriber that reads one message and then stops reading. A small
-  // HTTP/2 window (no BDP probing) makes the server's writes block soon.
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
-  auto stalled_channel = grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", log.port()), grpc::InsecureChannelCredentials(), args);
-  auto stalled_stub = v1::LogService::NewStub(stalled_channel);
+  // A subscriber that reads one message and then stops reading.
+  auto stalled_stub = SmallWindowStub(log);
   grpc::ClientContext stalled_ctx;
   WithDeadline(&stalled_ctx, absl::Seconds(120));
   v1::SubscribeRequest req;
@@ -220,12 +225,7 @@ TEST_CASE("a subscriber that never reads again is cancelled outright",
   LogServer log(dir, {"--subscriber_stall_timeout=1s"});
   log.Start();
   Setup(log);
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
-  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", log.port()),
-                                           grpc::InsecureChannelCredentials(), args);
-  auto stub = v1::LogService::NewStub(channel);
+  auto stub = SmallWindowStub(log);
   grpc::ClientContext ctx;
   WithDeadline(&ctx, absl::Seconds(120));
   v1::SubscribeRequest req;
@@ -278,12 +278,7 @@ TEST_CASE("streams that never read share one bounded buffer and the stalest is c
     }
     REQUIRE(log.Write(InsertRequest("acme", facts)).ok());
   }
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
-  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", log.port()),
-                                           grpc::InsecureChannelCredentials(), args);
-  auto stub = v1::LogService::NewStub(channel);
+  auto stub = SmallWindowStub(log);
   v1::SubscribeRequest req;
   req.set_from_offset(1);
   // Ten streams that read one message and stop.
