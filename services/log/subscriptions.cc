@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/server/grpc_status.h"
@@ -50,7 +53,7 @@ class Subscriber : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
   }
 
   // How long its pending write has waited (zero without one): how stale it
-  // is, for SubscriptionHub::MakeRoom.
+  // is, for SubscriptionHub::StaleStreams.
   absl::Duration Stalled(absl::Time now, size_t* bytes) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock l(&mu_);
     *bytes = bytes_;
@@ -285,43 +288,49 @@ void SubscriptionHub::PumpLoop() {
         scheduled_.clear();
       }
     }
+    // Streams to cut when the buffers are full, stalest last: looked up
+    // once per round, the first time one is needed.
+    std::optional<std::vector<StaleStream>> stale;
     for (auto& s : work) {
       if (buffered_.load() + options_.max_buffer_bytes > options_.max_total_buffer_bytes) {
-        MakeRoom(s.get());
+        if (!stale.has_value()) stale = StaleStreams();
+        if (!stale->empty()) {
+          Cut(stale->back());
+          stale->pop_back();
+        }
       }
       s->Pump();
     }
   }
 }
 
-void SubscriptionHub::MakeRoom(const Subscriber* reader) {
+std::vector<SubscriptionHub::StaleStream> SubscriptionHub::StaleStreams() {
   std::vector<std::shared_ptr<Subscriber>> all;
   {
     absl::MutexLock l(&mu_);
     all.assign(subscribers_.begin(), subscribers_.end());
   }
   const absl::Time now = absl::Now();
-  std::shared_ptr<Subscriber> stalest;
-  absl::Duration longest = absl::Seconds(1);  // younger writes are just in flight
-  size_t stalest_bytes = 0;
+  std::vector<StaleStream> stale;
   for (auto& s : all) {
-    if (s.get() == reader) continue;
     size_t bytes = 0;
     const absl::Duration stalled = s->Stalled(now, &bytes);
-    if (bytes > 0 && stalled >= longest) {
-      longest = stalled;
-      stalest = s;
-      stalest_bytes = bytes;
-    }
+    // Younger writes are just in flight.
+    if (bytes > 0 && stalled >= absl::Seconds(1)) stale.push_back({s, stalled, bytes});
   }
-  if (stalest == nullptr) return;
+  std::sort(stale.begin(), stale.end(),
+            [](const StaleStream& a, const StaleStream& b) { return a.stalled < b.stalled; });
+  return stale;
+}
+
+void SubscriptionHub::Cut(const StaleStream& s) {
   LOG(WARNING) << "subscriber buffers at " << buffered_.load()
                << " bytes (--subscribers_max_buffer_bytes " << options_.max_total_buffer_bytes
-               << "): cutting the stalest stream (" << stalest_bytes << " bytes, write pending for "
-               << absl::FormatDuration(longest) << ")";
-  stalest->FinishWith(grpc::Status(
+               << "): cutting the stalest stream (" << s.bytes << " bytes, write pending for "
+               << absl::FormatDuration(s.stalled) << ")";
+  s.subscriber->FinishWith(grpc::Status(
       grpc::StatusCode::RESOURCE_EXHAUSTED,
-      absl::StrCat("this stream read nothing for ", absl::FormatDuration(longest),
+      absl::StrCat("this stream read nothing for ", absl::FormatDuration(s.stalled),
                    " while the log's subscriber buffers were full "
                    "(--subscribers_max_buffer_bytes); resubscribe")));
 }

@@ -88,9 +88,18 @@ class SubscriptionHub {
   void Remove(Subscriber* s) ABSL_LOCKS_EXCLUDED(mu_);
   void PumpLoop();
   void TickLoop();
-  // Pump thread: makes room for `reader`'s next chunk by cutting the
-  // stalest other stream, if the total is over the budget.
-  void MakeRoom(const Subscriber* reader) ABSL_LOCKS_EXCLUDED(mu_);
+  // A stream whose pending write has waited a second or more, holding
+  // `bytes` of buffered entries: one the pump may cut to make room for
+  // others when the buffers are over --subscribers_max_buffer_bytes.
+  struct StaleStream {
+    std::shared_ptr<Subscriber> subscriber;
+    absl::Duration stalled;
+    size_t bytes;
+  };
+  // Pump thread: the stale streams, stalest last.
+  std::vector<StaleStream> StaleStreams() ABSL_LOCKS_EXCLUDED(mu_);
+  // Pump thread: ends `s` with RESOURCE_EXHAUSTED, freeing its buffer.
+  void Cut(const StaleStream& s);
 
   logstore::LogStore* const store_;
   const SubscriptionOptions options_;
