@@ -5,7 +5,9 @@
 #   arbiter-writer  127.0.0.1:50052   host data in ./var/host
 #   arbiter-reader  127.0.0.1:50053   and a second one on 127.0.0.1:50054
 # loads the demo policy and facts (scripts/demo/), prints how to query, and
-# stops everything on Ctrl-C.
+# stops everything on Ctrl-C. API keys (docs/SECURITY.md) are in ./var/keys:
+# operator.key (the log's bootstrap key: every scope) and host.key (a
+# replicate key the writer and readers send to the log), both mode 0600.
 #   scripts/run.sh            run in the foreground
 #   scripts/run.sh --detach   leave the suite running; stop it with
 #   scripts/run.sh stop
@@ -41,6 +43,9 @@ scripts/install_deps.sh
 scripts/build.sh
 stop_all
 mkdir -p "$RUN" "$VAR/log" "$VAR/host"
+KEYS=$VAR/keys
+(umask 077 && mkdir -p "$KEYS")
+CLI=$BUILD_DIR/services/cli/arbiter
 
 start() {  # name binary args...
   local name=$1 bin=$2
@@ -65,27 +70,37 @@ wait_serving() {  # name port
 }
 
 echo "==> starting the suite (logs in var/run/)"
-start log log/arbiter-log --listen=127.0.0.1:50051 --data_dir="$VAR/log"
-start writer writer/arbiter-writer --listen=127.0.0.1:50052 --data_dir="$VAR/host" \
-  --log_address=127.0.0.1:50051
-start reader-1 reader/arbiter-reader --listen=127.0.0.1:50053 --data_dir="$VAR/host" \
-  --log_address=127.0.0.1:50051
-start reader-2 reader/arbiter-reader --listen=127.0.0.1:50054 --data_dir="$VAR/host" \
-  --log_address=127.0.0.1:50051
+start log log/arbiter-log --listen=127.0.0.1:50051 --data_dir="$VAR/log" \
+  --bootstrap_key_file="$KEYS/operator.key"
 trap 'echo; echo "==> stopping"; stop_all; exit 0' INT TERM
 wait_serving log 50051
+if [ ! -s "$KEYS/host.key" ]; then
+  (umask 077 && "$CLI" keys create --cluster --scopes=replicate --name=demo-host \
+      --key_file="$KEYS/operator.key" >"$KEYS/host.key.tmp")
+  mv "$KEYS/host.key.tmp" "$KEYS/host.key"
+fi
+start writer writer/arbiter-writer --listen=127.0.0.1:50052 --data_dir="$VAR/host" \
+  --log_address=127.0.0.1:50051 --log_key_file="$KEYS/host.key"
+start reader-1 reader/arbiter-reader --listen=127.0.0.1:50053 --data_dir="$VAR/host" \
+  --log_address=127.0.0.1:50051 --log_key_file="$KEYS/host.key"
+start reader-2 reader/arbiter-reader --listen=127.0.0.1:50054 --data_dir="$VAR/host" \
+  --log_address=127.0.0.1:50051 --log_key_file="$KEYS/host.key"
 wait_serving writer 50052
 wait_serving reader-1 50053
 wait_serving reader-2 50054
 
-if [ -x "$BUILD_DIR/services/cli/arbiter" ] && [ -x scripts/demo/load.sh ]; then
+if [ -x scripts/demo/load.sh ]; then
   echo "==> loading the demo policy and facts"
-  scripts/demo/load.sh "$BUILD_DIR/services/cli/arbiter"
+  ARBITER_KEY_FILE="$KEYS/operator.key" scripts/demo/load.sh "$CLI"
 fi
 
 cat <<MSG
 
-Arbiter is running. Try:
+Arbiter is running. Every call needs an API key; the demo's operator key is
+in var/keys/operator.key (it may do everything: keep it secret). Try:
+  export ARBITER_KEY_FILE=$KEYS/operator.key
+  $CLI authorize User:alice push Repository:anvils
+  $CLI keys create --tenant=default --scopes=read --name=my-service
   $BUF curl --protocol grpc --http2-prior-knowledge --list-services http://127.0.0.1:50053
   $BUF curl --protocol grpc --http2-prior-knowledge --schema $HEALTH_PROTO \\
       http://127.0.0.1:50053/grpc.health.v1.Health/Check -d '{}'

@@ -44,7 +44,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "arbiter/v1/log.grpc.pb.h"
+#include "common/auth/client.h"
 #include "common/base/crc32c.h"
+#include "tests/testing/keys.h"
 #include "tests/testing/process.h"
 
 ABSL_FLAG(int, runs, 5, "interleaved runs per writer count (median reported)");
@@ -122,7 +124,7 @@ LogResult RunLog(int writers, const std::string& dir) {
        arbiter::testing::BinaryPath("services/log/arbiter-log"), "--listen=127.0.0.1:0",
        "--port_file=" + port_file, "--data_dir=" + dir + "/data", "--drain_grace=0s",
        "--snapshot_every_entries=0", "--snapshot_every_facts=0", "--snapshot_every_bytes=0",
-       "--snapshot_interval=24h"},
+       "--snapshot_interval=24h", arbiter::testing::BootstrapKeyFlag(dir)},
       dir + "/log.txt");
   if (!proc.ok()) {
     std::cerr << proc.status() << "\n";
@@ -137,8 +139,9 @@ LogResult RunLog(int writers, const std::string& dir) {
   for (int c = 0; c < 4; ++c) {
     grpc::ChannelArguments args;
     args.SetInt("bench.channel", c);  // distinct channels, distinct connections
-    stubs.push_back(arbiter::v1::LogService::NewStub(grpc::CreateCustomChannel(
-        absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials(), args)));
+    stubs.push_back(arbiter::v1::LogService::NewStub(arbiter::auth::CreateKeyedChannel(
+        absl::StrCat("127.0.0.1:", *port), arbiter::testing::kTestKey,
+        grpc::InsecureChannelCredentials(), args)));
   }
   {
     grpc::ClientContext ctx;

@@ -36,8 +36,10 @@
 #include "absl/time/time.h"
 #include "arbiter/v1/reader.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "common/auth/client.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/grpc_probe.h"
+#include "tests/testing/keys.h"
 
 
 ABSL_FLAG(int, rounds, 5, "interleaved rounds of each measurement");
@@ -284,8 +286,9 @@ int main(int argc, char** argv) {
   for (int i = 0; i < flags.channels; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("bench.channel", i);  // distinct channels, not one shared subchannel
-    auto ch = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", c.reader_port(0)),
-                                        grpc::InsecureChannelCredentials(), args);
+    auto ch = arbiter::auth::CreateKeyedChannel(absl::StrCat("127.0.0.1:", c.reader_port(0)),
+                                                arbiter::testing::kTestKey,
+                                                grpc::InsecureChannelCredentials(), args);
     clients.reader.push_back(arbiter::v1::ReaderService::NewStub(ch));
     clients.health.push_back(grpc::health::v1::Health::NewStub(ch));
   }

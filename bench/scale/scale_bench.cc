@@ -70,6 +70,7 @@
 #include "arbiter/v1/log.grpc.pb.h"
 #include "arbiter/v1/reader.grpc.pb.h"
 #include "arbiter/v1/writer_admin.grpc.pb.h"
+#include "common/auth/client.h"
 #include "common/base/value.h"
 #include "common/host/data_dir.h"
 #include "common/replica/replica_dir.h"
@@ -80,6 +81,7 @@
 #include "tests/testing/cluster.h"
 #include "tests/testing/grpc_probe.h"
 #include "tests/testing/host.h"
+#include "tests/testing/keys.h"
 
 ABSL_FLAG(std::vector<std::string>, sizes,
           std::vector<std::string>({"100000", "1000000", "10000000"}),
@@ -415,8 +417,9 @@ grpc::Status Write(Cluster& c, const v1::WriteRequest& req, v1::WriteResponse* r
 std::shared_ptr<grpc::Channel> Channel(int port, int index) {
   grpc::ChannelArguments args;
   args.SetInt("bench.channel", index);  // distinct channels, not one shared subchannel
-  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                   grpc::InsecureChannelCredentials(), args);
+  return arbiter::auth::CreateKeyedChannel(absl::StrCat("127.0.0.1:", port),
+                                           arbiter::testing::kTestKey,
+                                           grpc::InsecureChannelCredentials(), args);
 }
 
 // Polls health every 2 ms until SERVING; returns when it was seen.

@@ -122,6 +122,10 @@ uint64_t NextChain(uint64_t previous, const v1::LogEntry& entry) {
   return chain == 0 ? 1 : chain;  // 0 means "not recorded"
 }
 
+absl::Status ValidateStoredTenantName(absl::string_view tenant) {
+  return tenant == kSystemTenant ? absl::OkStatus() : ValidateTenantName(tenant);
+}
+
 absl::Status ValidateTenantName(absl::string_view tenant) {
   if (tenant.empty()) return Invalid("tenant", "required");
   if (tenant.size() > kMaxTenantNameBytes) {

@@ -70,13 +70,19 @@ std::string EncodeConsistencyToken(absl::string_view cluster_id,
 absl::StatusOr<v1::ConsistencyTokenPayload> DecodeConsistencyToken(
     absl::string_view token);
 
-// ---- validation ----
-// 1..63 bytes of [a-z0-9_-], first a letter or digit.
 // The chain of `entry` after an entry whose chain is `previous` (the rule
 // in log.proto's LogEntry.chain); never 0.
 uint64_t NextChain(uint64_t previous, const v1::LogEntry& entry);
 
+// ---- validation ----
+// 1..63 bytes of [a-z0-9_-], first a letter or digit.
 absl::Status ValidateTenantName(absl::string_view tenant);
+// The reserved tenant that holds API keys on hosts (auth/key_facts.h): no
+// client can name it, since tenant names start with a letter or digit.
+inline constexpr char kSystemTenant[] = "_system";
+// ValidateTenantName, or kSystemTenant: for names read from the log or a
+// snapshot.
+absl::Status ValidateStoredTenantName(absl::string_view tenant);
 // 0..128 bytes (RESOURCE_EXHAUSTED above).
 absl::Status ValidateRequestId(absl::string_view request_id);
 // An identifier: a letter or '_' first, then letters, digits, '_'.

@@ -13,8 +13,9 @@
 //     and an offset is never reused;
 //   * Head() is the newest durable offset; Read never returns an entry past
 //     the Head() it observed when called;
-//   * the idempotency records (tenant, request_id) -> offset and the tenant
-//     registry are appended in the same atomic step as the entries.
+//   * the idempotency records (tenant, request_id) -> offset, the tenant
+//     registry and the key registry are appended in the same atomic step as
+//     the entries.
 
 #include <cstdint>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "arbiter/v1/log.pb.h"
+#include "common/auth/api_key.h"
 
 namespace arbiter::logstore {
 
@@ -51,6 +53,10 @@ struct AppendRecord {
   std::string request_id;  // "" = none; else (entry.tenant, request_id) -> offset
   // Set for CreateTenant and SetPolicy entries: the tenant's new registry row.
   std::optional<TenantRecord> tenant;
+  // Key entries: keys removed from and added to the key registry (in that
+  // order; KeyGrant.created_offset is the entry's offset).
+  std::vector<std::string> keys_revoked;
+  std::vector<auth::KeyGrant> keys_created;
 };
 
 struct ReadOptions {
@@ -95,6 +101,8 @@ class LogStore {
 
   // Every tenant in the registry, by name.
   virtual absl::StatusOr<std::vector<TenantRecord>> Tenants() = 0;
+  // Every live key in the registry, by id.
+  virtual absl::StatusOr<std::vector<auth::KeyGrant>> Keys() = 0;
 
   // Removes entries (and their request ids) with offset < `offset`.
   // REQUIRES: offset <= Head()+1. A no-op when offset <= OldestRetained().

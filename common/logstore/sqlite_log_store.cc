@@ -137,6 +137,10 @@ absl::Status SqliteLogStore::Init() {
       policy_version INTEGER NOT NULL, policy_source TEXT NOT NULL,
       policy_filename TEXT NOT NULL, policy_forced INTEGER NOT NULL)
       WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS api_keys(
+      id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, tenant TEXT NOT NULL,
+      scopes INTEGER NOT NULL, name TEXT NOT NULL, created_offset INTEGER NOT NULL)
+      WITHOUT ROWID;
   )sql"));
   sqlite3* const w = writer_;
   auto read_meta = [&](const char* key) -> absl::StatusOr<std::optional<std::string>> {
@@ -250,9 +254,15 @@ absl::Status SqliteLogStore::Append(const std::vector<AppendRecord>& records) {
              "INSERT OR REPLACE INTO tenants(name, created_offset, "
              "policy_version, policy_source, policy_filename, policy_forced) "
              "VALUES (?, ?, ?, ?, ?, ?)");
+    Stmt key_del(w, "DELETE FROM api_keys WHERE id = ?");
+    Stmt key_ins(w,
+                 "INSERT INTO api_keys(id, sha256, tenant, scopes, name, created_offset) "
+                 "VALUES (?, ?, ?, ?, ?, ?)");
     ARBITER_RETURN_IF_ERROR(ins.status());
     ARBITER_RETURN_IF_ERROR(req.status());
     ARBITER_RETURN_IF_ERROR(ten.status());
+    ARBITER_RETURN_IF_ERROR(key_del.status());
+    ARBITER_RETURN_IF_ERROR(key_ins.status());
     for (const auto& r : records) {
       const v1::LogEntry& e = r.entry;
       sqlite3_reset(ins.get());
@@ -285,6 +295,25 @@ absl::Status SqliteLogStore::Append(const std::vector<AppendRecord>& records) {
         sqlite3_bind_int(ten.get(), 6, t.policy_forced ? 1 : 0);
         if (int rc = sqlite3_step(ten.get()); rc != SQLITE_DONE) {
           return Error(w, rc, "upsert tenant");
+        }
+      }
+      for (const std::string& id : r.keys_revoked) {
+        sqlite3_reset(key_del.get());
+        sqlite3_bind_text(key_del.get(), 1, id.data(), id.size(), SQLITE_STATIC);
+        if (int rc = sqlite3_step(key_del.get()); rc != SQLITE_DONE) {
+          return Error(w, rc, "revoke key");
+        }
+      }
+      for (const auth::KeyGrant& k : r.keys_created) {
+        sqlite3_reset(key_ins.get());
+        sqlite3_bind_text(key_ins.get(), 1, k.id.data(), k.id.size(), SQLITE_STATIC);
+        sqlite3_bind_text(key_ins.get(), 2, k.sha256.data(), k.sha256.size(), SQLITE_STATIC);
+        sqlite3_bind_text(key_ins.get(), 3, k.tenant.data(), k.tenant.size(), SQLITE_STATIC);
+        sqlite3_bind_int64(key_ins.get(), 4, k.scopes);
+        sqlite3_bind_text(key_ins.get(), 5, k.name.data(), k.name.size(), SQLITE_STATIC);
+        sqlite3_bind_int64(key_ins.get(), 6, static_cast<int64_t>(e.offset()));
+        if (int rc = sqlite3_step(key_ins.get()); rc != SQLITE_DONE) {
+          return Error(w, rc, "create key");
         }
       }
     }
@@ -468,6 +497,38 @@ absl::StatusOr<std::vector<TenantRecord>> SqliteLogStore::Tenants() {
       t.policy_filename = text(4);
       t.policy_forced = sqlite3_column_int(st.get(), 5) != 0;
       out.push_back(std::move(t));
+    }
+    return absl::OkStatus();
+  }();
+  ReturnReader(db);
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<auth::KeyGrant>> SqliteLogStore::Keys() {
+  ARBITER_ASSIGN_OR_RETURN(sqlite3 * db, TakeReader());
+  std::vector<auth::KeyGrant> out;
+  absl::Status s = [&]() -> absl::Status {
+    Stmt st(db,
+            "SELECT id, sha256, tenant, scopes, name, created_offset FROM api_keys "
+            "ORDER BY id");
+    ARBITER_RETURN_IF_ERROR(st.status());
+    while (true) {
+      int rc = sqlite3_step(st.get());
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return Error(db, rc, "read keys");
+      auto text = [&](int c) {
+        return std::string(reinterpret_cast<const char*>(sqlite3_column_text(st.get(), c)),
+                           sqlite3_column_bytes(st.get(), c));
+      };
+      auth::KeyGrant k;
+      k.id = text(0);
+      k.sha256 = text(1);
+      k.tenant = text(2);
+      k.scopes = static_cast<uint32_t>(sqlite3_column_int64(st.get(), 3));
+      k.name = text(4);
+      k.created_offset = static_cast<uint64_t>(sqlite3_column_int64(st.get(), 5));
+      out.push_back(std::move(k));
     }
     return absl::OkStatus();
   }();

@@ -56,6 +56,7 @@ class SqliteLogStore final : public LogStore {
   absl::StatusOr<std::optional<uint64_t>> LookupRequest(
       const std::string& tenant, const std::string& request_id) override;
   absl::StatusOr<std::vector<TenantRecord>> Tenants() override;
+  absl::StatusOr<std::vector<auth::KeyGrant>> Keys() override;
   absl::Status TruncateBefore(uint64_t offset) override;
 
   // Size of the -wal file in bytes (0 if absent), for tests and metrics.

@@ -41,7 +41,7 @@ absl::Status Applier::ApplyBatch(const std::vector<v1::LogEntry>& entries) {
       return absl::DataLossError(
           absl::StrCat("entry ", e.offset(), ": payload does not parse"));
     }
-    if (api::ValidateTenantName(e.tenant()).ok() == false) {
+    if (!api::ValidateStoredTenantName(e.tenant()).ok()) {
       return absl::DataLossError(
           absl::StrCat("entry ", e.offset(), ": bad tenant name \"", e.tenant(), "\""));
     }

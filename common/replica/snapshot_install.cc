@@ -103,7 +103,7 @@ absl::Status SnapshotInstall::VerifyFiles() const {
 
 absl::StatusOr<storage::TenantEntry> SnapshotInstall::PlaceTenant(
     const v1::SnapshotTenant& t) {
-  if (absl::Status s = api::ValidateTenantName(t.name()); !s.ok()) {
+  if (absl::Status s = api::ValidateStoredTenantName(t.name()); !s.ok()) {
     return absl::DataLossError(absl::StrCat("snapshot ", manifest_.snapshot_id(),
                                             ": bad tenant name: ", s.message()));
   }

@@ -5,8 +5,8 @@
 # a hash of each file, so an unchanged file is not written twice and an edited
 # one is written again.
 #   scripts/demo/load.sh build/services/cli/arbiter
-# Addresses come from the CLI's usual flags' variables (ARBITER_LOG_ADDRESS,
-# ARBITER_READER_ADDRESS), default 127.0.0.1:50051 and :50053.
+# Addresses and the API key come from the CLI's usual variables (ARBITER_LOG_ADDRESS,
+# ARBITER_READER_ADDRESS, ARBITER_KEY or ARBITER_KEY_FILE), default 127.0.0.1:50051 and :50053.
 set -euo pipefail
 ARBITER=${1:?usage: scripts/demo/load.sh PATH/TO/arbiter}
 DEMO=$(cd "$(dirname "$0")" && pwd)

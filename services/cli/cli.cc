@@ -23,6 +23,10 @@ const std::vector<FlagSpec>& CommonFlags() {
        .help = "deadline of each call, e.g. 500ms, 30s (default 10s)"},
       {.name = "json", .takes_value = false,
        .help = "print the response as protobuf JSON (one line) for scripts"},
+      {.name = "key", .value_name = "KEY",
+       .help = "the API key sent with every call (default $ARBITER_KEY)"},
+      {.name = "key_file", .value_name = "PATH",
+       .help = "a file holding the API key (default $ARBITER_KEY_FILE)"},
   };
   return *flags;
 }
@@ -236,6 +240,60 @@ that created it.
 Example:
   arbiter tenants create acme --request_id=create-acme)",
        .min_args = 1, .max_args = 1, .flags = WriteFlags(), .run = RunTenantsCreate},
+      {.name = "keys create",
+       .args = "",
+       .summary = "create an API key (printed once)",
+       .details = R"(Creates an API key for --tenant with --scopes (read, write, admin; default
+read), or with --cluster a cluster key (operator, replicate; default
+operator). Prints the key's text on the first line: it is shown only now,
+the cluster stores only its SHA-256. Needs the tenant's admin scope (cluster
+keys: operator).
+
+Examples:
+  arbiter keys create --tenant=acme --scopes=read,write --name=billing-service
+  arbiter keys create --cluster --scopes=replicate --name=host-7 > host.key)",
+       .flags = {{.name = "scopes", .value_name = "LIST",
+                  .help = "comma-separated scopes: read, write, admin / operator, replicate"},
+                 {.name = "name", .value_name = "NAME", .help = "a name for people (default the id)"},
+                 {.name = "cluster", .takes_value = false,
+                  .help = "a cluster key instead of one of --tenant"}},
+       .run = RunKeysCreate},
+      {.name = "keys list",
+       .args = "",
+       .summary = "list API keys (never their secrets)",
+       .details = R"(Lists the live keys of --tenant, with --cluster the cluster keys, with --all
+every key (operator).
+
+Example:
+  arbiter keys list --tenant=acme)",
+       .flags = {{.name = "cluster", .takes_value = false, .help = "the cluster keys"},
+                 {.name = "all", .takes_value = false, .help = "every key (operator)"}},
+       .run = RunKeysList},
+      {.name = "keys revoke",
+       .args = "KEY_ID",
+       .summary = "revoke an API key",
+       .details = R"(Revokes the key KEY_ID of --tenant (with --cluster, a cluster key). The log
+refuses it from the revocation's offset on; every reader as soon as its
+replica holds that offset, within --max_staleness (or it stops answering).
+
+Example:
+  arbiter keys revoke 3f2a9c0d5e6b7a81 --tenant=acme)",
+       .min_args = 1, .max_args = 1,
+       .flags = {{.name = "cluster", .takes_value = false, .help = "a cluster key"},
+                 {.name = "print_token", .takes_value = false,
+                  .help = "print only the consistency token (for --at_least)"}},
+       .run = RunKeysRevoke},
+      {.name = "keys rotate",
+       .args = "KEY_ID",
+       .summary = "replace an API key by a new one (printed once)",
+       .details = R"(Revokes KEY_ID and creates its replacement, with the same tenant, scopes and
+name, in one log entry. Prints the new key's text on the first line.
+
+Example:
+  arbiter keys rotate 3f2a9c0d5e6b7a81 --tenant=acme)",
+       .min_args = 1, .max_args = 1,
+       .flags = {{.name = "cluster", .takes_value = false, .help = "a cluster key"}},
+       .run = RunKeysRotate},
   };
   return *table;
 }

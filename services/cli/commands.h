@@ -33,6 +33,12 @@ int RunSnapshots(Context& ctx);
 int RunTenants(Context& ctx);
 int RunTenantsCreate(Context& ctx);
 
+// key_commands.cc: API keys, through arbiter-log.
+int RunKeysCreate(Context& ctx);
+int RunKeysList(Context& ctx);
+int RunKeysRevoke(Context& ctx);
+int RunKeysRotate(Context& ctx);
+
 }  // namespace arbiter::cli
 
 #endif  // ARBITER_SERVICES_CLI_COMMANDS_H_

@@ -4,6 +4,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/auth/api_key.h"
+#include "common/auth/client.h"
 #include "services/cli/cli.h"
 
 namespace arbiter::cli {
@@ -39,11 +41,30 @@ absl::StatusOr<ClientOptions> ResolveOptions(
     }
   }
   o.json = args.GetBool("json");
+  std::string key_file;
+  if (args.Has("key")) {
+    o.key = args.Get("key");
+  } else if (args.Has("key_file")) {
+    key_file = args.Get("key_file");
+  } else if (const char* k = getenv("ARBITER_KEY"); k != nullptr && *k != '\0') {
+    o.key = k;
+  } else if (const char* f = getenv("ARBITER_KEY_FILE"); f != nullptr && *f != '\0') {
+    key_file = f;
+  }
+  if (!key_file.empty()) {
+    absl::StatusOr<std::string> key = auth::ReadKeyFile(key_file);
+    if (!key.ok()) return key.status();
+    o.key = *key;
+  }
+  if (!o.key.empty() && !auth::ParseKeyId(o.key).ok()) {
+    return absl::InvalidArgumentError(
+        "--key / $ARBITER_KEY: not an API key (arb_<16 hex digits>_<64 hex digits>)");
+  }
   return o;
 }
 
 std::shared_ptr<grpc::Channel> Context::Channel(const std::string& address) {
-  return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  return auth::CreateKeyedChannel(address, options_.key);
 }
 
 v1::LogService::Stub& Context::log() {

@@ -45,11 +45,14 @@ struct ClientOptions {
   std::string reader_address = kDefaultReaderAddress;
   absl::Duration timeout = kDefaultTimeout;
   bool json = false;
+  // The API key sent with every call ("" for none).
+  std::string key;
 };
 
 // Reads --tenant/$ARBITER_TENANT, --log/$ARBITER_LOG_ADDRESS,
 // --writer/$ARBITER_WRITER_ADDRESS, --reader/$ARBITER_READER_ADDRESS,
-// --timeout (a duration such as 10s, 500ms; > 0) and --json.
+// --timeout (a duration such as 10s, 500ms; > 0), --json, and the API key:
+// --key, else --key_file, else $ARBITER_KEY, else $ARBITER_KEY_FILE.
 // `getenv` is injectable for tests. INVALID_ARGUMENT naming the flag.
 absl::StatusOr<ClientOptions> ResolveOptions(
     const ParsedArgs& args,

@@ -7,7 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/functional/function_ref.h"
+#include "absl/synchronization/notification.h"
 #include "common/api/api.h"
+#include "common/auth/api_key.h"
+#include "common/auth/key_facts.h"
 #include "common/base/crash_point.h"
 #include "common/base/status_macros.h"
 #include "common/replica/applied_offset_db.h"
@@ -138,10 +142,72 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
     }
   }
   core->snapshotter_ = std::thread([raw] { raw->SnapshotLoop(); });
+  ARBITER_RETURN_IF_ERROR(core->Bootstrap());
   LOG(INFO) << "log open: cluster " << core->store_->identity().cluster_id << " epoch "
             << core->store_->identity().epoch << " head " << core->store_->Head()
             << " oldest " << core->store_->OldestRetained();
   return core;
+}
+
+namespace {
+
+// Sequences one request on the sequencer and waits for its result.
+SequenceResult SequenceAndWait(absl::FunctionRef<void(SequenceDone)> submit) {
+  absl::Notification done;
+  SequenceResult result;
+  submit([&](SequenceResult r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+}  // namespace
+
+absl::Status LogCore::Bootstrap() {
+  if (!sequencer_->HasTenant(auth::kSystemTenant)) {
+    SequenceResult r =
+        SequenceAndWait([&](SequenceDone done) { sequencer_->CreateSystemTenant(std::move(done)); });
+    if (!r.status.ok()) return r.status;
+    LOG(INFO) << "created the reserved tenant \"" << auth::kSystemTenant
+              << "\" (API keys on hosts) at offset " << r.offset;
+  }
+  const std::string& path = options_.bootstrap_key_file;
+  if (!sequencer_->keys()->empty()) {
+    if (!path.empty()) {
+      LOG(INFO) << "--bootstrap_key_file " << path
+                << " ignored: keys exist (it is honoured only while none does)";
+    }
+    return absl::OkStatus();
+  }
+  if (path.empty()) {
+    LOG(WARNING) << "no API key exists and no --bootstrap_key_file was given: "
+                 << "no call can be authenticated";
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> text = auth::ReadKeyFile(path);
+  auth::KeyGrant grant;
+  if (text.ok()) {
+    absl::StatusOr<std::string> id = auth::ParseKeyId(*text);
+    if (!id.ok()) return id.status();
+    grant = {.id = *id, .sha256 = auth::HashKey(*text), .tenant = "",
+             .scopes = auth::kOperator, .name = "bootstrap"};
+  } else if (text.status().code() == absl::StatusCode::kNotFound) {
+    absl::StatusOr<auth::NewKey> key = auth::GenerateKey("", auth::kOperator, "bootstrap");
+    if (!key.ok()) return key.status();
+    ARBITER_RETURN_IF_ERROR(auth::WriteKeyFile(path, key->text));
+    grant = key->grant;
+  } else {
+    return text.status();
+  }
+  KeyChange change{.tenant = "", .revoke = {}, .create = {grant}};
+  SequenceResult r = SequenceAndWait(
+      [&](SequenceDone done) { sequencer_->UpdateKeys(change, std::move(done)); });
+  if (!r.status.ok()) return r.status;
+  LOG(INFO) << "bootstrap operator key " << grant.id << " (from " << path << ") created at offset "
+            << r.offset;
+  return absl::OkStatus();
 }
 
 absl::Status LogCore::StartNewEpochIfAhead() {

@@ -67,6 +67,12 @@ struct LogOptions {
   int64_t max_pending_policies = 16;
   absl::Duration policy_test_timeout = absl::Seconds(10);
   eval::EngineOptions engine;
+  // The operator key created on the first start (while no key exists):
+  // read from this file, or generated and written there (mode 0600).
+  // Honoured only while no key exists: a restart never revives a revoked
+  // bootstrap key. Empty: none (then no call can authenticate until keys
+  // exist, e.g. with --insecure_no_auth).
+  std::string bootstrap_key_file;
 
   // INVALID_ARGUMENT naming the flag (--snapshot_interval, ...).
   absl::Status Validate() const;
@@ -108,6 +114,9 @@ class LogCore {
   // A store behind its own materialized state lost acknowledged entries:
   // a new epoch (every host re-restores), and the state is rebuilt.
   absl::Status StartNewEpochIfAhead();
+  // Creates the "_system" tenant if missing, then the bootstrap key (see
+  // LogOptions::bootstrap_key_file). Waits for both to be durable.
+  absl::Status Bootstrap();
   void SnapshotLoop();
   absl::StatusOr<v1::SnapshotManifest> CutSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snap_mu_);
   absl::Status ApplyRetention() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snap_mu_);

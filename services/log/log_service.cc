@@ -1,6 +1,11 @@
 #include "services/log/log_service.h"
 
+#include <type_traits>
+
+#include "absl/strings/str_split.h"
 #include "common/api/api.h"
+#include "common/auth/key_facts.h"
+#include "glog/logging.h"
 #include "common/base/crc32c.h"
 #include "common/server/grpc_status.h"
 
@@ -69,12 +74,47 @@ class FetchStream : public grpc::ServerWriteReactor<v1::FetchSnapshotResponse> {
   v1::FetchSnapshotResponse msg_;
 };
 
+void ToProto(const auth::KeyGrant& g, v1::KeyInfo* out) {
+  out->set_key_id(g.id);
+  out->set_tenant(g.tenant);
+  for (absl::string_view s : absl::StrSplit(auth::ScopesText(g.scopes), ',')) {
+    out->add_scopes(std::string(s));
+  }
+  out->set_name(g.name);
+  out->set_created_offset(g.created_offset);
+}
+
+// A key change names a tenant that exists ("" for cluster keys).
+absl::Status ValidateKeyTenant(const std::string& tenant) {
+  return tenant.empty() ? absl::OkStatus() : api::ValidateTenantName(tenant);
+}
+
+absl::Status ValidateKeyId(const std::string& id) {
+  bool ok = id.size() == 16;
+  for (char c : id) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError("key_id: 16 lowercase hex digits (the part after \"arb_\")");
+}
+
 }  // namespace
+
+LogService::LogService(LogCore* core, auth::AccessOptions access)
+    : core_(core),
+      guard_(
+          [seq = core->sequencer()](
+              const std::string& id) -> absl::StatusOr<std::optional<auth::KeyGrant>> {
+            std::shared_ptr<const KeyMap> keys = seq->keys();
+            auto it = keys->find(id);
+            if (it == keys->end()) return std::nullopt;
+            return it->second;
+          },
+          access) {}
 
 grpc::ServerUnaryReactor* LogService::CreateTenant(grpc::CallbackServerContext* ctx,
                                                    const v1::CreateTenantRequest* req,
                                                    v1::CreateTenantResponse* resp) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
+  absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
+  if (!caller.ok()) return server::FinishNow(ctx, caller.status());
   auto* reactor = ctx->DefaultReactor();
   core_->sequencer()->CreateTenant(*req, [this, reactor, resp](SequenceResult r) {
     if (r.status.ok()) {
@@ -82,14 +122,15 @@ grpc::ServerUnaryReactor* LogService::CreateTenant(grpc::CallbackServerContext* 
       resp->set_consistency_token(core_->Token(r.offset));
     }
     reactor->Finish(ToGrpcStatus(r.status));
-  });
+  }, caller->key_id);
   return reactor;
 }
 
 grpc::ServerUnaryReactor* LogService::Write(grpc::CallbackServerContext* ctx,
                                             const v1::WriteRequest* req,
                                             v1::WriteResponse* resp) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
+  absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
+  if (!caller.ok()) return server::FinishNow(ctx, caller.status());
   auto* reactor = ctx->DefaultReactor();
   core_->sequencer()->Write(*req, [this, reactor, resp](SequenceResult r) {
     if (r.status.ok()) {
@@ -97,14 +138,15 @@ grpc::ServerUnaryReactor* LogService::Write(grpc::CallbackServerContext* ctx,
       resp->set_consistency_token(core_->Token(r.offset));
     }
     reactor->Finish(ToGrpcStatus(r.status));
-  });
+  }, caller->key_id);
   return reactor;
 }
 
 grpc::ServerUnaryReactor* LogService::SetPolicy(grpc::CallbackServerContext* ctx,
                                                 const v1::SetPolicyRequest* req,
                                                 v1::SetPolicyResponse* resp) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
+  absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
+  if (!caller.ok()) return server::FinishNow(ctx, caller.status());
   auto* reactor = ctx->DefaultReactor();
   core_->sequencer()->SetPolicy(
       *req,
@@ -117,14 +159,16 @@ grpc::ServerUnaryReactor* LogService::SetPolicy(grpc::CallbackServerContext* ctx
         }
         reactor->Finish(ToGrpcStatus(r.status));
       },
-      server::RpcDeadline(*ctx), [ctx] { return ctx->IsCancelled(); });
+      server::RpcDeadline(*ctx), [ctx] { return ctx->IsCancelled(); }, caller->key_id);
   return reactor;
 }
 
 grpc::ServerUnaryReactor* LogService::GetPolicy(grpc::CallbackServerContext* ctx,
                                                 const v1::GetPolicyRequest* req,
                                                 v1::GetPolicyResponse* resp) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
+  if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
+    return server::FinishNow(ctx, c.status());
+  }
   auto* reactor = ctx->DefaultReactor();
   absl::Status s = api::ValidateTenantName(req->tenant());
   if (s.ok()) {
@@ -142,7 +186,9 @@ grpc::ServerUnaryReactor* LogService::GetPolicy(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* LogService::ListTenants(grpc::CallbackServerContext* ctx,
                                                   const v1::ListTenantsRequest* req,
                                                   v1::ListTenantsResponse* resp) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
+  if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
+    return server::FinishNow(ctx, c.status());
+  }
   auto* reactor = ctx->DefaultReactor();
   *resp = core_->sequencer()->ListTenants();
   reactor->Finish(grpc::Status::OK);
@@ -152,7 +198,9 @@ grpc::ServerUnaryReactor* LogService::ListTenants(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* LogService::GetHead(grpc::CallbackServerContext* ctx,
                                               const v1::GetHeadRequest* req,
                                               v1::GetHeadResponse* resp) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
+  if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
+    return server::FinishNow(ctx, c.status());
+  }
   auto* reactor = ctx->DefaultReactor();
   *resp = core_->GetHead();
   reactor->Finish(grpc::Status::OK);
@@ -161,16 +209,22 @@ grpc::ServerUnaryReactor* LogService::GetHead(grpc::CallbackServerContext* ctx,
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* LogService::Subscribe(
     grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* req) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) {
-    return new server::FailedStream<v1::SubscribeResponse>(s);
-  }
-  return core_->subscriptions()->Subscribe(ctx, req);
+  absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
+  if (!caller.ok()) return new server::FailedStream<v1::SubscribeResponse>(caller.status());
+  if (caller->key_id.empty()) return core_->subscriptions()->Subscribe(ctx, req);
+  return core_->subscriptions()->Subscribe(
+      ctx, req, [seq = core_->sequencer(), id = caller->key_id]() -> absl::Status {
+        if (seq->keys()->contains(id)) return absl::OkStatus();
+        return absl::UnauthenticatedError(absl::StrCat("API key ", id, " was revoked"));
+      });
 }
 
 grpc::ServerUnaryReactor* LogService::ListSnapshots(grpc::CallbackServerContext* ctx,
                                                     const v1::ListSnapshotsRequest* req,
                                                     v1::ListSnapshotsResponse* resp) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
+  if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
+    return server::FinishNow(ctx, c.status());
+  }
   auto* reactor = ctx->DefaultReactor();
   absl::StatusOr<std::vector<v1::SnapshotManifest>> list = core_->snapshots()->List();
   if (list.ok()) {
@@ -181,11 +235,128 @@ grpc::ServerUnaryReactor* LogService::ListSnapshots(grpc::CallbackServerContext*
 }
 
 grpc::ServerWriteReactor<v1::FetchSnapshotResponse>* LogService::FetchSnapshot(
-    grpc::CallbackServerContext*, const v1::FetchSnapshotRequest* req) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) {
-    return new server::FailedStream<v1::FetchSnapshotResponse>(s);
+    grpc::CallbackServerContext* ctx, const v1::FetchSnapshotRequest* req) {
+  if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
+    return new server::FailedStream<v1::FetchSnapshotResponse>(c.status());
   }
   return new FetchStream(core_->snapshots(), *req);
+}
+
+template <typename Response>
+void LogService::CreateKeys(grpc::ServerUnaryReactor* reactor, KeyChange change,
+                            std::string text, std::string key_id, Response* resp) {
+  auth::KeyGrant grant = change.create.front();
+  std::string revoked = change.revoke.empty() ? "" : change.revoke.front();
+  core_->sequencer()->UpdateKeys(
+      std::move(change),
+      [this, reactor, resp, text = std::move(text), grant = std::move(grant),
+       revoked = std::move(revoked)](SequenceResult r) mutable {
+        if (r.status.ok()) {
+          grant.created_offset = r.offset;
+          resp->set_key(text);
+          ToProto(grant, resp->mutable_info());
+          resp->set_offset(r.offset);
+          resp->set_consistency_token(core_->Token(r.offset));
+          if constexpr (std::is_same_v<Response, v1::RotateKeyResponse>) {
+            resp->set_revoked_key_id(revoked);
+          }
+          LOG(INFO) << "API key " << grant.id << " (" << auth::ScopesText(grant.scopes)
+                    << (grant.tenant.empty() ? " on the cluster" : " on tenant " + grant.tenant)
+                    << ") created at offset " << r.offset
+                    << (revoked.empty() ? "" : ", replacing " + revoked);
+        }
+        reactor->Finish(ToGrpcStatus(r.status));
+      },
+      std::move(key_id));
+}
+
+grpc::ServerUnaryReactor* LogService::CreateKey(grpc::CallbackServerContext* ctx,
+                                                const v1::CreateKeyRequest* req,
+                                                v1::CreateKeyResponse* resp) {
+  absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
+  if (!caller.ok()) return server::FinishNow(ctx, caller.status());
+  if (absl::Status s = ValidateKeyTenant(req->tenant()); !s.ok()) return server::FinishNow(ctx, s);
+  std::vector<std::string> names(req->scopes().begin(), req->scopes().end());
+  absl::StatusOr<uint32_t> scopes = auth::ParseScopes(names);
+  if (!scopes.ok()) return server::FinishNow(ctx, scopes.status());
+  if (req->name().size() > 128) {
+    return server::FinishNow(
+        ctx, absl::InvalidArgumentError(absl::StrCat("name: at most 128 bytes (got ",
+                                                     req->name().size(), ")")));
+  }
+  absl::StatusOr<auth::NewKey> key = auth::GenerateKey(req->tenant(), *scopes, req->name());
+  if (!key.ok()) return server::FinishNow(ctx, key.status());
+  if (absl::Status s = auth::ValidateGrant(key->grant); !s.ok()) return server::FinishNow(ctx, s);
+  auto* reactor = ctx->DefaultReactor();
+  CreateKeys(reactor, KeyChange{.tenant = req->tenant(), .revoke = {}, .create = {key->grant}},
+             std::move(key->text), caller->key_id, resp);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* LogService::RotateKey(grpc::CallbackServerContext* ctx,
+                                                const v1::RotateKeyRequest* req,
+                                                v1::RotateKeyResponse* resp) {
+  absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
+  if (!caller.ok()) return server::FinishNow(ctx, caller.status());
+  if (absl::Status s = ValidateKeyTenant(req->tenant()); !s.ok()) return server::FinishNow(ctx, s);
+  if (absl::Status s = ValidateKeyId(req->key_id()); !s.ok()) return server::FinishNow(ctx, s);
+  std::shared_ptr<const KeyMap> keys = core_->sequencer()->keys();
+  auto it = keys->find(req->key_id());
+  if (it == keys->end() || it->second.tenant != req->tenant()) {
+    // The sequencer's own check, and message, for a key that is not there.
+    auto* reactor = ctx->DefaultReactor();
+    core_->sequencer()->UpdateKeys(
+        KeyChange{.tenant = req->tenant(), .revoke = {req->key_id()}, .create = {}},
+        [reactor](SequenceResult r) {
+          reactor->Finish(ToGrpcStatus(r.status.ok() ? absl::InternalError("rotated nothing")
+                                                     : r.status));
+        },
+        caller->key_id);
+    return reactor;
+  }
+  absl::StatusOr<auth::NewKey> key =
+      auth::GenerateKey(it->second.tenant, it->second.scopes, it->second.name);
+  if (!key.ok()) return server::FinishNow(ctx, key.status());
+  auto* reactor = ctx->DefaultReactor();
+  CreateKeys(reactor,
+             KeyChange{.tenant = req->tenant(), .revoke = {req->key_id()}, .create = {key->grant}},
+             std::move(key->text), caller->key_id, resp);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* LogService::RevokeKey(grpc::CallbackServerContext* ctx,
+                                                const v1::RevokeKeyRequest* req,
+                                                v1::RevokeKeyResponse* resp) {
+  absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
+  if (!caller.ok()) return server::FinishNow(ctx, caller.status());
+  if (absl::Status s = ValidateKeyTenant(req->tenant()); !s.ok()) return server::FinishNow(ctx, s);
+  if (absl::Status s = ValidateKeyId(req->key_id()); !s.ok()) return server::FinishNow(ctx, s);
+  auto* reactor = ctx->DefaultReactor();
+  core_->sequencer()->UpdateKeys(
+      KeyChange{.tenant = req->tenant(), .revoke = {req->key_id()}, .create = {}},
+      [this, reactor, resp, id = req->key_id()](SequenceResult r) {
+        if (r.status.ok()) {
+          resp->set_offset(r.offset);
+          resp->set_consistency_token(core_->Token(r.offset));
+          LOG(INFO) << "API key " << id << " revoked at offset " << r.offset;
+        }
+        reactor->Finish(ToGrpcStatus(r.status));
+      },
+      caller->key_id);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* LogService::ListKeys(grpc::CallbackServerContext* ctx,
+                                               const v1::ListKeysRequest* req,
+                                               v1::ListKeysResponse* resp) {
+  if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
+    return server::FinishNow(ctx, c.status());
+  }
+  if (absl::Status s = ValidateKeyTenant(req->tenant()); !s.ok()) return server::FinishNow(ctx, s);
+  for (const auto& [id, grant] : *core_->sequencer()->keys()) {
+    if (req->tenant().empty() || grant.tenant == req->tenant()) ToProto(grant, resp->add_keys());
+  }
+  return server::FinishNow(ctx, absl::OkStatus());
 }
 
 }  // namespace arbiter::log

@@ -2,6 +2,7 @@
 #define ARBITER_SERVICES_LOG_LOG_SERVICE_H_
 
 #include "arbiter/v1/log.grpc.pb.h"
+#include "common/auth/access.h"
 #include "services/log/log_core.h"
 
 namespace arbiter::log {
@@ -12,7 +13,10 @@ namespace arbiter::log {
 // by the subscription hub or by write completions. Thread-safe.
 class LogService final : public v1::LogService::CallbackService {
  public:
-  explicit LogService(LogCore* core) : core_(core) {}
+  // Every call is admitted by auth::Admit against the sequencer's keys as of
+  // the durable head (docs/SECURITY.md); a write's key is checked again as
+  // of the write's own offset.
+  LogService(LogCore* core, auth::AccessOptions access);
 
   grpc::ServerUnaryReactor* CreateTenant(grpc::CallbackServerContext* ctx,
                                          const v1::CreateTenantRequest* req,
@@ -39,9 +43,27 @@ class LogService final : public v1::LogService::CallbackService {
                                           v1::ListSnapshotsResponse* resp) override;
   grpc::ServerWriteReactor<v1::FetchSnapshotResponse>* FetchSnapshot(
       grpc::CallbackServerContext* ctx, const v1::FetchSnapshotRequest* req) override;
+  grpc::ServerUnaryReactor* CreateKey(grpc::CallbackServerContext* ctx,
+                                      const v1::CreateKeyRequest* req,
+                                      v1::CreateKeyResponse* resp) override;
+  grpc::ServerUnaryReactor* RevokeKey(grpc::CallbackServerContext* ctx,
+                                      const v1::RevokeKeyRequest* req,
+                                      v1::RevokeKeyResponse* resp) override;
+  grpc::ServerUnaryReactor* RotateKey(grpc::CallbackServerContext* ctx,
+                                      const v1::RotateKeyRequest* req,
+                                      v1::RotateKeyResponse* resp) override;
+  grpc::ServerUnaryReactor* ListKeys(grpc::CallbackServerContext* ctx,
+                                     const v1::ListKeysRequest* req,
+                                     v1::ListKeysResponse* resp) override;
 
  private:
+  // Sequences `change` and answers with `resp` (CreateKey, RotateKey).
+  template <typename Response>
+  void CreateKeys(grpc::ServerUnaryReactor* reactor, KeyChange change, std::string text,
+                  std::string key_id, Response* resp);
+
   LogCore* const core_;
+  const auth::Guard guard_;
 };
 
 }  // namespace arbiter::log

@@ -13,6 +13,7 @@
 #include "common/base/crash_point.h"
 #include "common/base/file_util.h"
 #include "common/eval/engine_flags.h"
+#include "common/auth/auth_flags.h"
 #include "common/server/server_runner.h"
 #include "glog/logging.h"
 #include "services/log/log_core.h"
@@ -73,6 +74,9 @@ ABSL_FLAG(int64_t, max_pending_policies, 16,
 ABSL_FLAG(absl::Duration, policy_test_timeout, absl::Seconds(10),
           "longest a SetPolicy's tests and stored-fact check may take (also "
           "bounded by the call's deadline); past it DEADLINE_EXCEEDED");
+ABSL_FLAG(std::string, bootstrap_key_file, "",
+          "On the first start (while no API key exists): the operator key, read from this "
+          "file, or generated and written there with mode 0600. Ignored once keys exist");
 ABSL_FLAG(std::string, crash_at, "", "(testing) _exit(3) at this named point");
 
 int main(int argc, char** argv) {
@@ -111,6 +115,7 @@ int main(int argc, char** argv) {
       .policy_workers = absl::GetFlag(FLAGS_policy_workers),
       .max_pending_policies = absl::GetFlag(FLAGS_max_pending_policies),
       .policy_test_timeout = absl::GetFlag(FLAGS_policy_test_timeout),
+      .bootstrap_key_file = absl::GetFlag(FLAGS_bootstrap_key_file),
   };
   absl::StatusOr<arbiter::eval::EngineOptions> engine = arbiter::eval::EngineOptionsFromFlags();
   if (engine.ok()) log_options.engine = *engine;
@@ -129,7 +134,7 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot open the log: " << core.status();
     return 1;
   }
-  arbiter::log::LogService service(core->get());
+  arbiter::log::LogService service(core->get(), arbiter::auth::AccessOptionsFromFlags());
   arbiter::server::ServerRunner runner(server_options);
   runner.AddService(&service, arbiter::v1::LogService::service_full_name());
   if (absl::Status s = runner.Start(); !s.ok()) {

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/api/api.h"
+#include "common/auth/key_facts.h"
 #include "common/base/crash_point.h"
 #include "common/base/crc32c.h"
 #include "common/eval/engine.h"
@@ -97,9 +98,16 @@ absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Start(
     }
     seq->working_[t.name] = st;
   }
+  absl::StatusOr<std::vector<auth::KeyGrant>> keys = store->Keys();
+  if (!keys.ok()) return keys.status();
+  for (auth::KeyGrant& k : *keys) {
+    std::string id = k.id;
+    seq->working_keys_.emplace(std::move(id), std::move(k));
+  }
   {
     absl::MutexLock l(&seq->published_mu_);
     seq->published_ = seq->working_;
+    seq->published_keys_ = std::make_shared<const KeyMap>(seq->working_keys_);
   }
   seq->next_offset_ = store->Head() + 1;
   seq->last_chain_ = store->HeadChain();
@@ -147,24 +155,51 @@ void Sequencer::Enqueue(Pending p) {
   p.done({.status = absl::UnavailableError("the log is shutting down")});
 }
 
-void Sequencer::CreateTenant(v1::CreateTenantRequest request, SequenceDone done) {
+void Sequencer::CreateTenant(v1::CreateTenantRequest request, SequenceDone done,
+                             std::string key_id) {
   if (absl::Status s = api::ValidateCreateTenantRequest(request); !s.ok()) {
     return done({.status = s});
   }
   size_t bytes = request.ByteSizeLong();
-  Enqueue({.request = std::move(request), .done = std::move(done), .bytes = bytes});
+  Enqueue({.request = std::move(request),
+           .key_id = std::move(key_id),
+           .done = std::move(done),
+           .bytes = bytes});
 }
 
-void Sequencer::Write(v1::WriteRequest request, SequenceDone done) {
+void Sequencer::CreateSystemTenant(SequenceDone done) {
+  v1::CreateTenantRequest request;
+  request.set_tenant(auth::kSystemTenant);
+  Enqueue({.request = std::move(request), .done = std::move(done), .bytes = 0});
+}
+
+void Sequencer::Write(v1::WriteRequest request, SequenceDone done, std::string key_id) {
   if (absl::Status s = api::ValidateWriteRequest(request); !s.ok()) {
     return done({.status = s});
   }
   size_t bytes = request.ByteSizeLong();
-  Enqueue({.request = std::move(request), .done = std::move(done), .bytes = bytes});
+  Enqueue({.request = std::move(request),
+           .key_id = std::move(key_id),
+           .done = std::move(done),
+           .bytes = bytes});
+}
+
+void Sequencer::UpdateKeys(KeyChange change, SequenceDone done, std::string key_id) {
+  for (const auth::KeyGrant& g : change.create) {
+    if (absl::Status s = auth::ValidateGrant(g); !s.ok()) return done({.status = s});
+    if (g.tenant != change.tenant) {
+      return done({.status = absl::InternalError("a key change creates another tenant's key")});
+    }
+  }
+  Enqueue({.request = std::move(change),
+           .key_id = std::move(key_id),
+           .done = std::move(done),
+           .bytes = 1024});
 }
 
 void Sequencer::SetPolicy(v1::SetPolicyRequest request, SequenceDone done,
-                          absl::Time deadline, std::function<bool()> cancelled) {
+                          absl::Time deadline, std::function<bool()> cancelled,
+                          std::string key_id) {
   if (absl::Status s = api::ValidateSetPolicyRequest(request); !s.ok()) {
     return done({.status = s});
   }
@@ -180,7 +215,8 @@ void Sequencer::SetPolicy(v1::SetPolicyRequest request, SequenceDone done,
            .done = std::move(done),
            .deadline = std::min(deadline, absl::Now() + options_.policy_test_timeout),
            .rpc_deadline = deadline,
-           .cancelled = std::move(cancelled)});
+           .cancelled = std::move(cancelled),
+           .key_id = std::move(key_id)});
       return;
     }
   }
@@ -258,6 +294,7 @@ void Sequencer::PreparePolicy(PolicyJob job) {
   }
   p.bytes = job.request.ByteSizeLong();
   p.request = std::move(job.request);
+  p.key_id = std::move(job.key_id);
   p.done = std::move(job.done);
   Enqueue(std::move(p));
 }
@@ -305,8 +342,9 @@ absl::StatusOr<std::optional<uint64_t>> Sequencer::FindRequest(
 
 void Sequencer::Append(Pending& p, const std::string& tenant, v1::LogPayload payload,
                        const std::string& request_id,
-                       std::optional<TenantState> new_state) {
+                       std::optional<TenantState> new_state, const KeyChange* keys) {
   const uint64_t offset = next_offset_++;
+  payload.set_key_id(p.key_id);
   {
     absl::MutexLock l(&checks_mu_);
     last_assigned_ = offset;
@@ -344,6 +382,16 @@ void Sequencer::Append(Pending& p, const std::string& tenant, v1::LogPayload pay
     working_[tenant] = *new_state;
     group_tenants_[tenant] = *new_state;
   }
+  if (keys != nullptr) {
+    rec.keys_revoked = keys->revoke;
+    rec.keys_created = keys->create;
+    for (const std::string& id : keys->revoke) working_keys_.erase(id);
+    for (auth::KeyGrant& g : rec.keys_created) {
+      g.created_offset = offset;
+      working_keys_[g.id] = g;
+    }
+    group_keys_ = true;
+  }
   if (!request_id.empty()) group_requests_[{tenant, request_id}] = offset;
   group_.push_back(std::move(rec));
   slots_.push_back({.done = std::move(p.done), .result = {.offset = offset}});
@@ -356,6 +404,16 @@ void Sequencer::Sequence(Pending& p) {
   auto duplicate = [&](uint64_t offset) {
     slots_.push_back({.done = std::move(p.done), .result = {.offset = offset}});
   };
+  // DESIGN.md 9.7: the caller's key as of this request's offset.
+  if (!p.key_id.empty() && !working_keys_.contains(p.key_id)) {
+    if (p.check_id != 0) {  // a SetPolicy's fact check stops recording
+      absl::MutexLock l(&checks_mu_);
+      checks_.erase(p.check_id);
+    }
+    return fail(absl::UnauthenticatedError(
+        absl::StrCat("unknown or revoked API key ", p.key_id)));
+  }
+  if (auto* r = std::get_if<KeyChange>(&p.request)) return SequenceKeys(p, *r);
   if (auto* r = std::get_if<v1::CreateTenantRequest>(&p.request)) {
     auto found = FindRequest(r->tenant(), r->request_id());
     if (!found.ok()) return fail(found.status());
@@ -460,6 +518,35 @@ void Sequencer::Sequence(Pending& p) {
   slots_.back().result.inert_facts = std::move(bad.first);
 }
 
+void Sequencer::SequenceKeys(Pending& p, KeyChange& change) {
+  auto fail = [&](absl::Status s) {
+    slots_.push_back({.done = std::move(p.done), .result = {.status = std::move(s)}});
+  };
+  if (!working_.contains(auth::kSystemTenant)) {
+    return fail(absl::UnavailableError("the log has not created its \"_system\" tenant yet"));
+  }
+  if (!change.tenant.empty() && !working_.contains(change.tenant)) {
+    return fail(TenantNotFound(change.tenant));
+  }
+  for (const std::string& id : change.revoke) {
+    auto it = working_keys_.find(id);
+    if (it == working_keys_.end() || it->second.tenant != change.tenant) {
+      return fail(absl::NotFoundError(
+          change.tenant.empty()
+              ? absl::StrCat("no live cluster key ", id)
+              : absl::StrCat("no live key ", id, " of tenant \"", change.tenant, "\"")));
+    }
+  }
+  for (const auth::KeyGrant& g : change.create) {
+    if (working_keys_.contains(g.id)) {
+      return fail(absl::AbortedError(absl::StrCat("key id ", g.id, " is taken; retry")));
+    }
+  }
+  v1::LogPayload payload;
+  *payload.mutable_write() = auth::KeyUpdate(change.create, change.revoke);
+  Append(p, auth::kSystemTenant, std::move(payload), "", std::nullopt, &change);
+}
+
 void Sequencer::Commit() {
   if (!group_.empty()) {
     absl::Status s = store_->Append(group_);
@@ -474,6 +561,7 @@ void Sequencer::Commit() {
     {
       absl::MutexLock l(&published_mu_);
       for (auto& [name, st] : group_tenants_) published_[name] = st;
+      if (group_keys_) published_keys_ = std::make_shared<const KeyMap>(working_keys_);
     }
     if (on_head_) on_head_(group_.back().entry.offset());
   }
@@ -482,6 +570,7 @@ void Sequencer::Commit() {
   slots_.clear();
   group_requests_.clear();
   group_tenants_.clear();
+  group_keys_ = false;
 }
 
 absl::StatusOr<v1::GetPolicyResponse> Sequencer::GetPolicy(const std::string& tenant) {
@@ -499,12 +588,23 @@ v1::ListTenantsResponse Sequencer::ListTenants() {
   absl::MutexLock l(&published_mu_);
   v1::ListTenantsResponse out;
   for (const auto& [name, st] : published_) {
+    if (name == auth::kSystemTenant) continue;
     auto* t = out.add_tenants();
     t->set_name(name);
     t->set_created_offset(st.created_offset);
     t->set_policy_version(st.policy_version);
   }
   return out;
+}
+
+bool Sequencer::HasTenant(const std::string& tenant) {
+  absl::MutexLock l(&published_mu_);
+  return published_.contains(tenant);
+}
+
+std::shared_ptr<const KeyMap> Sequencer::keys() {
+  absl::MutexLock l(&published_mu_);
+  return published_keys_;
 }
 
 }  // namespace arbiter::log

@@ -43,6 +43,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "arbiter/v1/log.pb.h"
+#include "common/auth/api_key.h"
 #include "common/base/value.h"
 #include "common/eval/engine.h"
 #include "common/logstore/log_store.h"
@@ -59,6 +60,17 @@ struct SequenceResult {
   std::vector<Fact> inert_facts;
 };
 using SequenceDone = std::function<void(SequenceResult)>;
+
+// A change of API keys: one "_system" entry (auth/key_facts.h). Every key
+// revoked must be live and of `tenant`; every key created is of `tenant`
+// ("" for cluster keys), which must exist.
+struct KeyChange {
+  std::string tenant;
+  std::vector<std::string> revoke;
+  std::vector<auth::KeyGrant> create;
+};
+// Live keys by id, as of some offset.
+using KeyMap = std::map<std::string, auth::KeyGrant>;
 
 // The stored facts of a tenant that do not fit a program.
 struct NonFittingFacts {
@@ -117,19 +129,33 @@ class Sequencer {
   // Each validates the request's structure at once (calling `done` on this
   // thread with the error), else queues it; `done` is called exactly once,
   // on the sequencer thread, after the entry is durable (or with the error).
-  void CreateTenant(v1::CreateTenantRequest request, SequenceDone done);
-  void Write(v1::WriteRequest request, SequenceDone done);
+  //
+  // `key_id` is the caller's API key ('' without authentication): the
+  // request fails with UNAUTHENTICATED if the key was revoked by an entry
+  // before the request's own, and the entry records it (LogPayload.key_id).
+  void CreateTenant(v1::CreateTenantRequest request, SequenceDone done,
+                    std::string key_id = "");
+  void Write(v1::WriteRequest request, SequenceDone done, std::string key_id = "");
+  void UpdateKeys(KeyChange change, SequenceDone done, std::string key_id = "");
+  // Creates the reserved tenant "_system" that holds the keys on hosts
+  // (ALREADY_EXISTS once it exists).
+  void CreateSystemTenant(SequenceDone done);
   // Prepared on a policy worker (see above), then sequenced; `done` may run
   // on the worker (errors before sequencing). `deadline` and `cancelled`
   // are the call's; cancelled may be empty.
   void SetPolicy(v1::SetPolicyRequest request, SequenceDone done,
                  absl::Time deadline = absl::InfiniteFuture(),
-                 std::function<bool()> cancelled = {}) ABSL_LOCKS_EXCLUDED(policy_mu_);
+                 std::function<bool()> cancelled = {}, std::string key_id = "")
+      ABSL_LOCKS_EXCLUDED(policy_mu_);
 
   // As of the durable head. NOT_FOUND for an unknown tenant.
   absl::StatusOr<v1::GetPolicyResponse> GetPolicy(const std::string& tenant)
       ABSL_LOCKS_EXCLUDED(published_mu_);
+  // Every tenant but the reserved "_system".
   v1::ListTenantsResponse ListTenants() ABSL_LOCKS_EXCLUDED(published_mu_);
+  bool HasTenant(const std::string& tenant) ABSL_LOCKS_EXCLUDED(published_mu_);
+  // The live keys as of the durable head.
+  std::shared_ptr<const KeyMap> keys() ABSL_LOCKS_EXCLUDED(published_mu_);
 
   // Stops accepting requests, fails queued ones with UNAVAILABLE, joins.
   void Stop();
@@ -152,7 +178,9 @@ class Sequencer {
     std::shared_ptr<const polar::Program> program;
   };
   struct Pending {
-    std::variant<v1::CreateTenantRequest, v1::WriteRequest, v1::SetPolicyRequest> request;
+    std::variant<v1::CreateTenantRequest, v1::WriteRequest, v1::SetPolicyRequest, KeyChange>
+        request;
+    std::string key_id;  // the caller's ('' for none)
     // SetPolicy: the program, the stored-fact check and its registration.
     std::shared_ptr<const polar::Program> program;
     NonFittingFacts checked;
@@ -166,6 +194,7 @@ class Sequencer {
     absl::Time deadline;       // of the tests: min(the call's, policy_test_timeout)
     absl::Time rpc_deadline;   // of the stored-fact check (with kMaxCheckWait)
     std::function<bool()> cancelled;
+    std::string key_id;
   };
   // Inserted facts of one tenant recorded while its check runs.
   struct FactCheck {
@@ -194,7 +223,9 @@ class Sequencer {
   absl::StatusOr<std::optional<uint64_t>> FindRequest(const std::string& tenant,
                                                       const std::string& request_id);
   void Append(Pending& p, const std::string& tenant, v1::LogPayload payload,
-              const std::string& request_id, std::optional<TenantState> new_state);
+              const std::string& request_id, std::optional<TenantState> new_state,
+              const KeyChange* keys = nullptr);
+  void SequenceKeys(Pending& p, KeyChange& change);
 
   logstore::LogStore* const store_;
   const SequencerOptions options_;
@@ -213,6 +244,8 @@ class Sequencer {
   std::vector<Slot> slots_;
   std::map<std::pair<std::string, std::string>, uint64_t> group_requests_;
   std::map<std::string, TenantState> group_tenants_;  // changed in this group
+  KeyMap working_keys_;       // as of the last assigned offset
+  bool group_keys_ = false;   // working_keys_ changed in this group
 
   // Policy workers' queue. pending_policies_ counts calls queued or being
   // prepared (the admission bound).
@@ -233,6 +266,8 @@ class Sequencer {
 
   absl::Mutex published_mu_;
   std::map<std::string, TenantState> published_ ABSL_GUARDED_BY(published_mu_);
+  std::shared_ptr<const KeyMap> published_keys_ ABSL_GUARDED_BY(published_mu_) =
+      std::make_shared<const KeyMap>();
 
   std::atomic<uint64_t> groups_{0};
   std::atomic<uint64_t> entries_{0};

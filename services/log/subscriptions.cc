@@ -19,8 +19,9 @@ class Subscriber : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
                    public std::enable_shared_from_this<Subscriber> {
  public:
   Subscriber(SubscriptionHub* hub, grpc::CallbackServerContext* ctx,
-             uint64_t next_offset)
-      : hub_(hub), ctx_(ctx), next_offset_(next_offset) {}
+             uint64_t next_offset, SubscriptionHub::StillAllowed still_allowed)
+      : hub_(hub), ctx_(ctx), still_allowed_(std::move(still_allowed)),
+        next_offset_(next_offset) {}
 
   // Pump thread: if idle and behind the head, read the next chunk and send.
   void Pump() ABSL_LOCKS_EXCLUDED(mu_) {
@@ -75,6 +76,12 @@ class Subscriber : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
         ctx_->TryCancel();
       }
       return;
+    }
+    if (still_allowed_) {
+      if (absl::Status allowed = still_allowed_(); !allowed.ok()) {
+        FinishLocked(server::ToGrpcStatus(allowed));
+        return;
+      }
     }
     if (writing_) {
       if (now - write_started_ > o.stall_timeout) {
@@ -159,6 +166,7 @@ class Subscriber : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
 
   SubscriptionHub* const hub_;
   grpc::CallbackServerContext* const ctx_;
+  const SubscriptionHub::StillAllowed still_allowed_;
 
   absl::Mutex mu_;
   uint64_t next_offset_ ABSL_GUARDED_BY(mu_);
@@ -186,7 +194,8 @@ SubscriptionHub::SubscriptionHub(logstore::LogStore* store, SubscriptionOptions 
 SubscriptionHub::~SubscriptionHub() { Stop(); }
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* SubscriptionHub::Subscribe(
-    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request,
+    StillAllowed still_allowed) {
   const auto& id = store_->identity();
   if (!request->expected_cluster_id().empty() &&
       request->expected_cluster_id() != id.cluster_id) {
@@ -201,7 +210,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* SubscriptionHub::Subscribe(
                      " was truncated; the oldest retained offset is ",
                      store_->OldestRetained(), " (restore from a snapshot)")));
   }
-  auto sub = std::make_shared<Subscriber>(this, context, from);
+  auto sub = std::make_shared<Subscriber>(this, context, from, std::move(still_allowed));
   {
     absl::MutexLock l(&mu_);
     if (closed_) {

@@ -28,6 +28,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -66,9 +67,15 @@ class SubscriptionHub {
   SubscriptionHub(logstore::LogStore* store, SubscriptionOptions options);
   ~SubscriptionHub();
 
-  // The Subscribe handler.
+  // Whether a stream's caller may still follow the log (its API key is
+  // live); asked by the ticker thread at every tick. Empty: always.
+  using StillAllowed = std::function<absl::Status()>;
+
+  // The Subscribe handler. A stream ends with what `still_allowed` returns
+  // once it is not OK (DESIGN.md 9.7: a stream ends when its key is revoked).
   grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
-      grpc::CallbackServerContext* context, const v1::SubscribeRequest* request);
+      grpc::CallbackServerContext* context, const v1::SubscribeRequest* request,
+      StillAllowed still_allowed = {});
 
   // A new durable head (called by the sequencer after each commit).
   void OnHead(uint64_t head) ABSL_LOCKS_EXCLUDED(mu_);

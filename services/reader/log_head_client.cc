@@ -1,14 +1,14 @@
 #include "services/reader/log_head_client.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/auth/client.h"
 
 namespace arbiter::reader {
 
 v1::LogService::Stub* LogHeadClient::stub() {
   absl::MutexLock l(&mu_);
   if (stub_ == nullptr) {
-    stub_ = v1::LogService::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    stub_ = v1::LogService::NewStub(auth::CreateKeyedChannel(address_, key_));
   }
   return stub_.get();
 }

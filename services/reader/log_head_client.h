@@ -27,7 +27,9 @@ class LogHeadClient {
  public:
   using Callback = std::function<void(absl::StatusOr<v1::GetHeadResponse>)>;
 
-  explicit LogHeadClient(std::string address) : address_(std::move(address)) {}
+  // `key`: the API key sent to the log ('' for none).
+  LogHeadClient(std::string address, std::string key)
+      : address_(std::move(address)), key_(std::move(key)) {}
 
   // Calls `done` exactly once, on a gRPC thread (or inline when the call
   // cannot be started). UNAVAILABLE (naming the log) when the log cannot be
@@ -38,6 +40,7 @@ class LogHeadClient {
   v1::LogService::Stub* stub() ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string address_;
+  const std::string key_;
   absl::Mutex mu_;
   std::unique_ptr<v1::LogService::Stub> stub_ ABSL_GUARDED_BY(mu_);
 };

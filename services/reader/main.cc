@@ -22,6 +22,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/auth/auth_flags.h"
 #include "common/base/file_util.h"
 #include "common/eval/engine_flags.h"
 #include "common/host/data_dir.h"
@@ -132,7 +133,12 @@ int main(int argc, char** argv) {
   FreshnessGate gate(options.max_staleness, clock->get());
   ConsistencyWaiters waiters;
   WorkQueue work(options.workers);
-  LogHeadClient log(options.log_address);
+  absl::StatusOr<std::string> log_key = arbiter::auth::LogKeyFromFlags();
+  if (!log_key.ok()) {
+    std::cerr << "arbiter-reader: " << log_key.status().message() << "\n";
+    return 2;
+  }
+  LogHeadClient log(options.log_address, *log_key);
   arbiter::server::ServerRunner runner(server_options);
   ReaderService* service_ptr = nullptr;
   std::unique_ptr<Registrar> registrar;  // created once the port is known
@@ -160,7 +166,8 @@ int main(int argc, char** argv) {
               },
       });
   ReaderService service(
-      ReaderServiceOptions{.max_consistency_wait = options.max_consistency_wait},
+      ReaderServiceOptions{.max_consistency_wait = options.max_consistency_wait,
+                           .access = arbiter::auth::AccessOptionsFromFlags()},
       &watcher, &gate, &waiters, &log, &work);
   service_ptr = &service;
   runner.AddService(&service, arbiter::v1::ReaderService::service_full_name());

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/api/api.h"
+#include "common/auth/key_facts.h"
 #include "common/server/grpc_status.h"
 #include "services/reader/read_requests.h"
 
@@ -13,6 +14,7 @@ namespace arbiter::reader {
 
 template <typename Req, typename Resp>
 struct ReaderService::Call {
+  grpc::CallbackServerContext* ctx = nullptr;
   grpc::ServerUnaryReactor* reactor = nullptr;
   const Req* req = nullptr;
   Resp* resp = nullptr;
@@ -47,12 +49,27 @@ absl::Status TenantNotFound(const std::string& tenant) {
 
 }  // namespace
 
+auth::KeyLookup ReaderService::KeysIn(const ReplicaView& view) const {
+  return [this, &view](const std::string& id) -> absl::StatusOr<std::optional<auth::KeyGrant>> {
+    const TenantView* keys = view.Find(auth::kSystemTenant);
+    if (keys == nullptr || keys->snapshot == nullptr || keys->snapshot->facts == nullptr) {
+      return absl::UnavailableError(
+          "this host holds no API keys yet (its replica has not reached the log's \"_system\" "
+          "tenant)");
+    }
+    absl::StatusOr<absl::Duration> fresh = gate_->Check(view, *keys);
+    if (!fresh.ok()) return fresh.status();
+    return auth::FindKey(*keys->snapshot->facts, id);
+  };
+}
+
 template <typename Req, typename Resp>
 grpc::ServerUnaryReactor* ReaderService::Handle(grpc::CallbackServerContext* ctx,
                                                 const Req* req, Resp* resp,
                                                 bool inline_ok) {
   in_flight_.fetch_add(1);
   auto call = std::make_shared<Call<Req, Resp>>();
+  call->ctx = ctx;
   call->reactor = ctx->DefaultReactor();
   call->req = req;
   call->resp = resp;
@@ -60,8 +77,19 @@ grpc::ServerUnaryReactor* ReaderService::Handle(grpc::CallbackServerContext* ctx
   call->in_flight = &in_flight_;
   grpc::ServerUnaryReactor* reactor = call->reactor;
 
+  // The key against the view at hand, so that a caller without a valid key
+  // costs no more than this; a request that waits for a newer view may use
+  // a key this one does not hold yet (created just before). Run checks it
+  // again against the view the answer comes from.
+  std::shared_ptr<const ReplicaView> view = watcher_->view();
   absl::Status parsed = server::CheckParsed(*req);
   absl::StatusOr<RequestPlan> plan = parsed.ok() ? Validate(*req) : parsed;
+  if (plan.ok()) {
+    const bool waits = plan->at_least.has_value() || plan->fully_consistent;
+    absl::StatusOr<auth::Caller> caller =
+        auth::Admit(*ctx, *req, KeysIn(*view), options_.access, /*unknown_ok=*/waits);
+    if (!caller.ok()) plan = caller.status();
+  }
   if (!plan.ok()) {
     call->Finish(plan.status());
     return reactor;
@@ -69,7 +97,6 @@ grpc::ServerUnaryReactor* ReaderService::Handle(grpc::CallbackServerContext* ctx
   call->plan = std::move(*plan);
   call->plan.deadline = server::RpcDeadline(*ctx);
   call->plan.cancelled = [this, ctx] { return cancel_all_.load() || ctx->IsCancelled(); };
-  std::shared_ptr<const ReplicaView> view = watcher_->view();
   if (auto admitted = gate_->Admit(*view); !admitted.ok()) {
     call->Finish(admitted.status());
     return reactor;
@@ -129,7 +156,17 @@ grpc::ServerUnaryReactor* ReaderService::Handle(grpc::CallbackServerContext* ctx
 template <typename Req, typename Resp>
 void ReaderService::WaitThenRun(std::shared_ptr<Call<Req, Resp>> call,
                                 int64_t target, const ReplicaView& view) {
-  if (target <= view.TenantOffset(call->plan.tenant)) {
+  // The answer needs the tenant and, to check the key as of the target, the
+  // keys ("_system": it may lag behind the tenant, DESIGN.md 9.6) at the
+  // target; each missing one is waited for in turn.
+  const std::string* behind = nullptr;
+  if (target > view.TenantOffset(call->plan.tenant)) {
+    behind = &call->plan.tenant;
+  } else if (!options_.access.disabled && target > view.TenantOffset(auth::kSystemTenant)) {
+    static const std::string* const kKeys = new std::string(auth::kSystemTenant);
+    behind = kKeys;
+  }
+  if (behind == nullptr) {
     if (call->inline_ok) {
       Run(call, view);
     } else {
@@ -137,18 +174,25 @@ void ReaderService::WaitThenRun(std::shared_ptr<Call<Req, Resp>> call,
     }
     return;
   }
-  waiters_->Add(call->plan.tenant, target, call->wait_deadline, [this, call](absl::Status s) {
+  waiters_->Add(*behind, target, call->wait_deadline, [this, call, target](absl::Status s) {
     if (!s.ok()) {
       call->Finish(s);
       return;
     }
-    work_->Post([this, call] { Run(call, *watcher_->view()); });
+    work_->Post([this, call, target] { WaitThenRun(call, target, *watcher_->view()); });
   });
 }
 
 template <typename Req, typename Resp>
 void ReaderService::Run(const std::shared_ptr<Call<Req, Resp>>& call,
                         const ReplicaView& view) {
+  // DESIGN.md 9.7: the key as of the view the answer comes from.
+  if (absl::StatusOr<auth::Caller> c =
+          auth::Admit(*call->ctx, *call->req, KeysIn(view), options_.access);
+      !c.ok()) {
+    call->Finish(c.status());
+    return;
+  }
   // Freshness is checked once, after evaluating (below): evaluating a view
   // that turns out stale costs nothing but time, and the answer is refused.
   const TenantView* tenant = view.Find(call->plan.tenant);

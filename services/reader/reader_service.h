@@ -27,6 +27,7 @@
 
 #include "absl/time/time.h"
 #include "arbiter/v1/reader.grpc.pb.h"
+#include "common/auth/access.h"
 #include "services/reader/consistency_waiters.h"
 #include "services/reader/freshness_gate.h"
 #include "services/reader/log_head_client.h"
@@ -37,6 +38,9 @@ namespace arbiter::reader {
 
 struct ReaderServiceOptions {
   absl::Duration max_consistency_wait = absl::Seconds(5);
+  // Every call is admitted by auth::Admit against the keys of the view it
+  // is answered from (its "_system" tenant, which must be fresh as well).
+  auth::AccessOptions access;
 };
 
 class ReaderService final : public v1::ReaderService::CallbackService {
@@ -78,6 +82,9 @@ class ReaderService final : public v1::ReaderService::CallbackService {
  private:
   template <typename Req, typename Resp>
   struct Call;
+  // The keys of `view`: its "_system" tenant, refused (UNAVAILABLE) when
+  // missing or stale, like any tenant's data.
+  auth::KeyLookup KeysIn(const ReplicaView& view) const;
 
   template <typename Req, typename Resp>
   grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* ctx,

@@ -1,7 +1,9 @@
 #include "services/writer/host_monitor.h"
 
+#include "common/auth/key_facts.h"
 #include "common/base/status_macros.h"
 #include "common/host/reader_registry.h"
+#include "common/storage/sqlite_fact_source.h"
 #include "common/storage/tenant_db.h"
 #include "glog/logging.h"
 
@@ -159,6 +161,27 @@ absl::StatusOr<v1::DrainState> HostMonitor::Undrain() {
   ARBITER_RETURN_IF_ERROR(control_->SetDrainState(DrainState::kActive));
     signal_.Notify();
   return v1::DRAIN_STATE_ACTIVE;
+}
+
+absl::StatusOr<std::optional<auth::KeyGrant>> HostMonitor::FindKey(const std::string& id) {
+  storage::ControlState state;
+  {
+    absl::MutexLock l(&mu_);
+    ARBITER_ASSIGN_OR_RETURN(state, control_->Read());
+  }
+  for (const storage::TenantEntry& t : state.tenants) {
+    if (t.name != auth::kSystemTenant) continue;
+    storage::DbOptions read_only;
+    read_only.read_only = true;
+    ARBITER_ASSIGN_OR_RETURN(
+        std::unique_ptr<storage::TenantDb> db,
+        storage::TenantDb::Open(dir_.TenantPath(state.current_generation, t.path), read_only));
+    storage::SqliteFactSource facts(db->db());
+    return auth::FindKey(facts, id);
+  }
+  return absl::UnavailableError(
+      "this host holds no API keys yet (its writer has not applied the log's \"_system\" "
+      "tenant)");
 }
 
 }  // namespace arbiter::writer

@@ -11,6 +11,7 @@
 //    file or its lease expired. Undrain() returns it to ACTIVE.
 
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/status/statusor.h"
@@ -20,6 +21,7 @@
 #include "common/host/data_dir.h"
 #include "common/storage/boot_clock.h"
 #include "common/host/change_signal.h"
+#include "common/auth/api_key.h"
 #include "common/storage/control_db.h"
 #include "services/writer/writer_options.h"
 
@@ -41,6 +43,12 @@ class HostMonitor {
   // Marks the host DRAINING (idempotent: a DRAINED host stays DRAINED).
   absl::StatusOr<v1::DrainState> Drain() ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::DrainState> Undrain() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The API key `id` as this host's replica holds it (its "_system"
+  // tenant), whatever the replica's freshness: a stale host must still be
+  // drainable (DESIGN.md 9.7). UNAVAILABLE before the host holds any keys.
+  absl::StatusOr<std::optional<auth::KeyGrant>> FindKey(const std::string& id)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // One evaluation of the derived states (the thread calls it; tests may).
   absl::Status Tick() ABSL_LOCKS_EXCLUDED(mu_);

@@ -9,6 +9,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
+#include "common/auth/auth_flags.h"
 #include "common/base/crash_point.h"
 #include "common/base/file_util.h"
 #include "common/server/server_runner.h"
@@ -102,6 +103,12 @@ int main(int argc, char** argv) {
   arbiter::writer::WriterOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.log_address = absl::GetFlag(FLAGS_log_address);
+  absl::StatusOr<std::string> log_key = arbiter::auth::LogKeyFromFlags();
+  if (!log_key.ok()) {
+    std::cerr << "arbiter-writer: " << log_key.status().message() << "\n";
+    return 2;
+  }
+  options.log_key = *log_key;
   options.live_enter = absl::GetFlag(FLAGS_live_enter);
   options.live_exit = absl::GetFlag(FLAGS_live_exit);
   options.max_batch_entries = absl::GetFlag(FLAGS_max_batch_entries);
@@ -142,7 +149,8 @@ int main(int argc, char** argv) {
     LOG(ERROR) << monitor.status();
     return 1;
   }
-  arbiter::writer::WriterAdminService service(monitor->get());
+  arbiter::writer::WriterAdminService service(monitor->get(),
+                                              arbiter::auth::AccessOptionsFromFlags());
   runner.AddService(&service,
                     arbiter::v1::WriterAdminService::service_full_name());
   if (absl::Status s = runner.Start(); !s.ok()) {

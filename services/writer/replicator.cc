@@ -12,8 +12,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
-#include "common/api/api.h"
 #include "absl/strings/str_cat.h"
+#include "common/api/api.h"
+#include "common/auth/client.h"
 #include "common/base/crash_point.h"
 #include "common/base/status_macros.h"
 #include "common/base/thread_util.h"
@@ -103,8 +104,8 @@ Replicator::Replicator(const WriterOptions& options, const storage::BootClock* c
   // Reconnect quickly when the log comes back (our own loop backs off).
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options.reconnect_max)));
-  channel_ = grpc::CreateCustomChannel(options.log_address,
-                                       grpc::InsecureChannelCredentials(), args);
+  channel_ = auth::CreateKeyedChannel(options.log_address, options.log_key,
+                                      grpc::InsecureChannelCredentials(), args);
   log_ = v1::LogService::NewStub(channel_);
   if (absl::Status s = signal_.Open(dir_.ChangeSignalPath()); !s.ok()) {
     LOG(WARNING) << "readers will not be signalled (they poll): " << s;

@@ -9,7 +9,9 @@ using server::ToGrpcStatus;
 grpc::ServerUnaryReactor* WriterAdminService::GetStatus(grpc::CallbackServerContext* ctx,
                                                         const v1::GetStatusRequest* req,
                                                         v1::GetStatusResponse* resp) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
+  if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
+    return server::FinishNow(ctx, c.status());
+  }
   auto* reactor = ctx->DefaultReactor();
   auto status = monitor_->Status();
   if (status.ok()) *resp = std::move(*status);
@@ -20,7 +22,9 @@ grpc::ServerUnaryReactor* WriterAdminService::GetStatus(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* WriterAdminService::Drain(grpc::CallbackServerContext* ctx,
                                                     const v1::DrainRequest* req,
                                                     v1::DrainResponse* resp) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
+  if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
+    return server::FinishNow(ctx, c.status());
+  }
   auto* reactor = ctx->DefaultReactor();
   auto state = monitor_->Drain();
   if (state.ok()) resp->set_drain_state(*state);
@@ -31,7 +35,9 @@ grpc::ServerUnaryReactor* WriterAdminService::Drain(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* WriterAdminService::Undrain(grpc::CallbackServerContext* ctx,
                                                       const v1::UndrainRequest* req,
                                                       v1::UndrainResponse* resp) {
-  if (absl::Status s = server::CheckParsed(*req); !s.ok()) return server::FinishNow(ctx, s);
+  if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
+    return server::FinishNow(ctx, c.status());
+  }
   auto* reactor = ctx->DefaultReactor();
   auto state = monitor_->Undrain();
   if (state.ok()) resp->set_drain_state(*state);

@@ -15,6 +15,8 @@ struct WriterOptions {
   std::string data_dir = "./var/host";
   // arbiter-log's HOST:PORT.
   std::string log_address = "127.0.0.1:50051";
+  // The API key sent to the log (replicate or operator scope); "" for none.
+  std::string log_key;
   // LIVE is entered when the replica was fresh within `live_enter` and left
   // when it has not been fresh for `live_exit` (hysteresis, DESIGN.md §8.5:
   // one bulk import does not flap every host). Readers apply their own

@@ -28,6 +28,7 @@
 #include "arbiter/v1/reader.pb.h"
 #include "arbiter/v1/writer_admin.pb.h"
 #include "tests/testing/cluster.h"
+#include "tests/testing/keys.h"
 
 extern char** environ;
 
@@ -48,28 +49,15 @@ std::string ReadFile(const std::string& path) {
 
 // Cluster does not expose the writer's port: it is in the newest
 // writer.port.N file of the cluster's directory.
-int WriterPort(const Cluster& c) {
-  int port = 0, newest = -1;
-  for (const auto& e : std::filesystem::directory_iterator(c.dir())) {
-    std::string name = e.path().filename().string();
-    int n;
-    if (absl::StartsWith(name, "writer.port.") &&
-        absl::SimpleAtoi(name.substr(12), &n) && n > newest) {
-      std::ifstream in(e.path());
-      if (in >> port) newest = n;
-    }
-  }
-  return port;
-}
-
 class Cli {
  public:
   explicit Cli(Cluster& c)
       : log_(absl::StrCat("127.0.0.1:", c.log_port())),
         reader_(absl::StrCat("127.0.0.1:", c.reader_port(0))),
-        writer_(absl::StrCat("127.0.0.1:", WriterPort(c))) {}
+        writer_(absl::StrCat("127.0.0.1:", c.writer_port())) {}
 
-  // Runs `arbiter args... --log=.. --reader=.. --writer=.. --tenant=t`.
+  // Runs `arbiter args... --log=.. --reader=.. --writer=.. --tenant=t` with
+  // the cluster's key in $ARBITER_KEY.
   // `env` entries (NAME=value) are added; ARBITER_* from the test's own
   // environment are removed.
   CliResult Run(std::vector<std::string> args, bool with_addresses = true,
@@ -79,6 +67,7 @@ class Cli {
       args.push_back("--reader=" + reader_);
       args.push_back("--writer=" + writer_);
       args.push_back("--tenant=t");
+      env.push_back(absl::StrCat("ARBITER_KEY=", kTestKey));
     }
     return Exec(args, env);
   }
@@ -401,15 +390,23 @@ TEST_CASE("usage and server errors exit 2 and say why", "[integration][cli]") {
   CHECK(absl::StrContains(unfit.err, "INVALID_ARGUMENT: operations[0].insert"));
   CHECK(absl::StrContains(unfit.err, "role \"owner\" is not declared"));
 
-  // Addresses and tenant from the environment.
-  CliResult env = cli.Exec({"tenants", "--json"},
-                           {absl::StrCat("ARBITER_LOG_ADDRESS=127.0.0.1:", c->log_port())});
+  // Addresses, tenant and key (a file) from the environment.
+  const std::string key_file = "ARBITER_KEY_FILE=" + TestKeyFile(c->dir());
+  CliResult env = cli.Exec(
+      {"tenants", "--json"},
+      {absl::StrCat("ARBITER_LOG_ADDRESS=127.0.0.1:", c->log_port()), key_file});
   CHECK(env.code == 0);
   CliResult tenant_env = cli.Exec(
       {"policy", "get", "--json"},
-      {absl::StrCat("ARBITER_LOG_ADDRESS=127.0.0.1:", c->log_port()), "ARBITER_TENANT=nope"});
+      {absl::StrCat("ARBITER_LOG_ADDRESS=127.0.0.1:", c->log_port()), "ARBITER_TENANT=nope",
+       key_file});
   CHECK(tenant_env.code == 2);
   CHECK(absl::StrContains(tenant_env.err, "NOT_FOUND"));
+  // No key at all: UNAUTHENTICATED, saying how to send one.
+  CliResult no_key = cli.Exec(
+      {"tenants"}, {absl::StrCat("ARBITER_LOG_ADDRESS=127.0.0.1:", c->log_port())});
+  CHECK(no_key.code == 2);
+  CHECK(absl::StrContains(no_key.err, "UNAUTHENTICATED: missing API key"));
 
   // Nothing listening: UNAVAILABLE (or the deadline), exit 2, quickly.
   CliResult down = cli.Exec({"tenants", "--log=127.0.0.1:1", "--timeout=2s"}, {});

@@ -16,11 +16,11 @@ TEST_CASE("tenants must be created, once, and need a policy before writes",
     CHECK(log.CreateTenant("Bad!").error_code() == grpc::StatusCode::INVALID_ARGUMENT);
     uint64_t offset = 0;
     REQUIRE(log.CreateTenant("acme", &offset, "c1").ok());
-    CHECK(offset == 1);
+    CHECK(offset == kBootstrapEntries + 1);
     CHECK(log.CreateTenant("acme").error_code() == grpc::StatusCode::ALREADY_EXISTS);
     uint64_t again = 0;
     REQUIRE(log.CreateTenant("acme", &again, "c1").ok());
-    CHECK(again == 1);
+    CHECK(again == kBootstrapEntries + 1);
     CHECK(log.Write(InsertRequest("nope", {{"public", "x"}})).error_code() ==
           grpc::StatusCode::NOT_FOUND);
     grpc::Status s = log.Write(InsertRequest("acme", {{"public", "x"}}));
@@ -36,7 +36,7 @@ TEST_CASE("tenants, validation, idempotency and policies over gRPC",
   v1::GetHeadResponse head = log.Head();
   CHECK(head.cluster_id().size() == 32);
   CHECK(head.epoch() == 1);
-  CHECK(head.head_offset() == 0);
+  CHECK(head.head_offset() == kBootstrapEntries);
   CHECK(head.oldest_retained_offset() == 1);
 
   REQUIRE(log.CreateTenant("acme").ok());
@@ -46,12 +46,12 @@ TEST_CASE("tenants, validation, idempotency and policies over gRPC",
   CHECK_THAT(bad.error_message(), Catch::Contains("policy.polar:"));
   v1::SetPolicyResponse policy;
   REQUIRE(log.SetPolicy("acme", kTestPolicy, false, &policy).ok());
-  CHECK(policy.offset() == 3);
+  CHECK(policy.offset() == kBootstrapEntries + 3);
   {
     auto token = api::DecodeConsistencyToken(policy.consistency_token());
     REQUIRE(token.ok());
     CHECK(token->cluster_id() == head.cluster_id());
-    CHECK(token->offset() == 3);
+    CHECK(token->offset() == kBootstrapEntries + 3);
   }
 
   SECTION("a batch with one invalid fact writes nothing and names the entry") {
@@ -64,8 +64,8 @@ TEST_CASE("tenants, validation, idempotency and policies over gRPC",
     s = log.Write(w);
     CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
     CHECK_THAT(s.error_message(), Catch::Contains("operations[0]"));
-    CHECK(log.Head().head_offset() == 3);  // nothing written
-    CHECK(log.ReadAll(1).size() == 3);
+    CHECK(log.Head().head_offset() == kBootstrapEntries + 3);  // nothing written
+    CHECK(log.ReadAll(1).size() == kBootstrapEntries + 3);
   }
 
   SECTION("idempotent retry returns the original offset") {
@@ -73,9 +73,9 @@ TEST_CASE("tenants, validation, idempotency and policies over gRPC",
     REQUIRE(log.Write(InsertRequest("acme", {{"public", "a"}}, "req-1"), &first).ok());
     REQUIRE(log.Write(InsertRequest("acme", {{"public", "b"}}), &other).ok());
     REQUIRE(log.Write(InsertRequest("acme", {{"public", "a"}}, "req-1"), &second).ok());
-    CHECK(first == 4);
+    CHECK(first == kBootstrapEntries + 4);
     CHECK(second == first);
-    CHECK(log.Head().head_offset() == 5);
+    CHECK(log.Head().head_offset() == kBootstrapEntries + 5);
     // Survives a restart.
     log.Kill();
     log.Start();
@@ -139,11 +139,11 @@ resource Repository {
     v1::ListTenantsResponse resp;
     grpc::ClientContext ctx;
     REQUIRE(log.stub()->ListTenants(WithDeadline(&ctx), {}, &resp).ok());
-    REQUIRE(resp.tenants_size() == 2);
+    REQUIRE(resp.tenants_size() == 2);  // not the reserved "_system"
     CHECK(resp.tenants(0).name() == "acme");
-    CHECK(resp.tenants(0).policy_version() == 3);
+    CHECK(resp.tenants(0).policy_version() == kBootstrapEntries + 3);
     CHECK(resp.tenants(1).name() == "beta");
-    CHECK(resp.tenants(1).created_offset() == 2);
+    CHECK(resp.tenants(1).created_offset() == kBootstrapEntries + 2);
   }
 }
 

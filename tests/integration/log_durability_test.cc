@@ -19,6 +19,7 @@ std::string ExpectedPayload(const v1::WriteRequest& w) {
   v1::LogPayload p;
   *p.mutable_write()->mutable_operations() = w.operations();
   p.mutable_write()->set_request_id(w.request_id());
+  p.set_key_id(kTestKeyId);  // the key the test writes with
   return p.SerializeAsString();
 }
 

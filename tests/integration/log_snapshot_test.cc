@@ -106,7 +106,7 @@ TEST_CASE("a snapshot's facts equal a replay of the log to its offset",
   CHECK(m.offset() <= head);
   CHECK(m.cluster_id() == log.Head().cluster_id());
   CHECK(m.snapshot_id() == absl::StrFormat("snap-%020d", m.offset()));
-  REQUIRE(m.tenants_size() == 3);
+  REQUIRE(m.tenants_size() == 4);  // and the reserved "_system" (the keys)
 
   // Replay the log to the snapshot's offset.
   std::map<std::string, FactSet> replay;
@@ -239,8 +239,9 @@ TEST_CASE("a bulk load is followed by a snapshot, by facts or by bytes",
   REQUIRE(newest.offset() >= first);
   CHECK(newest.offset() <= last);
   CHECK(residual(newest.offset()) < threshold);
-  REQUIRE(newest.tenants_size() == 1);
-  CHECK(newest.tenants(0).applied_offset() == newest.offset());
+  REQUIRE(newest.tenants_size() == 2);  // and the reserved "_system", first by name
+  CHECK(newest.tenants(0).name() == "_system");
+  CHECK(newest.tenants(1).applied_offset() == newest.offset());
 }
 
 TEST_CASE("the log's WAL stays bounded while subscribers read continuously",
@@ -323,7 +324,7 @@ TEST_CASE("a crash in the middle of a snapshot leaves no partial snapshot",
     absl::SleepFor(absl::Milliseconds(50));
   }
   REQUIRE(list.snapshots_size() == 1);
-  CHECK(list.snapshots(0).files_size() == 1);
+  CHECK(list.snapshots(0).files_size() == 2);  // the tenant and "_system"
   for (const auto& e : std::filesystem::directory_iterator(log.data_dir() + "/snapshots")) {
     CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
   }

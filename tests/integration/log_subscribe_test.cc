@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "common/auth/client.h"
 #include "tests/integration/log_test_util.h"
 
 namespace arbiter::testing {
@@ -22,8 +23,8 @@ std::unique_ptr<v1::LogService::Stub> SmallWindowStub(LogServer& log) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
-  return v1::LogService::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", log.port()), grpc::InsecureChannelCredentials(), args));
+  return v1::LogService::NewStub(auth::CreateKeyedChannel(
+      absl::StrCat("127.0.0.1:", log.port()), kTestKey, grpc::InsecureChannelCredentials(), args));
 }
 
 TEST_CASE("subscribe replays from 0 and from the middle, then streams live",
@@ -36,10 +37,10 @@ TEST_CASE("subscribe replays from 0 and from the middle, then streams live",
     REQUIRE(log.Write(InsertRequest("acme", {{"public", absl::StrCat("r", i)}})).ok());
   }
   auto all = log.ReadAll(0);
-  REQUIRE(all.size() == 22);
+  REQUIRE(all.size() == kBootstrapEntries + 22);
   CHECK(all.front().offset() == 1);
   auto middle = log.ReadAll(10);
-  REQUIRE(middle.size() == 13);
+  REQUIRE(middle.size() == kBootstrapEntries + 13);
   CHECK(middle.front().offset() == 10);
   CHECK(middle.front().payload() == all[9].payload());
 
@@ -47,7 +48,7 @@ TEST_CASE("subscribe replays from 0 and from the middle, then streams live",
   grpc::ClientContext ctx;
   WithDeadline(&ctx, absl::Seconds(30));
   v1::SubscribeRequest req;
-  req.set_from_offset(23);
+  req.set_from_offset(kBootstrapEntries + 23);
   req.set_expected_cluster_id(log.Head().cluster_id());
   auto reader = log.stub()->Subscribe(&ctx, req);
   v1::SubscribeResponse msg;
@@ -56,7 +57,7 @@ TEST_CASE("subscribe replays from 0 and from the middle, then streams live",
   while (heartbeats < 3 && reader->Read(&msg)) {
     CHECK(msg.cluster_id() == log.Head().cluster_id());
     CHECK(msg.epoch() == 1);
-    CHECK(msg.durable_head() == 22);
+    CHECK(msg.durable_head() == kBootstrapEntries + 22);
     REQUIRE(msg.has_heartbeat());
     ++heartbeats;
   }
@@ -72,8 +73,8 @@ TEST_CASE("subscribe replays from 0 and from the middle, then streams live",
   bool got = false;
   while (reader->Read(&msg)) {
     if (msg.has_entry()) {
-      CHECK(msg.entry().offset() == 23);
-      CHECK(msg.durable_head() >= 23);
+      CHECK(msg.entry().offset() == kBootstrapEntries + 23);
+      CHECK(msg.durable_head() >= kBootstrapEntries + 23);
       got = true;
       break;
     }
@@ -188,7 +189,7 @@ TEST_CASE("a stalled subscriber does not stop writes and is cancelled",
 
   // The healthy subscriber gets everything, live.
   const uint64_t head = log.Head().head_offset();
-  CHECK(head == 1002);
+  CHECK(head == kBootstrapEntries + 1002);
   absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (healthy_last.load() < head && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(20));

@@ -44,6 +44,10 @@ inline grpc::ClientContext* WithDeadline(grpc::ClientContext* ctx,
   return ctx;
 }
 
+// The entries a log writes on its first start, before any request: the
+// reserved "_system" tenant (API keys on hosts) and the bootstrap key.
+inline constexpr uint64_t kBootstrapEntries = 2;
+
 class LogServer {
  public:
   // `dir` holds the data dir ("data") and the logs; it outlives restarts.
@@ -57,7 +61,8 @@ class LogServer {
                                      "--listen=127.0.0.1:0",
                                      "--port_file=" + port_file,
                                      "--data_dir=" + dir_.File("data"),
-                                     "--drain_grace=300ms"};
+                                     "--drain_grace=300ms",
+                                     BootstrapKeyFlag(dir_.path())};
     argv.insert(argv.end(), flags_.begin(), flags_.end());
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto p = Process::Start(argv, dir_.File("log.txt"));

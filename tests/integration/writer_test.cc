@@ -141,9 +141,11 @@ TEST_CASE("a new host replays the log, reaches LIVE and holds exactly its facts"
   auto status = c->WaitForWriter(v1::REPLICATION_STATE_LIVE, head);
   REQUIRE(status.ok());
   CHECK(status->generation() == 1);
-  REQUIRE(status->tenants_size() == 2);
-  CHECK(status->tenants(0).name() == "acme");
-  CHECK(status->tenants(0).policy_version() == 2);  // CreateTenant 1, SetPolicy 2
+  // By name: the reserved "_system" (the keys: offsets 1 and 2), then acme.
+  REQUIRE(status->tenants_size() == 3);
+  CHECK(status->tenants(0).name() == "_system");
+  CHECK(status->tenants(1).name() == "acme");
+  CHECK(status->tenants(1).policy_version() == 4);  // CreateTenant 3, SetPolicy 4
   CHECK(ReplicaFacts(*c, "acme") == acme);
   CHECK(ReplicaFacts(*c, "globex") == globex);
 

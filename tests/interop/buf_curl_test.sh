@@ -10,7 +10,12 @@ LOG=http://$ARBITER_LOG_ADDRESS
 READER=http://$ARBITER_READER_ADDRESS
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [ -x "$BUF" ] || fail "buf is missing ($BUF): run scripts/install_deps.sh"
-curl_() { "$BUF" curl --protocol grpc --http2-prior-knowledge --emit-defaults "$@"; }
+# Every call carries the API key (docs/SECURITY.md), as a grpcurl user would:
+# -H 'authorization: Bearer <key>'.
+curl_() {
+  "$BUF" curl --protocol grpc --http2-prior-knowledge --emit-defaults \
+    -H "authorization: Bearer $ARBITER_KEY" "$@"
+}
 
 services=$(curl_ --list-services "$READER") || fail "list services: $services"
 for s in arbiter.v1.ReaderService grpc.health.v1.Health grpc.reflection.v1alpha.ServerReflection; do
@@ -45,4 +50,8 @@ out=$(curl_ "$READER/arbiter.v1.ReaderService/Authorize" \
 code=$?
 [ "$code" -eq 24 ] || fail "a request without actor: exit $code (want 24 = INVALID_ARGUMENT x 8): $out"
 grep -q "actor" <<<"$out" || fail "the error does not name the field: $out"
+out=$("$BUF" curl --protocol grpc --http2-prior-knowledge "$LOG/arbiter.v1.LogService/ListTenants" \
+  -d '{}' 2>&1)
+code=$?
+[ "$code" -eq 128 ] || fail "a call without an API key: exit $code (want 128 = UNAUTHENTICATED x 8): $out"
 echo "buf curl interop: ok ($("$BUF" --version))"

@@ -2,7 +2,8 @@
 // @grpc/proto-loader, pinned in scripts/node/package-lock.json) against a
 // local suite started by with_cluster (addresses in $ARBITER_*_ADDRESS).
 // Same calls as the Python test: tenant, policy, facts, Authorize (allowed,
-// denied, read-your-writes), List, Actions, one bad request.
+// denied, read-your-writes), List, Actions, one bad request, one call
+// without an API key.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -32,8 +33,14 @@ const definition = protoLoader.loadSync(
 const v1 = grpc.loadPackageDefinition(definition).arbiter.v1;
 
 const deadline = () => ({deadline: new Date(Date.now() + 10000)});
-const call = (client, method, request) => new Promise((resolve, reject) => {
-  client[method](request, deadline(), (err, response) => (err ? reject(err) : resolve(response)));
+// Every call carries the API key as gRPC metadata (docs/SECURITY.md).
+const keyed = () => {
+  const md = new grpc.Metadata();
+  md.set('authorization', 'Bearer ' + process.env.ARBITER_KEY);
+  return md;
+};
+const call = (client, method, request, metadata = keyed()) => new Promise((resolve, reject) => {
+  client[method](request, metadata, deadline(), (err, response) => (err ? reject(err) : resolve(response)));
 });
 const V = (word) => {
   const i = word.indexOf(':');
@@ -91,6 +98,15 @@ async function main() {
       if (e.code !== grpc.status.INVALID_ARGUMENT || !e.details.includes('actor.type')) {
         fail(`bad request: ${e.code} ${e.details}`);
       }
+    }
+
+    try {
+      await call(reader, 'Authorize', {
+        tenant, actor: V('User:alice'), action: 'read', resource: V('Repository:anvils'),
+      }, new grpc.Metadata());
+      fail('a call without an API key was accepted');
+    } catch (e) {
+      if (e.code !== grpc.status.UNAUTHENTICATED) fail(`no key: ${e.code} ${e.details}`);
     }
   } finally {
     // Close the channels so that the servers' graceful shutdown is not delayed.

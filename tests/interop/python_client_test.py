@@ -58,20 +58,22 @@ def main():
 
     timeout = 10.0
     tenant = "python-interop"
+    # Every call carries the API key as gRPC metadata (docs/SECURITY.md).
+    md = (("authorization", "Bearer " + os.environ["ARBITER_KEY"]),)
     with grpc.insecure_channel(os.environ["ARBITER_LOG_ADDRESS"]) as log_channel, \
             grpc.insecure_channel(os.environ["ARBITER_READER_ADDRESS"]) as reader_channel:
         log = log_pb2_grpc.LogServiceStub(log_channel)
         reader = reader_pb2_grpc.ReaderServiceStub(reader_channel)
         health = health_pb2_grpc.HealthStub(reader_channel)
 
-        status = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout).status
+        status = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout, metadata=md).status
         if status != health_pb2.HealthCheckResponse.SERVING:
             fail("reader health: %s" % status)
 
-        log.CreateTenant(log_pb2.CreateTenantRequest(tenant=tenant, request_id="py-1"), timeout=timeout)
+        log.CreateTenant(log_pb2.CreateTenantRequest(tenant=tenant, request_id="py-1"), timeout=timeout, metadata=md)
         with open(os.path.join(SOURCE, "tests/data/policies/github.polar")) as f:
             policy = log.SetPolicy(log_pb2.SetPolicyRequest(
-                tenant=tenant, source=f.read(), filename="github.polar"), timeout=timeout)
+                tenant=tenant, source=f.read(), filename="github.polar"), timeout=timeout, metadata=md)
         if policy.offset == 0:
             fail("SetPolicy returned offset 0")
         write = log.Write(log_pb2.WriteRequest(tenant=tenant, operations=[
@@ -83,13 +85,13 @@ def main():
                                                "Organization:acme")),
             log_pb2.WriteOperation(insert=fact("has_role", "User:bob", "String:reader",
                                                "Repository:anvils")),
-        ], request_id="py-facts-1"), timeout=timeout)
+        ], request_id="py-facts-1"), timeout=timeout, metadata=md)
         at_least = types_pb2.Consistency(at_least=write.consistency_token)
 
         def authorize(user, action, repo):
             return reader.Authorize(reader_pb2.AuthorizeRequest(
                 tenant=tenant, actor=V("User", user), action=action,
-                resource=V("Repository", repo), consistency=at_least), timeout=timeout)
+                resource=V("Repository", repo), consistency=at_least), timeout=timeout, metadata=md)
 
         allowed = authorize("alice", "push", "anvils")
         if not allowed.allowed:
@@ -103,12 +105,12 @@ def main():
 
         listed = reader.List(reader_pb2.ListRequest(
             tenant=tenant, actor=V("User", "alice"), action="push", resource_type="Repository",
-            consistency=at_least), timeout=timeout)
+            consistency=at_least), timeout=timeout, metadata=md)
         if list(listed.resource_ids) != ["anvils", "tools"]:
             fail("List: %s" % list(listed.resource_ids))
         actions = reader.Actions(reader_pb2.ActionsRequest(
             tenant=tenant, actor=V("User", "bob"), resource=V("Repository", "anvils"),
-            consistency=at_least), timeout=timeout)
+            consistency=at_least), timeout=timeout, metadata=md)
         if list(actions.actions) != ["read"]:
             fail("Actions: %s" % list(actions.actions))
 
@@ -116,15 +118,23 @@ def main():
         try:
             reader.Authorize(reader_pb2.AuthorizeRequest(
                 tenant=tenant, actor=types_pb2.Value(id="alice"), action="read",
-                resource=V("Repository", "anvils")), timeout=timeout)
+                resource=V("Repository", "anvils")), timeout=timeout, metadata=md)
             fail("an actor without a type was accepted")
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.INVALID_ARGUMENT or "actor.type" not in e.details():
                 fail("bad request: %s %r" % (e.code(), e.details()))
+        # No key: UNAUTHENTICATED, and nothing is written.
+        try:
+            log.Write(log_pb2.WriteRequest(tenant=tenant, operations=[
+                log_pb2.WriteOperation(insert=fact("is_public", "Repository:x"))]), timeout=timeout)
+            fail("a write without an API key was accepted")
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.UNAUTHENTICATED:
+                fail("no key: %s %r" % (e.code(), e.details()))
         # An unknown tenant.
         try:
             log.Write(log_pb2.WriteRequest(tenant="no-such-tenant", operations=[
-                log_pb2.WriteOperation(insert=fact("is_public", "Repository:x"))]), timeout=timeout)
+                log_pb2.WriteOperation(insert=fact("is_public", "Repository:x"))]), timeout=timeout, metadata=md)
             fail("a write to an unknown tenant was accepted")
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.NOT_FOUND:

@@ -12,9 +12,14 @@ A fenced code block right after a marker comment is a test:
   <!-- test:grpcurl -->  must make the same calls (method, -d payload,
                          -emit-defaults) as the buf curl commands of the next
                          test:sh block; also run when grpcurl is installed
-The README's default addresses (127.0.0.1:50051/50052/50053) and `$PWD/build/`
-are replaced by the test suite's. First the demo is loaded twice with
-scripts/demo/load.sh (the second time must not write anything).
+The README's default addresses (127.0.0.1:50051/50052/50053), `$PWD/build/`
+and the demo's key file `$PWD/var/keys/operator.key` are replaced by the test
+suite's. The sh blocks run as one terminal session would: each starts with
+the `export` lines of the blocks before it, and without the suite's
+$ARBITER_KEY (so a block that forgets the key fails); the python and node
+blocks get $ARBITER_KEY, as a service gets its key from its environment.
+First the demo is loaded twice with scripts/demo/load.sh (the second time
+must not write anything).
 """
 import glob
 import json
@@ -44,6 +49,7 @@ def substitute(text):
     text = text.replace("127.0.0.1:50051", os.environ["ARBITER_LOG_ADDRESS"])
     text = text.replace("127.0.0.1:50052", os.environ["ARBITER_WRITER_ADDRESS"])
     text = text.replace("127.0.0.1:50053", os.environ["ARBITER_READER_ADDRESS"])
+    text = text.replace("$PWD/var/keys/operator.key", os.environ["ARBITER_KEY_FILE"])
     return text.replace("$PWD/build/", BINARY + "/")
 
 
@@ -100,9 +106,15 @@ def check_expectations(code, first_line, stdout, what):
             fail("%s, README line %d: expected %r in the output" % (what, n, m.group(1)))
 
 
+# The `export` lines of the sh blocks run so far (one terminal session).
+session_exports = []
+
+
 def run_sh(code, first_line):
-    script = ["set -u", 'export PATH="%s/services/cli:$PATH"' % BINARY]
+    script = ["set -u", 'export PATH="%s/services/cli:$PATH"' % BINARY] + session_exports
     for n, text in logical_lines(code, first_line):
+        if text.lstrip().startswith("export "):
+            session_exports.append(text)
         m = EXPECT.search(text)
         if not m or text.lstrip().startswith("#"):
             script.append(text)
@@ -111,7 +123,8 @@ def run_sh(code, first_line):
         script.append("__out=$(%s 2>&1); printf '%%s\\n' \"$__out\"\n"
                       "grep -qF -- %s <<<\"$__out\" || { echo 'README line %d: expected '%s >&2; "
                       "exit 1; }" % (command, shlex.quote(m.group(1)), n, shlex.quote(m.group(1))))
-    run(["bash", "-c", "\n".join(script)], SOURCE, "sh block at README line %d" % first_line)
+    env = {k: v for k, v in os.environ.items() if k not in ("ARBITER_KEY", "ARBITER_KEY_FILE")}
+    run(["bash", "-c", "\n".join(script)], SOURCE, "sh block at README line %d" % first_line, env)
 
 
 def python_stubs():

@@ -11,6 +11,8 @@
 //                       (the first reader), ARBITER_READER_ADDRESSES (all,
 //                       comma-separated): the `arbiter` CLI reads the first three
 //   ARBITER_CLI         the built `arbiter` binary
+//   ARBITER_KEY         the cluster's operator API key
+//   ARBITER_KEY_FILE    a file holding it
 //   ARBITER_SOURCE_DIR, ARBITER_BINARY_DIR
 //   ARBITER_TEST_TMPDIR a scratch directory, removed afterwards
 // When COMMAND fails, the services' log tails are printed.
@@ -55,21 +57,6 @@ std::string Tail(const std::string& path, size_t max_bytes = 3000) {
 
 // Cluster does not expose the writer's port; it is in the newest
 // "writer.port.N" file of the cluster's directory.
-int WriterPort(const Cluster& c) {
-  int port = 0, newest = -1;
-  for (const auto& e : std::filesystem::directory_iterator(c.dir())) {
-    std::string name = e.path().filename().string();
-    int n;
-    if (!absl::StartsWith(name, "writer.port.") ||
-        !absl::SimpleAtoi(name.substr(strlen("writer.port.")), &n) || n < newest) {
-      continue;
-    }
-    std::ifstream in(e.path());
-    if (in >> port) newest = n;
-  }
-  return port;
-}
-
 int Main(int argc, char** argv) {
   int readers = 1;
   int i = 1;
@@ -110,10 +97,12 @@ int Main(int argc, char** argv) {
   std::filesystem::create_directories(scratch);
 
   setenv("ARBITER_LOG_ADDRESS", absl::StrCat("127.0.0.1:", c.log_port()).c_str(), 1);
-  setenv("ARBITER_WRITER_ADDRESS", absl::StrCat("127.0.0.1:", WriterPort(c)).c_str(), 1);
+  setenv("ARBITER_WRITER_ADDRESS", absl::StrCat("127.0.0.1:", c.writer_port()).c_str(), 1);
   setenv("ARBITER_READER_ADDRESS", reader_addresses[0].c_str(), 1);
   setenv("ARBITER_READER_ADDRESSES", absl::StrJoin(reader_addresses, ",").c_str(), 1);
   setenv("ARBITER_CLI", BinaryPath("services/cli/arbiter").c_str(), 1);
+  setenv("ARBITER_KEY", kTestKey, 1);  // the cluster's operator key (testing/keys.h)
+  setenv("ARBITER_KEY_FILE", TestKeyFile(c.dir()).c_str(), 1);
   setenv("ARBITER_SOURCE_DIR", ARBITER_SOURCE_DIR, 1);
   setenv("ARBITER_BINARY_DIR", ARBITER_BINARY_DIR, 1);
   setenv("ARBITER_TEST_TMPDIR", scratch.c_str(), 1);

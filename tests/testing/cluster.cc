@@ -50,7 +50,7 @@ absl::Status Cluster::StartLog(const std::vector<std::string>& extra_flags) {
   auto p = Process::Start(
       Concat(Concat({BinaryPath("services/log/arbiter-log"), "--listen=" + listen,
                      "--port_file=" + port_file, "--data_dir=" + log_data_dir_,
-                     "--drain_grace=300ms"},
+                     "--drain_grace=300ms", BootstrapKeyFlag(root_.path())},
                     options_.log_flags),
              extra_flags),
       root_.File("log.stderr"), {}, options_.log_cpu);
@@ -79,7 +79,7 @@ absl::Status Cluster::StartWriter(const std::vector<std::string>& extra_flags) {
                      "--listen=127.0.0.1:0", "--port_file=" + port_file,
                      "--data_dir=" + host_data_dir_,
                      absl::StrCat("--log_address=127.0.0.1:", log_port_),
-                     "--drain_grace=300ms", "--reconnect_max=500ms"},
+                     "--drain_grace=300ms", "--reconnect_max=500ms", LogKeyFlag(root_.path())},
                     options_.writer_flags),
              extra_flags),
       root_.File("writer.stderr"));
@@ -110,7 +110,8 @@ absl::Status Cluster::StartReader(int i, const std::vector<std::string>& extra_f
                      "--listen=" + listen, "--port_file=" + port_file,
                      "--data_dir=" + host_data_dir_,
                      absl::StrCat("--log_address=127.0.0.1:", log_port_),
-                     absl::StrCat("--reader_id=reader-", i), "--drain_grace=300ms"},
+                     absl::StrCat("--reader_id=reader-", i), "--drain_grace=300ms",
+                     LogKeyFlag(root_.path())},
                     options_.reader_flags),
              extra_flags),
       root_.File(absl::StrCat("reader", i, ".stderr")));

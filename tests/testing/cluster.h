@@ -50,12 +50,15 @@ class Cluster {
   // Sends `sig` and waits for the exit (SIGKILL: at once).
   absl::Status StopLog(int sig = SIGTERM);
   int log_port() const { return log_port_; }
+  Process* log_process() { return log_ ? &*log_ : nullptr; }
   v1::LogService::Stub& log() { return *log_stub_; }
   const std::string& log_data_dir() const { return log_data_dir_; }
 
   absl::Status StartWriter(const std::vector<std::string>& extra_flags = {});
   absl::Status StopWriter(int sig = SIGTERM);
   Process* writer_process() { return writer_ ? &*writer_ : nullptr; }
+  // The writer's admin port (of its latest start). REQUIRES: started once.
+  int writer_port() const { return writer_port_; }
   v1::WriterAdminService::Stub& writer_admin() { return *writer_stub_; }
   const std::string& host_data_dir() const { return host_data_dir_; }
 

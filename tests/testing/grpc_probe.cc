@@ -1,14 +1,14 @@
 #include "tests/testing/grpc_probe.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/auth/client.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 
 namespace arbiter::testing {
 
-std::shared_ptr<grpc::Channel> LocalChannel(int port) {
-  return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                             grpc::InsecureChannelCredentials());
+std::shared_ptr<grpc::Channel> LocalChannel(int port, const std::string& key) {
+  return auth::CreateKeyedChannel(absl::StrCat("127.0.0.1:", port), key);
 }
 
 Health CheckHealth(grpc::Channel* channel, const std::string& service,

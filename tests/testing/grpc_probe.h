@@ -11,10 +11,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tests/testing/keys.h"
 
 namespace arbiter::testing {
 
-std::shared_ptr<grpc::Channel> LocalChannel(int port);
+// A channel to 127.0.0.1:port whose calls send `key` (keys.h; "" for none).
+std::shared_ptr<grpc::Channel> LocalChannel(int port, const std::string& key = kTestKey);
 
 enum class Health { kServing, kNotServing, kUnreachable };
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/grpc_probe.h"
+#include "tests/testing/keys.h"
 
 namespace arbiter::testing {
 namespace {
@@ -40,7 +41,7 @@ absl::Status Host::StartWriter(const std::vector<std::string>& extra_flags) {
       Concat(Concat({BinaryPath("services/writer/arbiter-writer"), "--listen=127.0.0.1:0",
                      "--port_file=" + port_file, "--data_dir=" + data_dir_,
                      absl::StrCat("--log_address=127.0.0.1:", log_port_), "--drain_grace=300ms",
-                     "--reconnect_max=500ms"},
+                     "--reconnect_max=500ms", LogKeyFlag(dir_)},
                     options_.writer_flags),
              extra_flags),
       dir_ + "/writer.stderr", {}, options_.cpu);
@@ -69,7 +70,8 @@ absl::Status Host::StartReader(int i, const std::vector<std::string>& extra_flag
                      absl::StrCat("--listen=127.0.0.1:", r.port), "--port_file=" + port_file,
                      "--data_dir=" + data_dir_,
                      absl::StrCat("--log_address=127.0.0.1:", log_port_),
-                     absl::StrCat("--reader_id=reader-", i), "--drain_grace=300ms"},
+                     absl::StrCat("--reader_id=reader-", i), "--drain_grace=300ms",
+                     LogKeyFlag(dir_)},
                     options_.reader_flags),
              extra_flags),
       absl::StrCat(dir_, "/reader-", i, ".stderr"), {}, options_.cpu);

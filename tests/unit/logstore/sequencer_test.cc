@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/synchronization/notification.h"
+#include "common/auth/api_key.h"
 #include "common/logstore/sqlite_log_store.h"
 #include "tests/testing/process.h"
 #include "tests/unit/logstore/sync_counting_vfs.h"
@@ -163,6 +164,63 @@ test "wrong" { assert allow(User{"x"}, "read", Repository{"zzz"}); }
   CHECK(f.seq->GetPolicy("acme")->version() == 2);
   CHECK(f.Write(Insert("acme", "is_public", "Repository", "a", "w-1")).offset == 3);
   CHECK(f.Write(Insert("acme", "is_public", "Repository", "b")).offset == 5);
+}
+
+TEST_CASE("keys are checked as of each request's offset and recorded in its entry",
+          "[unit][sequencer]") {
+  Fixture f;
+  f.Open();
+  REQUIRE(Call([&](SequenceDone d) { f.seq->CreateSystemTenant(d); }).status.ok());
+  CHECK(f.seq->ListTenants().tenants_size() == 0);  // "_system" is not listed
+  REQUIRE(f.Create("acme").status.ok());
+  REQUIRE(f.Policy("acme", kPolicy).status.ok());
+  auto key = auth::GenerateKey("acme", auth::kWrite, "svc");
+  REQUIRE(key.ok());
+  KeyChange create{.tenant = "acme", .revoke = {}, .create = {key->grant}};
+  auto created = Call([&](SequenceDone d) { f.seq->UpdateKeys(create, d); });
+  REQUIRE(created.status.ok());
+  REQUIRE(f.seq->keys()->contains(key->grant.id));
+  CHECK(f.seq->keys()->at(key->grant.id).created_offset == created.offset);
+
+  // A write with the key is recorded with it.
+  auto w = Call([&](SequenceDone d) {
+    f.seq->Write(Insert("acme", "is_public", "Repository", "a"), d, key->grant.id);
+  });
+  REQUIRE(w.status.ok());
+  v1::LogPayload payload;
+  REQUIRE(f.store->Read(w.offset, {.max_entries = 1}, [&](v1::LogEntry&& e) {
+    return payload.ParseFromString(e.payload());
+  }).ok());
+  CHECK(payload.key_id() == key->grant.id);
+
+  // Revoked: a request admitted before is refused as of its own offset.
+  KeyChange revoke{.tenant = "acme", .revoke = {key->grant.id}, .create = {}};
+  REQUIRE(Call([&](SequenceDone d) { f.seq->UpdateKeys(revoke, d); }).status.ok());
+  auto late = Call([&](SequenceDone d) {
+    f.seq->Write(Insert("acme", "is_public", "Repository", "b"), d, key->grant.id);
+  });
+  CHECK(late.status.code() == absl::StatusCode::kUnauthenticated);
+  auto late_policy = Call([&](SequenceDone d) {
+    v1::SetPolicyRequest r;
+    r.set_tenant("acme");
+    r.set_source(kPolicy);
+    f.seq->SetPolicy(r, d, absl::InfiniteFuture(), {}, key->grant.id);
+  });
+  CHECK(late_policy.status.code() == absl::StatusCode::kUnauthenticated);
+  // Revoking again, or another tenant's key: NOT_FOUND, nothing written.
+  const uint64_t head = f.store->Head();
+  CHECK(Call([&](SequenceDone d) { f.seq->UpdateKeys(revoke, d); }).status.code() ==
+        absl::StatusCode::kNotFound);
+  CHECK(f.store->Head() == head);
+
+  // The registry survives a restart.
+  auto other = auth::GenerateKey("", auth::kReplicate, "host");
+  REQUIRE(other.ok());
+  KeyChange cluster{.tenant = "", .revoke = {}, .create = {other->grant}};
+  REQUIRE(Call([&](SequenceDone d) { f.seq->UpdateKeys(cluster, d); }).status.ok());
+  f.Open();
+  CHECK(f.seq->keys()->size() == 1);
+  CHECK(f.seq->keys()->contains(other->grant.id));
 }
 
 TEST_CASE("SetPolicy refuses when stored facts do not fit, unless forced",

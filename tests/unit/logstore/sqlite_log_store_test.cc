@@ -93,6 +93,37 @@ TEST_CASE("the tenant registry is stored with the entries", "[unit][logstore]") 
   CHECK((*tenants)[1].policy_filename == "f.polar");
 }
 
+TEST_CASE("the key registry is stored with the entries and survives reopen",
+          "[unit][logstore]") {
+  testing::TempDir dir;
+  const std::string path = dir.File("log.db");
+  auth::KeyGrant k1{.id = "0000000000000001", .sha256 = std::string(64, 'a'), .tenant = "acme",
+                    .scopes = auth::kRead | auth::kWrite, .name = "svc"};
+  auth::KeyGrant k2{.id = "0000000000000002", .sha256 = std::string(64, 'b'), .tenant = "",
+                    .scopes = auth::kOperator, .name = "op"};
+  {
+    auto store = SqliteLogStore::Open({.path = path});
+    REQUIRE(store.ok());
+    AppendRecord a = Rec(1, "_system", "x");
+    a.keys_created = {k1, k2};
+    AppendRecord b = Rec(2, "_system", "y");
+    b.keys_revoked = {k1.id};
+    REQUIRE((*store)->Append({a}).ok());
+    auto keys = (*store)->Keys();
+    REQUIRE(keys.ok());
+    REQUIRE(keys->size() == 2);
+    CHECK((*keys)[0].created_offset == 1);
+    REQUIRE((*store)->Append({b}).ok());
+  }
+  auto store = SqliteLogStore::Open({.path = path});
+  REQUIRE(store.ok());
+  auto keys = (*store)->Keys();
+  REQUIRE(keys.ok());
+  REQUIRE(keys->size() == 1);
+  k2.created_offset = 1;
+  CHECK((*keys)[0] == k2);
+}
+
 TEST_CASE("truncation: OUT_OF_RANGE below the oldest, survives reopen", "[unit][logstore]") {
   testing::TempDir dir;
   std::string path = dir.File("log.db");
