@@ -1,5 +1,7 @@
 #include "common/auth/access.h"
 
+#include <openssl/crypto.h>
+
 #include <mutex>
 
 #include "absl/container/flat_hash_map.h"
@@ -95,7 +97,8 @@ absl::Status CheckGrant(const KeyGrant& grant, const Rule& rule, absl::string_vi
 
 absl::StatusOr<Caller> Admit(const grpc::ServerContextBase& ctx,
                              const google::protobuf::Message& request, const KeyLookup& lookup,
-                             const AccessOptions& options, bool unknown_ok) {
+                             const AccessOptions& options, bool unknown_ok,
+                             uint64_t keys_version) {
   if (absl::Status parsed = server::CheckParsed(request); !parsed.ok()) return parsed;
   if (options.disabled) {
     static std::once_flag warned;
@@ -114,13 +117,29 @@ absl::StatusOr<Caller> Admit(const grpc::ServerContextBase& ctx,
   if (!text.ok()) return text.status();
   absl::StatusOr<std::string> id = ParseKeyId(*text);
   if (!id.ok()) return id.status();
-  absl::StatusOr<std::optional<KeyGrant>> grant = lookup(*id);
-  if (!grant.ok()) return grant.status();
-  if (!grant->has_value() && unknown_ok) return Caller{.key_id = *id, .unknown = true};
-  if (!grant->has_value() || !Matches(**grant, *text)) {
-    return absl::UnauthenticatedError(absl::StrCat("unknown or revoked API key ", *id));
+  // The last key this thread verified, and against which key state.
+  struct Verified {
+    uint64_t version = 0;
+    std::string text;
+    KeyGrant grant;
+  };
+  thread_local Verified last;
+  const bool remembered = keys_version != 0 && last.version == keys_version &&
+                          last.text.size() == text->size() &&
+                          CRYPTO_memcmp(last.text.data(), text->data(), text->size()) == 0;
+  if (!remembered) {
+    absl::StatusOr<std::optional<KeyGrant>> grant = lookup(*id);
+    if (!grant.ok()) return grant.status();
+    if (!grant->has_value() && unknown_ok) return Caller{.key_id = *id, .unknown = true};
+    if (!grant->has_value() || !Matches(**grant, *text)) {
+      return absl::UnauthenticatedError(absl::StrCat("unknown or revoked API key ", *id));
+    }
+    if (keys_version != 0) last = Verified{keys_version, *text, **grant};
+    absl::Status allowed = CheckGrant(**grant, *rule, TenantOf(request));
+    if (!allowed.ok()) return allowed;
+    return Caller{.key_id = *id};
   }
-  absl::Status allowed = CheckGrant(**grant, *rule, TenantOf(request));
+  absl::Status allowed = CheckGrant(last.grant, *rule, TenantOf(request));
   if (!allowed.ok()) return allowed;
   return Caller{.key_id = *id};
 }

@@ -24,6 +24,7 @@
 // Why not a gRPC server interceptor: in gRPC 1.51 a server interceptor can
 // observe a call but not end it, and the rule needs the parsed request.
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -72,9 +73,16 @@ struct Caller {
 // With `unknown_ok` a well-formed key the lookup does not know is let
 // through as Caller::unknown (a reader about to wait for a newer replica,
 // which may hold a key created just before).
+//
+// `keys_version` (non-zero) names the state of the key source (a reader:
+// the uid of its "_system" index): each thread then remembers the last key
+// it verified against that state and, when the same key text comes again
+// (compared in constant time), skips the hash and the lookup; the rule is
+// still checked. A different version verifies afresh.
 absl::StatusOr<Caller> Admit(const grpc::ServerContextBase& ctx,
                              const google::protobuf::Message& request, const KeyLookup& lookup,
-                             const AccessOptions& options, bool unknown_ok = false);
+                             const AccessOptions& options, bool unknown_ok = false,
+                             uint64_t keys_version = 0);
 
 // A service's keys and options, for Admit. Thread-safe if `lookup` is.
 class Guard {

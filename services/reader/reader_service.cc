@@ -49,18 +49,24 @@ absl::Status TenantNotFound(const std::string& tenant) {
 
 }  // namespace
 
-auth::KeyLookup ReaderService::KeysIn(const ReplicaView& view) const {
-  return [this, &view](const std::string& id) -> absl::StatusOr<std::optional<auth::KeyGrant>> {
-    const TenantView* keys = view.Find(auth::kSystemTenant);
-    if (keys == nullptr || keys->snapshot == nullptr || keys->snapshot->facts == nullptr) {
-      return absl::UnavailableError(
-          "this host holds no API keys yet (its replica has not reached the log's \"_system\" "
-          "tenant)");
-    }
-    absl::StatusOr<absl::Duration> fresh = gate_->Check(view, *keys);
-    if (!fresh.ok()) return fresh.status();
-    return auth::FindKey(*keys->snapshot->facts, id);
-  };
+template <typename Req>
+absl::StatusOr<auth::Caller> ReaderService::AdmitIn(const grpc::ServerContextBase& ctx,
+                                                    const Req& req, const ReplicaView& view,
+                                                    bool unknown_ok) const {
+  if (options_.access.disabled) return auth::Admit(ctx, req, nullptr, options_.access);
+  // The keys are data like any tenant's: present and fresh, or no answer.
+  const TenantView* keys = view.Find(auth::kSystemTenant);
+  if (keys == nullptr || keys->snapshot == nullptr || keys->snapshot->facts == nullptr) {
+    return absl::UnavailableError(
+        "this host holds no API keys yet (its replica has not reached the log's \"_system\" "
+        "tenant)");
+  }
+  absl::StatusOr<absl::Duration> fresh = gate_->Check(view, *keys);
+  if (!fresh.ok()) return fresh.status();
+  const eval::FactIndex& facts = *keys->snapshot->facts;
+  return auth::Admit(
+      ctx, req, [&facts](const std::string& id) { return auth::FindKey(facts, id); },
+      options_.access, unknown_ok, facts.uid());
 }
 
 template <typename Req, typename Resp>
@@ -86,8 +92,7 @@ grpc::ServerUnaryReactor* ReaderService::Handle(grpc::CallbackServerContext* ctx
   absl::StatusOr<RequestPlan> plan = parsed.ok() ? Validate(*req) : parsed;
   if (plan.ok()) {
     const bool waits = plan->at_least.has_value() || plan->fully_consistent;
-    absl::StatusOr<auth::Caller> caller =
-        auth::Admit(*ctx, *req, KeysIn(*view), options_.access, /*unknown_ok=*/waits);
+    absl::StatusOr<auth::Caller> caller = AdmitIn(*ctx, *req, *view, /*unknown_ok=*/waits);
     if (!caller.ok()) plan = caller.status();
   }
   if (!plan.ok()) {
@@ -187,9 +192,7 @@ template <typename Req, typename Resp>
 void ReaderService::Run(const std::shared_ptr<Call<Req, Resp>>& call,
                         const ReplicaView& view) {
   // DESIGN.md 9.7: the key as of the view the answer comes from.
-  if (absl::StatusOr<auth::Caller> c =
-          auth::Admit(*call->ctx, *call->req, KeysIn(view), options_.access);
-      !c.ok()) {
+  if (absl::StatusOr<auth::Caller> c = AdmitIn(*call->ctx, *call->req, view); !c.ok()) {
     call->Finish(c.status());
     return;
   }

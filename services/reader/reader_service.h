@@ -82,9 +82,11 @@ class ReaderService final : public v1::ReaderService::CallbackService {
  private:
   template <typename Req, typename Resp>
   struct Call;
-  // The keys of `view`: its "_system" tenant, refused (UNAVAILABLE) when
-  // missing or stale, like any tenant's data.
-  auth::KeyLookup KeysIn(const ReplicaView& view) const;
+  // auth::Admit against the keys of `view`: its "_system" tenant, refused
+  // (UNAVAILABLE) when missing or stale, like any tenant's data.
+  template <typename Req>
+  absl::StatusOr<auth::Caller> AdmitIn(const grpc::ServerContextBase& ctx, const Req& req,
+                                       const ReplicaView& view, bool unknown_ok = false) const;
 
   template <typename Req, typename Resp>
   grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* ctx,
