@@ -11,7 +11,31 @@ ABSL_FLAG(std::string, log_key_file, "",
           "File holding the API key (replicate or operator scope) sent to arbiter-log; "
           "empty: none (for a log run with --insecure_no_auth)");
 
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of this server: with --tls_key the port speaks TLS only "
+          "(re-read when the file changes); also the client certificate towards the log");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: clients must present a certificate it signed (mTLS)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle to trust for arbiter-log (then TLS to the log; empty: plaintext)");
+
 namespace arbiter::auth {
+
+void ApplyServerTlsFlags(server::ServerOptions* options) {
+  options->tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  options->tls_key = absl::GetFlag(FLAGS_tls_key);
+  options->tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+}
+
+ClientTls LogTlsFromFlags() {
+  ClientTls tls{.ca = absl::GetFlag(FLAGS_tls_ca)};
+  if (!tls.ca.empty()) {
+    tls.cert = absl::GetFlag(FLAGS_tls_cert);
+    tls.key = absl::GetFlag(FLAGS_tls_key);
+  }
+  return tls;
+}
 
 AccessOptions AccessOptionsFromFlags() {
   return AccessOptions{.disabled = absl::GetFlag(FLAGS_insecure_no_auth)};

@@ -11,15 +11,30 @@
 //
 //   --log_key_file=PATH  the API key (replicate or operator scope) sent to
 //                        arbiter-log
+//
+// and TLS (docs/SECURITY.md): --tls_cert, --tls_key (this server's
+// certificate chain and key, PEM; also presented as the client certificate
+// to the log), --tls_client_ca (require client certificates signed by it),
+// --tls_ca (trust this CA for the log; without it the log is plaintext).
 
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/auth/access.h"
+#include "common/auth/client.h"
+#include "common/server/server_runner.h"
 
 namespace arbiter::auth {
 
 AccessOptions AccessOptionsFromFlags();
+
+// --tls_cert, --tls_key, --tls_client_ca into `options` (checked by
+// ServerOptions::Validate).
+void ApplyServerTlsFlags(server::ServerOptions* options);
+
+// How to reach the log: --tls_ca, with --tls_cert / --tls_key as the client
+// certificate.
+ClientTls LogTlsFromFlags();
 
 // The key in --log_key_file; "" when the flag is empty. The file's errors
 // (auth::ReadKeyFile) name --log_key_file.

@@ -3,9 +3,13 @@
 #include <utility>
 #include <vector>
 
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/support/client_interceptor.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/server/server_runner.h"
 
 namespace arbiter::auth {
 namespace {
@@ -40,6 +44,17 @@ class KeyInterceptorFactory final
 };
 
 }  // namespace
+
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const ClientTls& tls) {
+  if (tls.ca.empty()) return grpc::InsecureChannelCredentials();
+  auto files = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.key, tls.cert, tls.ca, server::kTlsReloadIntervalSeconds);
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(files);
+  options.watch_root_certs();
+  if (!tls.cert.empty()) options.watch_identity_key_cert_pairs();
+  return grpc::experimental::TlsCredentials(options);
+}
 
 std::shared_ptr<grpc::Channel> CreateKeyedChannel(
     const std::string& target, const std::string& key,

@@ -13,6 +13,16 @@
 
 namespace arbiter::auth {
 
+// A client's TLS (docs/SECURITY.md): no `ca`, plaintext; else TLS trusting
+// the CA in that PEM file, presenting `cert` / `key` when given (mTLS). The
+// files are re-read every server::kTlsReloadIntervalSeconds.
+struct ClientTls {
+  std::string ca;
+  std::string cert;
+  std::string key;
+};
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const ClientTls& tls);
+
 // A channel to `target`; with a non-empty `key` every call on it sends it.
 std::shared_ptr<grpc::Channel> CreateKeyedChannel(
     const std::string& target, const std::string& key,

@@ -1,6 +1,7 @@
 #include "common/server/server_runner.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -10,6 +11,9 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
 #include "absl/strings/numbers.h"
 #include "common/base/file_util.h"
@@ -43,6 +47,18 @@ absl::Status ServerOptions::Validate() const {
   if (drain_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--drain_grace: must not be negative");
   }
+  if (tls_cert.empty() != tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key: give both or neither");
+  }
+  if (!tls_client_ca.empty() && tls_cert.empty()) {
+    return absl::InvalidArgumentError("--tls_client_ca: needs --tls_cert and --tls_key");
+  }
+  for (const std::string* f : {&tls_cert, &tls_key, &tls_client_ca}) {
+    if (!f->empty() && ::access(f->c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("TLS file ", *f, " cannot be read: ", std::strerror(errno)));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -70,8 +86,21 @@ absl::Status ServerRunner::Start() {
   // gRPC sets SO_REUSEPORT by default, which would let a second process bind
   // the same port and silently share its traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(),
-                           &port_);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options_.tls_cert.empty()) {
+    auto files = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        options_.tls_key, options_.tls_cert, options_.tls_client_ca, kTlsReloadIntervalSeconds);
+    grpc::experimental::TlsServerCredentialsOptions tls(files);
+    tls.watch_identity_key_cert_pairs();
+    if (options_.tls_client_ca.empty()) {
+      tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    } else {
+      tls.watch_root_certs();
+      tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    }
+    credentials = grpc::experimental::TlsServerCredentials(tls);
+  }
+  builder.AddListeningPort(options_.listen, credentials, &port_);
   for (grpc::Service* service : services_) builder.RegisterService(service);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
@@ -90,7 +119,10 @@ absl::Status ServerRunner::Start() {
       return s;
     }
   }
-  LOG(INFO) << "listening on " << options_.listen << " (port " << port_ << ")";
+  LOG(INFO) << "listening on " << options_.listen << " (port " << port_ << ")"
+            << (options_.tls_cert.empty()             ? ", plaintext"
+                : options_.tls_client_ca.empty()      ? ", TLS"
+                                                      : ", TLS with client certificates");
   return absl::OkStatus();
 }
 

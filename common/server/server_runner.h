@@ -43,10 +43,20 @@ struct ServerOptions {
   // Health right after Start(): a fail-closed server (the reader) starts
   // NOT_SERVING and says SERVING only once it has proved it may.
   bool initially_serving = true;
+  // TLS (docs/SECURITY.md): with a certificate chain and its key (PEM files)
+  // the port speaks TLS only; with client_ca as well, every client must
+  // present a certificate that CA signed (mTLS). The files are re-read every
+  // kTlsReloadInterval: a renewed certificate is served without a restart.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
 
   // INVALID_ARGUMENT naming the bad field.
   absl::Status Validate() const;
 };
+
+// How often TLS files are checked for changes (servers and clients).
+inline constexpr unsigned kTlsReloadIntervalSeconds = 2;
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts
 // later, so that WaitForTerminationSignal() can take them synchronously. Call

@@ -56,6 +56,15 @@ absl::StatusOr<ClientOptions> ResolveOptions(
     if (!key.ok()) return key.status();
     o.key = *key;
   }
+  o.tls.ca = FromFlagOrEnv(args, "tls_ca", getenv, "ARBITER_TLS_CA", "");
+  o.tls.cert = args.Get("tls_cert");
+  o.tls.key = args.Get("tls_key");
+  if (o.tls.cert.empty() != o.tls.key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key: give both or neither");
+  }
+  if (!o.tls.cert.empty() && o.tls.ca.empty()) {
+    return absl::InvalidArgumentError("--tls_cert: needs --tls_ca (or $ARBITER_TLS_CA)");
+  }
   if (!o.key.empty() && !auth::ParseKeyId(o.key).ok()) {
     return absl::InvalidArgumentError(
         "--key / $ARBITER_KEY: not an API key (arb_<16 hex digits>_<64 hex digits>)");
@@ -64,7 +73,7 @@ absl::StatusOr<ClientOptions> ResolveOptions(
 }
 
 std::shared_ptr<grpc::Channel> Context::Channel(const std::string& address) {
-  return auth::CreateKeyedChannel(address, options_.key);
+  return auth::CreateKeyedChannel(address, options_.key, auth::ChannelCredentials(options_.tls));
 }
 
 v1::LogService::Stub& Context::log() {

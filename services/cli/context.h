@@ -22,6 +22,7 @@
 #include "arbiter/v1/log.grpc.pb.h"
 #include "arbiter/v1/reader.grpc.pb.h"
 #include "arbiter/v1/writer_admin.grpc.pb.h"
+#include "common/auth/client.h"
 #include "services/cli/command_line.h"
 
 namespace arbiter::cli {
@@ -47,6 +48,9 @@ struct ClientOptions {
   bool json = false;
   // The API key sent with every call ("" for none).
   std::string key;
+  // TLS: --tls_ca (else $ARBITER_TLS_CA; none: plaintext), --tls_cert and
+  // --tls_key (a client certificate, for mTLS).
+  auth::ClientTls tls;
 };
 
 // Reads --tenant/$ARBITER_TENANT, --log/$ARBITER_LOG_ADDRESS,

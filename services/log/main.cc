@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
       .port_file = absl::GetFlag(FLAGS_port_file),
       .drain_grace = absl::GetFlag(FLAGS_drain_grace),
   };
+  arbiter::auth::ApplyServerTlsFlags(&server_options);
   arbiter::log::LogOptions log_options{
       .data_dir = absl::GetFlag(FLAGS_data_dir),
       .snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every_entries),

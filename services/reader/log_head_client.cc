@@ -8,7 +8,8 @@ namespace arbiter::reader {
 v1::LogService::Stub* LogHeadClient::stub() {
   absl::MutexLock l(&mu_);
   if (stub_ == nullptr) {
-    stub_ = v1::LogService::NewStub(auth::CreateKeyedChannel(address_, key_));
+    stub_ = v1::LogService::NewStub(
+        auth::CreateKeyedChannel(address_, key_, auth::ChannelCredentials(tls_)));
   }
   return stub_.get();
 }

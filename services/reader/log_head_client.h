@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "arbiter/v1/log.grpc.pb.h"
+#include "common/auth/client.h"
 
 namespace arbiter::reader {
 
@@ -27,9 +28,9 @@ class LogHeadClient {
  public:
   using Callback = std::function<void(absl::StatusOr<v1::GetHeadResponse>)>;
 
-  // `key`: the API key sent to the log ('' for none).
-  LogHeadClient(std::string address, std::string key)
-      : address_(std::move(address)), key_(std::move(key)) {}
+  // `key`: the API key sent to the log ('' for none); `tls`: how to reach it.
+  LogHeadClient(std::string address, std::string key, auth::ClientTls tls = {})
+      : address_(std::move(address)), key_(std::move(key)), tls_(std::move(tls)) {}
 
   // Calls `done` exactly once, on a gRPC thread (or inline when the call
   // cannot be started). UNAVAILABLE (naming the log) when the log cannot be
@@ -41,6 +42,7 @@ class LogHeadClient {
 
   const std::string address_;
   const std::string key_;
+  const auth::ClientTls tls_;
   absl::Mutex mu_;
   std::unique_ptr<v1::LogService::Stub> stub_ ABSL_GUARDED_BY(mu_);
 };

@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
       // poll proves the replica fresh.
       .initially_serving = false,
   };
+  arbiter::auth::ApplyServerTlsFlags(&server_options);
   absl::StatusOr<arbiter::eval::EngineOptions> engine_options =
       arbiter::eval::EngineOptionsFromFlags();
   absl::Status valid = engine_options.status();
@@ -138,7 +139,7 @@ int main(int argc, char** argv) {
     std::cerr << "arbiter-reader: " << log_key.status().message() << "\n";
     return 2;
   }
-  LogHeadClient log(options.log_address, *log_key);
+  LogHeadClient log(options.log_address, *log_key, arbiter::auth::LogTlsFromFlags());
   arbiter::server::ServerRunner runner(server_options);
   ReaderService* service_ptr = nullptr;
   std::unique_ptr<Registrar> registrar;  // created once the port is known

@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
       .port_file = absl::GetFlag(FLAGS_port_file),
       .drain_grace = absl::GetFlag(FLAGS_drain_grace),
   };
+  arbiter::auth::ApplyServerTlsFlags(&server_options);
   arbiter::writer::WriterOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.log_address = absl::GetFlag(FLAGS_log_address);
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.log_key = *log_key;
+  options.log_tls = arbiter::auth::LogTlsFromFlags();
   options.live_enter = absl::GetFlag(FLAGS_live_enter);
   options.live_exit = absl::GetFlag(FLAGS_live_exit);
   options.max_batch_entries = absl::GetFlag(FLAGS_max_batch_entries);

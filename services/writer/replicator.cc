@@ -105,7 +105,7 @@ Replicator::Replicator(const WriterOptions& options, const storage::BootClock* c
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options.reconnect_max)));
   channel_ = auth::CreateKeyedChannel(options.log_address, options.log_key,
-                                      grpc::InsecureChannelCredentials(), args);
+                                      auth::ChannelCredentials(options.log_tls), args);
   log_ = v1::LogService::NewStub(channel_);
   if (absl::Status s = signal_.Open(dir_.ChangeSignalPath()); !s.ok()) {
     LOG(WARNING) << "readers will not be signalled (they poll): " << s;

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/auth/client.h"
 #include "services/writer/index_maintainer.h"
 
 namespace arbiter::writer {
@@ -17,6 +18,8 @@ struct WriterOptions {
   std::string log_address = "127.0.0.1:50051";
   // The API key sent to the log (replicate or operator scope); "" for none.
   std::string log_key;
+  // TLS towards the log (no CA: plaintext).
+  auth::ClientTls log_tls;
   // LIVE is entered when the replica was fresh within `live_enter` and left
   // when it has not been fresh for `live_exit` (hysteresis, DESIGN.md §8.5:
   // one bulk import does not flap every host). Readers apply their own
