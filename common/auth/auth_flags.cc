@@ -17,6 +17,10 @@ ABSL_FLAG(std::string, tls_cert, "",
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA bundle: clients must present a certificate it signed (mTLS)");
+ABSL_FLAG(std::string, health_listen, "",
+          "HOST:PORT of a second, plaintext port serving only grpc.health.v1 (for probes that "
+          "speak plaintext, when the main port is TLS); empty: none");
+ABSL_FLAG(std::string, health_port_file, "", "where the --health_listen port is written");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA bundle to trust for arbiter-log (then TLS to the log; empty: plaintext)");
 
@@ -26,6 +30,8 @@ void ApplyServerTlsFlags(server::ServerOptions* options) {
   options->tls_cert = absl::GetFlag(FLAGS_tls_cert);
   options->tls_key = absl::GetFlag(FLAGS_tls_key);
   options->tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  options->health_listen = absl::GetFlag(FLAGS_health_listen);
+  options->health_port_file = absl::GetFlag(FLAGS_health_port_file);
 }
 
 ClientTls LogTlsFromFlags() {

@@ -15,7 +15,8 @@
 // and TLS (docs/SECURITY.md): --tls_cert, --tls_key (this server's
 // certificate chain and key, PEM; also presented as the client certificate
 // to the log), --tls_client_ca (require client certificates signed by it),
-// --tls_ca (trust this CA for the log; without it the log is plaintext).
+// --tls_ca (trust this CA for the log; without it the log is plaintext),
+// --health_listen / --health_port_file (a plaintext health-only port).
 
 #include <string>
 
@@ -28,8 +29,8 @@ namespace arbiter::auth {
 
 AccessOptions AccessOptionsFromFlags();
 
-// --tls_cert, --tls_key, --tls_client_ca into `options` (checked by
-// ServerOptions::Validate).
+// --tls_cert, --tls_key, --tls_client_ca, --health_listen,
+// --health_port_file into `options` (checked by ServerOptions::Validate).
 void ApplyServerTlsFlags(server::ServerOptions* options);
 
 // How to reach the log: --tls_ca, with --tls_cert / --tls_key as the client

@@ -47,6 +47,17 @@ absl::Status ServerOptions::Validate() const {
   if (drain_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--drain_grace: must not be negative");
   }
+  if (!health_listen.empty()) {
+    const size_t c = health_listen.rfind(':');
+    int hp = 0;
+    if (c == std::string::npos || c == 0 ||
+        !absl::SimpleAtoi(absl::string_view(health_listen).substr(c + 1), &hp) || hp < 0 ||
+        hp > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--health_listen: expected HOST:PORT with a port in 0..65535, got \"", health_listen,
+          "\""));
+    }
+  }
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key: give both or neither");
   }
@@ -109,6 +120,33 @@ absl::Status ServerRunner::Start() {
         absl::StrCat("cannot listen on ", options_.listen,
                      " (address in use or not local?)"));
   }
+  if (!options_.health_listen.empty()) {
+    grpc::ServerBuilder health;
+    health.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    health.AddListeningPort(options_.health_listen, grpc::InsecureServerCredentials(),
+                            &health_port_);
+    health_server_ = health.BuildAndStart();
+    if (health_server_ == nullptr || health_port_ == 0) {
+      health_server_.reset();
+      server_->Shutdown();
+      server_.reset();
+      return absl::UnavailableError(absl::StrCat("cannot listen on --health_listen ",
+                                                 options_.health_listen));
+    }
+    LOG(INFO) << "health only, plaintext, on " << options_.health_listen << " (port "
+              << health_port_ << ")";
+    if (!options_.health_port_file.empty()) {
+      absl::Status s =
+          WriteFileAtomically(options_.health_port_file, absl::StrCat(health_port_, "\n"));
+      if (!s.ok()) {
+        health_server_->Shutdown();
+        health_server_.reset();
+        server_->Shutdown();
+        server_.reset();
+        return s;
+      }
+    }
+  }
   SetServing(options_.initially_serving);
   if (!options_.port_file.empty()) {
     absl::Status s = WriteFileAtomically(options_.port_file,
@@ -127,12 +165,14 @@ absl::Status ServerRunner::Start() {
 }
 
 void ServerRunner::SetServing(bool serving) {
-  if (server_ == nullptr) return;
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health == nullptr) return;
-  health->SetServingStatus("", serving);
-  for (const std::string& name : service_names_) {
-    health->SetServingStatus(name, serving);
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr) continue;
+    grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+    if (health == nullptr) continue;
+    health->SetServingStatus("", serving);
+    for (const std::string& name : service_names_) {
+      health->SetServingStatus(name, serving);
+    }
   }
 }
 
@@ -164,6 +204,10 @@ void ServerRunner::Drain() {
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(options_.shutdown_deadline));
   server_->Wait();
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(std::chrono::system_clock::now());
+    health_server_->Wait();
+  }
   LOG(INFO) << "server stopped";
 }
 
@@ -173,6 +217,10 @@ void ServerRunner::Stop() {
   SetServing(false);
   server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(std::chrono::system_clock::now());
+    health_server_->Wait();
+  }
 }
 
 }  // namespace arbiter::server

@@ -50,6 +50,12 @@ struct ServerOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  // If non-empty, HOST:PORT of a second, plaintext port that serves only
+  // grpc.health.v1 (the same status as the main port): for platform probes
+  // that speak plaintext only (Kubernetes' grpc: probes) when the main port
+  // is TLS. Port 0 picks one, written to health_port_file if given.
+  std::string health_listen;
+  std::string health_port_file;
 
   // INVALID_ARGUMENT naming the bad field.
   absl::Status Validate() const;
@@ -85,6 +91,8 @@ class ServerRunner {
 
   // The port the server listens on. REQUIRES: Start() returned OK.
   int port() const { return port_; }
+  // The health-only port (0 without health_listen).
+  int health_port() const { return health_port_; }
 
   // Sets the overall health status and that of every registered service.
   void SetServing(bool serving);
@@ -112,7 +120,9 @@ class ServerRunner {
   std::vector<grpc::Service*> services_;
   std::vector<std::string> service_names_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;  // health_listen's, if any
   int port_ = 0;
+  int health_port_ = 0;
   bool stopped_ = false;
   std::atomic<bool> stop_requested_{false};
 };

@@ -20,6 +20,7 @@
 #include "arbiter/v1/writer_admin.grpc.pb.h"
 #include "common/auth/client.h"
 #include "tests/testing/cluster.h"
+#include "tests/testing/grpc_probe.h"
 #include "tests/testing/keys.h"
 #include "tests/testing/process.h"
 
@@ -170,6 +171,27 @@ TEST_CASE("a whole cluster over mTLS: writer and reader follow the log, answers 
   INFO(s.error_message());
   CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   CHECK_THAT(s.error_message(), Catch::Contains("no policy"));
+}
+
+TEST_CASE("a TLS server's plaintext health-only port answers probes and nothing else",
+          "[integration][tls]") {
+  TempDir certs;
+  const Pki pki = MakePki(certs, "p");
+  const std::string health_port_file = certs.File("health.port");
+  auto c = Cluster::Start({.start_writer = false,
+                           .log_flags = {"--tls_cert=" + pki.cert, "--tls_key=" + pki.key,
+                                         "--health_listen=127.0.0.1:0",
+                                         "--health_port_file=" + health_port_file}});
+  REQUIRE(c.ok());
+  auto port = WaitForPortFile(health_port_file, absl::Seconds(10), (*c)->log_process());
+  REQUIRE(port.ok());
+  auto plain = LocalChannel(*port, "");
+  CHECK(CheckHealth(plain.get()) == Health::kServing);
+  CHECK(CheckHealth(plain.get(), "arbiter.v1.LogService") == Health::kServing);
+  // Only health: the log's RPCs are not there.
+  CHECK(Head(*Log(*port, {})).error_code() == grpc::StatusCode::UNIMPLEMENTED);
+  // The main port stays TLS only.
+  CHECK(CheckHealth(LocalChannel((*c)->log_port(), "").get()) == Health::kUnreachable);
 }
 
 TEST_CASE("a TLS flag without its pair, or a file that cannot be read, exits 2 naming it",
