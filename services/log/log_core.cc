@@ -166,18 +166,24 @@ SequenceResult SequenceAndWait(absl::FunctionRef<void(SequenceDone)> submit) {
 }  // namespace
 
 absl::Status LogCore::Bootstrap() {
-  if (!sequencer_->HasTenant(auth::kSystemTenant)) {
+  std::optional<uint64_t> system = sequencer_->CreatedOffset(auth::kSystemTenant);
+  if (!system.has_value()) {
     SequenceResult r =
         SequenceAndWait([&](SequenceDone done) { sequencer_->CreateSystemTenant(std::move(done)); });
     if (!r.status.ok()) return r.status;
     LOG(INFO) << "created the reserved tenant \"" << auth::kSystemTenant
               << "\" (API keys on hosts) at offset " << r.offset;
+    system = r.offset;
   }
   const std::string& path = options_.bootstrap_key_file;
-  if (!sequencer_->keys()->empty()) {
+  // DESIGN.md 9.7: only on the first start, so that a restart
+  // never revives a revoked bootstrap key: the bootstrap key is the entry
+  // right after "_system"'s creation; once anything follows that creation,
+  // the file is not honoured again (even with every key revoked since).
+  if (!sequencer_->keys()->empty() || *system != store_->Head()) {
     if (!path.empty()) {
       LOG(INFO) << "--bootstrap_key_file " << path
-                << " ignored: keys exist (it is honoured only while none does)";
+                << " ignored: it is honoured only on the log's first start";
     }
     return absl::OkStatus();
   }

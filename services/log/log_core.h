@@ -67,11 +67,11 @@ struct LogOptions {
   int64_t max_pending_policies = 16;
   absl::Duration policy_test_timeout = absl::Seconds(10);
   eval::EngineOptions engine;
-  // The operator key created on the first start (while no key exists):
-  // read from this file, or generated and written there (mode 0600).
-  // Honoured only while no key exists: a restart never revives a revoked
-  // bootstrap key. Empty: none (then no call can authenticate until keys
-  // exist, e.g. with --insecure_no_auth).
+  // The operator key created on the start that creates "_system" (the
+  // log's first): read from this file, or generated and written there (mode
+  // 0600). Never honoured again: a restart never revives a revoked bootstrap
+  // key. Empty: none (then no call can authenticate, except with
+  // --insecure_no_auth).
   std::string bootstrap_key_file;
 
   // INVALID_ARGUMENT naming the flag (--snapshot_interval, ...).

@@ -75,8 +75,8 @@ ABSL_FLAG(absl::Duration, policy_test_timeout, absl::Seconds(10),
           "longest a SetPolicy's tests and stored-fact check may take (also "
           "bounded by the call's deadline); past it DEADLINE_EXCEEDED");
 ABSL_FLAG(std::string, bootstrap_key_file, "",
-          "On the first start (while no API key exists): the operator key, read from this "
-          "file, or generated and written there with mode 0600. Ignored once keys exist");
+          "On the log's first start: the operator key, read from this file, or generated "
+          "and written there with mode 0600. Ignored on later starts");
 ABSL_FLAG(std::string, crash_at, "", "(testing) _exit(3) at this named point");
 
 int main(int argc, char** argv) {

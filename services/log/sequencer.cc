@@ -597,9 +597,11 @@ v1::ListTenantsResponse Sequencer::ListTenants() {
   return out;
 }
 
-bool Sequencer::HasTenant(const std::string& tenant) {
+std::optional<uint64_t> Sequencer::CreatedOffset(const std::string& tenant) {
   absl::MutexLock l(&published_mu_);
-  return published_.contains(tenant);
+  auto it = published_.find(tenant);
+  if (it == published_.end()) return std::nullopt;
+  return it->second.created_offset;
 }
 
 std::shared_ptr<const KeyMap> Sequencer::keys() {

@@ -32,6 +32,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <variant>
@@ -153,7 +154,12 @@ class Sequencer {
       ABSL_LOCKS_EXCLUDED(published_mu_);
   // Every tenant but the reserved "_system".
   v1::ListTenantsResponse ListTenants() ABSL_LOCKS_EXCLUDED(published_mu_);
-  bool HasTenant(const std::string& tenant) ABSL_LOCKS_EXCLUDED(published_mu_);
+  bool HasTenant(const std::string& tenant) ABSL_LOCKS_EXCLUDED(published_mu_) {
+    return CreatedOffset(tenant).has_value();
+  }
+  // The offset of the tenant's CreateTenant entry; nullopt for none.
+  std::optional<uint64_t> CreatedOffset(const std::string& tenant)
+      ABSL_LOCKS_EXCLUDED(published_mu_);
   // The live keys as of the durable head.
   std::shared_ptr<const KeyMap> keys() ABSL_LOCKS_EXCLUDED(published_mu_);
 

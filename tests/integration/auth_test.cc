@@ -493,6 +493,18 @@ TEST_CASE("the bootstrap key file is honoured only while no key exists",
   v1::GetHeadResponse head;
   grpc::Status s = (*c)->log().GetHead(Ctx(&head_ctx), v1::GetHeadRequest(), &head);
   CHECK(s.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+
+  // Nor once every key is revoked (the last one revokes itself).
+  v1::RevokeKeyRequest last;
+  last.set_key_id(op.info().key_id());
+  grpc::ClientContext last_ctx;
+  REQUIRE(log->RevokeKey(Ctx(&last_ctx), last, &revoked).ok());
+  REQUIRE((*c)->StopLog().ok());
+  REQUIRE((*c)->StartLog().ok());
+  grpc::ClientContext again_ctx;
+  s = (*c)->log().GetHead(Ctx(&again_ctx), v1::GetHeadRequest(), &head);
+  CHECK(s.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK_THAT((*c)->log_process()->LogTail(), Catch::Contains("--bootstrap_key_file"));
 }
 
 TEST_CASE("with insecure_no_auth calls need no key", "[integration][auth]") {
