@@ -303,16 +303,7 @@ grpc::ServerUnaryReactor* LogService::RotateKey(grpc::CallbackServerContext* ctx
   std::shared_ptr<const KeyMap> keys = core_->sequencer()->keys();
   auto it = keys->find(req->key_id());
   if (it == keys->end() || it->second.tenant != req->tenant()) {
-    // The sequencer's own check, and message, for a key that is not there.
-    auto* reactor = ctx->DefaultReactor();
-    core_->sequencer()->UpdateKeys(
-        KeyChange{.tenant = req->tenant(), .revoke = {req->key_id()}, .create = {}},
-        [reactor](SequenceResult r) {
-          reactor->Finish(ToGrpcStatus(r.status.ok() ? absl::InternalError("rotated nothing")
-                                                     : r.status));
-        },
-        caller->key_id);
-    return reactor;
+    return server::FinishNow(ctx, KeyNotFound(req->tenant(), req->key_id()));
   }
   absl::StatusOr<auth::NewKey> key =
       auth::GenerateKey(it->second.tenant, it->second.scopes, it->second.name);

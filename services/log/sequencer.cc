@@ -518,6 +518,12 @@ void Sequencer::Sequence(Pending& p) {
   slots_.back().result.inert_facts = std::move(bad.first);
 }
 
+absl::Status KeyNotFound(const std::string& tenant, const std::string& id) {
+  return absl::NotFoundError(
+      tenant.empty() ? absl::StrCat("no live cluster key ", id)
+                     : absl::StrCat("no live key ", id, " of tenant \"", tenant, "\""));
+}
+
 void Sequencer::SequenceKeys(Pending& p, KeyChange& change) {
   auto fail = [&](absl::Status s) {
     slots_.push_back({.done = std::move(p.done), .result = {.status = std::move(s)}});
@@ -531,10 +537,7 @@ void Sequencer::SequenceKeys(Pending& p, KeyChange& change) {
   for (const std::string& id : change.revoke) {
     auto it = working_keys_.find(id);
     if (it == working_keys_.end() || it->second.tenant != change.tenant) {
-      return fail(absl::NotFoundError(
-          change.tenant.empty()
-              ? absl::StrCat("no live cluster key ", id)
-              : absl::StrCat("no live key ", id, " of tenant \"", change.tenant, "\"")));
+      return fail(KeyNotFound(change.tenant, id));
     }
   }
   for (const auth::KeyGrant& g : change.create) {

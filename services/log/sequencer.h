@@ -72,6 +72,8 @@ struct KeyChange {
 };
 // Live keys by id, as of some offset.
 using KeyMap = std::map<std::string, auth::KeyGrant>;
+// NOT_FOUND for a key id that is not a live key of `tenant` ("": the cluster).
+absl::Status KeyNotFound(const std::string& tenant, const std::string& id);
 
 // The stored facts of a tenant that do not fit a program.
 struct NonFittingFacts {

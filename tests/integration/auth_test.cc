@@ -343,7 +343,9 @@ TEST_CASE("tenant A's keys get nothing of tenant B, nor learn whether a tenant e
 
   // The same keys do what their scopes allow on their own tenant (so the
   // refusals above are about the tenant, not a key that never works).
-  Client read(*c, NewKey(*c, "a", {"read"}).key());
+  v1::CreateKeyResponse read_key = NewKey(*c, "a", {"read"});
+  const std::string read_key_id = read_key.info().key_id();
+  Client read(*c, read_key.key());
   bool allowed = false;
   REQUIRE(Authorize(*read.reader, "a", /*fully_consistent=*/true, &allowed).ok());
   CHECK(allowed);
@@ -364,6 +366,24 @@ TEST_CASE("tenant A's keys get nothing of tenant B, nor learn whether a tenant e
   grpc::Status s = admin.log->CreateKey(Ctx(&ctx), escalate, &ignored);
   CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK_THAT(s.error_message(), Catch::Contains("may hold only read,write,admin"));
+
+  // Rotating a key that is not the tenant's is NOT_FOUND and writes nothing.
+  auto head = [&] {
+    v1::GetHeadResponse h;
+    grpc::ClientContext h_ctx;
+    REQUIRE(c->log().GetHead(Ctx(&h_ctx), v1::GetHeadRequest(), &h).ok());
+    return h.head_offset();
+  };
+  const uint64_t before = head();
+  v1::RotateKeyRequest rotate;
+  rotate.set_tenant("b");
+  rotate.set_key_id(read_key_id);
+  v1::RotateKeyResponse rotated;
+  grpc::ClientContext rotate_ctx;
+  s = c->log().RotateKey(Ctx(&rotate_ctx), rotate, &rotated);
+  CHECK(s.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(s.error_message() == absl::StrCat("no live key ", read_key_id, " of tenant \"b\""));
+  CHECK(head() == before);
 }
 
 TEST_CASE("a revoked key is refused on two hosts within --max_staleness, even by a stopped writer's",
