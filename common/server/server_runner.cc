@@ -17,6 +17,7 @@
 
 #include "absl/strings/numbers.h"
 #include "common/base/file_util.h"
+#include "common/base/status_macros.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "glog/logging.h"
@@ -32,31 +33,28 @@ sigset_t TerminationSignals() {
   return set;
 }
 
+// INVALID_ARGUMENT naming `flag` unless `address` is HOST:PORT, port 0..65535.
+absl::Status ValidateAddress(absl::string_view flag, const std::string& address) {
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(absl::string_view(address).substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, ": expected HOST:PORT with a port in 0..65535, got \"", address, "\""));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ServerOptions::Validate() const {
-  size_t colon = listen.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen: expected HOST:PORT with a port in 0..65535, got \"", listen,
-        "\""));
-  }
+  ARBITER_RETURN_IF_ERROR(ValidateAddress("--listen", listen));
   if (drain_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--drain_grace: must not be negative");
   }
   if (!health_listen.empty()) {
-    const size_t c = health_listen.rfind(':');
-    int hp = 0;
-    if (c == std::string::npos || c == 0 ||
-        !absl::SimpleAtoi(absl::string_view(health_listen).substr(c + 1), &hp) || hp < 0 ||
-        hp > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--health_listen: expected HOST:PORT with a port in 0..65535, got \"", health_listen,
-          "\""));
-    }
+    ARBITER_RETURN_IF_ERROR(ValidateAddress("--health_listen", health_listen));
   }
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key: give both or neither");
