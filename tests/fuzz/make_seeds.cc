@@ -49,6 +49,16 @@ void AddFact(v1::Fact* f, const std::string& predicate,
 const std::string kToken = api::EncodeConsistencyToken("fuzz-cluster", 7);
 
 // ---- request_fuzz: selector byte % 10 picks the message type ----
+// The page token a reader hands out after the first page of `r` whose last
+// item is `last` (an id, or a serialized Fact).
+template <typename Request>
+std::string SecondPageToken(Request r, const std::string& last) {
+  r.clear_page_size();
+  r.clear_page_token();
+  r.clear_consistency();
+  return reader::EncodePageToken({reader::QueryHash(r), 7, last});
+}
+
 void RequestSeeds() {
   const std::string t = "request_fuzz";
   {
@@ -120,12 +130,7 @@ void RequestSeeds() {
     r.set_resource_type("Repository");
     r.set_page_size(1);
     Write(t, "list", 5, r.SerializeAsString());
-    v1::ListRequest unpaged = r;
-    unpaged.clear_page_size();
-    unpaged.clear_page_token();
-    unpaged.clear_consistency();
-    r.set_page_token(
-        reader::EncodePageToken({reader::QueryHash(unpaged), 7, "anvils"}));
+    r.set_page_token(SecondPageToken(r, "anvils"));
     Write(t, "list_page2", 5, r.SerializeAsString());
   }
   {
@@ -144,15 +149,10 @@ void RequestSeeds() {
     r.add_args()->set_variable("_");
     r.set_page_size(1);
     Write(t, "query", 7, r.SerializeAsString());
-    v1::QueryRequest unpaged = r;
-    unpaged.clear_page_size();
-    unpaged.clear_page_token();
-    unpaged.clear_consistency();
     v1::Fact last;
     AddFact(&last, "has_role",
             {{"User", "alice"}, {"String", "admin"}, {"Organization", "acme"}});
-    r.set_page_token(reader::EncodePageToken(
-        {reader::QueryHash(unpaged), 7, last.SerializeAsString()}));
+    r.set_page_token(SecondPageToken(r, last.SerializeAsString()));
     Write(t, "query_page2", 7, r.SerializeAsString());
   }
   {
@@ -165,15 +165,10 @@ void RequestSeeds() {
     SetValue(p->add_args(), "", "");
     r.set_page_size(1);
     Write(t, "get_facts", 8, r.SerializeAsString());
-    v1::GetFactsRequest unpaged = r;
-    unpaged.clear_page_size();
-    unpaged.clear_page_token();
-    unpaged.clear_consistency();
     v1::Fact last;
     AddFact(&last, "has_role",
             {{"User", "alice"}, {"String", "admin"}, {"Organization", "acme"}});
-    r.set_page_token(reader::EncodePageToken(
-        {reader::QueryHash(unpaged), 7, last.SerializeAsString()}));
+    r.set_page_token(SecondPageToken(r, last.SerializeAsString()));
     Write(t, "get_facts_page2", 8, r.SerializeAsString());
   }
   {
