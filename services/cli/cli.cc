@@ -29,8 +29,10 @@ const std::vector<FlagSpec>& CommonFlags() {
        .help = "a file holding the API key (default $ARBITER_KEY_FILE)"},
       {.name = "tls_ca", .value_name = "PATH",
        .help = "TLS: trust this PEM CA bundle (default $ARBITER_TLS_CA; none: plaintext)"},
-      {.name = "tls_cert", .value_name = "PATH", .help = "TLS: a client certificate (mTLS)"},
-      {.name = "tls_key", .value_name = "PATH", .help = "TLS: the key of --tls_cert"},
+      {.name = "tls_cert", .value_name = "PATH",
+       .help = "TLS: a client certificate (mTLS; default $ARBITER_TLS_CERT)"},
+      {.name = "tls_key", .value_name = "PATH",
+       .help = "TLS: the key of --tls_cert (default $ARBITER_TLS_KEY)"},
   };
   return *flags;
 }

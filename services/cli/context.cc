@@ -57,10 +57,11 @@ absl::StatusOr<ClientOptions> ResolveOptions(
     o.key = *key;
   }
   o.tls.ca = FromFlagOrEnv(args, "tls_ca", getenv, "ARBITER_TLS_CA", "");
-  o.tls.cert = args.Get("tls_cert");
-  o.tls.key = args.Get("tls_key");
+  o.tls.cert = FromFlagOrEnv(args, "tls_cert", getenv, "ARBITER_TLS_CERT", "");
+  o.tls.key = FromFlagOrEnv(args, "tls_key", getenv, "ARBITER_TLS_KEY", "");
   if (o.tls.cert.empty() != o.tls.key.empty()) {
-    return absl::InvalidArgumentError("--tls_cert and --tls_key: give both or neither");
+    return absl::InvalidArgumentError(
+        "--tls_cert and --tls_key ($ARBITER_TLS_CERT, $ARBITER_TLS_KEY): give both or neither");
   }
   if (!o.tls.cert.empty() && o.tls.ca.empty()) {
     return absl::InvalidArgumentError("--tls_cert: needs --tls_ca (or $ARBITER_TLS_CA)");

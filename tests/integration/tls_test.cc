@@ -22,15 +22,11 @@
 #include "tests/testing/cluster.h"
 #include "tests/testing/grpc_probe.h"
 #include "tests/testing/keys.h"
+#include "tests/testing/pki.h"
 #include "tests/testing/process.h"
 
 namespace arbiter::testing {
 namespace {
-
-// A CA and a certificate it signed for 127.0.0.1 and localhost (PEM files).
-struct Pki {
-  std::string ca, cert, key;
-};
 
 void Run(const std::string& command) {
   INFO(command);
@@ -38,16 +34,9 @@ void Run(const std::string& command) {
 }
 
 Pki MakePki(const TempDir& dir, const std::string& name) {
-  const std::string p = dir.File(name);
-  const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
-  Run(absl::StrCat("openssl req -x509 ", ec, " -days 2 -subj /CN=", name, "-ca -keyout ", p,
-                   "-ca.key -out ", p, "-ca.pem"));
-  Run(absl::StrCat("openssl req ", ec, " -subj /CN=localhost -keyout ", p, ".key -out ", p,
-                   ".csr"));
-  std::ofstream(p + ".ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
-  Run(absl::StrCat("openssl x509 -req -in ", p, ".csr -CA ", p, "-ca.pem -CAkey ", p,
-                   "-ca.key -CAcreateserial -days 2 -extfile ", p, ".ext -out ", p, ".pem"));
-  return {p + "-ca.pem", p + ".pem", p + ".key"};
+  auto pki = testing::MakePki(dir.path(), name);
+  REQUIRE(pki.ok());
+  return *pki;
 }
 
 std::unique_ptr<v1::LogService::Stub> Log(int port, const auth::ClientTls& tls) {
@@ -119,43 +108,32 @@ TEST_CASE("a whole cluster over mTLS: writer and reader follow the log, answers 
           "[integration][tls]") {
   TempDir certs;
   // One CA for the cluster: each process presents its certificate as
-  // server and as client.
+  // server and as client (pki.h: the log and the writer require one).
   const Pki pki = MakePki(certs, "cluster");
-  const std::vector<std::string> tls = {"--tls_cert=" + pki.cert, "--tls_key=" + pki.key,
-                                        "--tls_client_ca=" + pki.ca, "--tls_ca=" + pki.ca};
-  auto c = Cluster::Start({.readers = 1, .log_flags = tls, .writer_flags = tls,
-                           .reader_flags = tls});
+  ClusterOptions options{.readers = 1};
+  UseTls(pki, &options);
+  auto c = Cluster::Start(options);
   REQUIRE(c.ok());
-  const auth::ClientTls mine{.ca = pki.ca, .cert = pki.cert, .key = pki.key};
-  auto log = Log((*c)->log_port(), mine);
-  v1::CreateTenantRequest create;
-  create.set_tenant("acme");
-  v1::CreateTenantResponse created;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
-  REQUIRE(log->CreateTenant(&ctx, create, &created).ok());
+  auto created = (*c)->CreateTenant("acme");
+  REQUIRE(created.ok());
+  auto status = (*c)->WaitForWriter(v1::REPLICATION_STATE_LIVE, *created);
+  REQUIRE(status.ok());
+  // The writer's admin port requires a client certificate too.
+  auto no_cert = v1::WriterAdminService::NewStub(auth::CreateKeyedChannel(
+      absl::StrCat("127.0.0.1:", (*c)->writer_port()), kTestKey,
+      auth::ChannelCredentials({.ca = pki.ca})));
+  grpc::ClientContext s_ctx;
+  s_ctx.set_deadline(DeadlineIn(absl::Seconds(2)));
+  v1::GetStatusResponse ignored;
+  CHECK(no_cert->GetStatus(&s_ctx, v1::GetStatusRequest(), &ignored).error_code() ==
+        grpc::StatusCode::UNAVAILABLE);
 
-  auto writer = v1::WriterAdminService::NewStub(auth::CreateKeyedChannel(
-      absl::StrCat("127.0.0.1:", (*c)->writer_port()), kTestKey, auth::ChannelCredentials(mine)));
-  absl::Time until = absl::Now() + absl::Seconds(60);
-  v1::GetStatusResponse status;
-  while (absl::Now() < until) {
-    grpc::ClientContext s_ctx;
-    s_ctx.set_deadline(DeadlineIn(absl::Seconds(5)));
-    if (writer->GetStatus(&s_ctx, v1::GetStatusRequest(), &status).ok() &&
-        status.replication_state() == v1::REPLICATION_STATE_LIVE &&
-        status.applied_offset() >= created.offset()) {
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  REQUIRE(status.replication_state() == v1::REPLICATION_STATE_LIVE);
-  REQUIRE(status.applied_offset() >= created.offset());
-
-  // The reader answers over TLS (it has no policy yet: FAILED_PRECONDITION
-  // from the tenant, not a transport or key error).
+  // The reader answers over TLS, to a client without a certificate (it has
+  // no policy yet: FAILED_PRECONDITION from the tenant, not a transport or
+  // key error).
   auto reader = v1::ReaderService::NewStub(auth::CreateKeyedChannel(
-      absl::StrCat("127.0.0.1:", (*c)->reader_port(0)), kTestKey, auth::ChannelCredentials(mine)));
+      absl::StrCat("127.0.0.1:", (*c)->reader_port(0)), kTestKey,
+      auth::ChannelCredentials({.ca = pki.ca})));
   v1::AuthorizeRequest req;
   req.set_tenant("acme");
   req.mutable_actor()->set_type("User");

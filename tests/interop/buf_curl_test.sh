@@ -3,18 +3,27 @@
 # local suite started by with_cluster, with server reflection alone (no
 # .proto files), the way grpcurl users work: list the services, create a
 # tenant, push a policy, write facts, Authorize (allowed and denied), and one
-# bad request (buf curl exits with the gRPC code x 8).
+# bad request (buf curl exits with the gRPC code x 8). Over TLS (https://,
+# --cacert, and a client certificate) when $ARBITER_TLS_CA, $ARBITER_TLS_CERT
+# and $ARBITER_TLS_KEY are set (with_cluster --tls), else HTTP/2 plaintext.
 set -uo pipefail
 BUF=$ARBITER_SOURCE_DIR/scripts/node/node_modules/.bin/buf
-LOG=http://$ARBITER_LOG_ADDRESS
-READER=http://$ARBITER_READER_ADDRESS
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [ -x "$BUF" ] || fail "buf is missing ($BUF): run scripts/install_deps.sh"
+if [ -n "${ARBITER_TLS_CA:-}" ]; then
+  SCHEME=https
+  TRANSPORT=(--cacert "$ARBITER_TLS_CA" --cert "$ARBITER_TLS_CERT" --key "$ARBITER_TLS_KEY")
+else
+  SCHEME=http
+  TRANSPORT=(--http2-prior-knowledge)
+fi
+LOG=$SCHEME://$ARBITER_LOG_ADDRESS
+READER=$SCHEME://$ARBITER_READER_ADDRESS
+bufcurl() { "$BUF" curl --protocol grpc "${TRANSPORT[@]}" "$@"; }
 # Every call carries the API key (docs/SECURITY.md), as a grpcurl user would:
 # -H 'authorization: Bearer <key>'.
 curl_() {
-  "$BUF" curl --protocol grpc --http2-prior-knowledge --emit-defaults \
-    -H "authorization: Bearer $ARBITER_KEY" "$@"
+  bufcurl --emit-defaults -H "authorization: Bearer $ARBITER_KEY" "$@"
 }
 
 services=$(curl_ --list-services "$READER") || fail "list services: $services"
@@ -50,8 +59,7 @@ out=$(curl_ "$READER/arbiter.v1.ReaderService/Authorize" \
 code=$?
 [ "$code" -eq 24 ] || fail "a request without actor: exit $code (want 24 = INVALID_ARGUMENT x 8): $out"
 grep -q "actor" <<<"$out" || fail "the error does not name the field: $out"
-out=$("$BUF" curl --protocol grpc --http2-prior-knowledge "$LOG/arbiter.v1.LogService/ListTenants" \
-  -d '{}' 2>&1)
+out=$(bufcurl "$LOG/arbiter.v1.LogService/ListTenants" -d '{}' 2>&1)
 code=$?
 [ "$code" -eq 128 ] || fail "a call without an API key: exit $code (want 128 = UNAUTHENTICATED x 8): $out"
-echo "buf curl interop: ok ($("$BUF" --version))"
+echo "buf curl interop ($SCHEME): ok ($("$BUF" --version))"

@@ -3,7 +3,9 @@
 // local suite started by with_cluster (addresses in $ARBITER_*_ADDRESS).
 // Same calls as the Python test: tenant, policy, facts, Authorize (allowed,
 // denied, read-your-writes), List, Actions, one bad request, one call
-// without an API key.
+// without an API key. Over TLS with a client certificate when
+// $ARBITER_TLS_CA, $ARBITER_TLS_CERT and $ARBITER_TLS_KEY are set
+// (with_cluster --tls).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -49,7 +51,12 @@ const V = (word) => {
 const insert = (predicate, ...args) => ({insert: {predicate, args: args.map(V)}});
 
 async function main() {
-  const credentials = grpc.credentials.createInsecure();
+  // TLS with a client certificate when with_cluster --tls set $ARBITER_TLS_*.
+  const tls = process.env.ARBITER_TLS_CA;
+  const credentials = tls
+    ? grpc.credentials.createSsl(fs.readFileSync(tls), fs.readFileSync(process.env.ARBITER_TLS_KEY),
+        fs.readFileSync(process.env.ARBITER_TLS_CERT))
+    : grpc.credentials.createInsecure();
   const log = new v1.LogService(process.env.ARBITER_LOG_ADDRESS, credentials);
   const reader = new v1.ReaderService(process.env.ARBITER_READER_ADDRESS, credentials);
   const tenant = 'node-interop';

@@ -5,7 +5,9 @@ suite started by with_cluster (addresses in $ARBITER_*_ADDRESS).
 
 Creates a tenant, pushes a policy, writes facts, then Authorize (allowed and
 denied, read-your-writes), List, Actions, health, and one bad request's status
-code and message. Run with /usr/bin/python3 (the pyenv python3 has no grpc).
+code and message. Over TLS with a client certificate when $ARBITER_TLS_CA,
+$ARBITER_TLS_CERT and $ARBITER_TLS_KEY are set (with_cluster --tls). Run with
+/usr/bin/python3 (the pyenv python3 has no grpc).
 """
 import glob
 import os
@@ -39,6 +41,19 @@ def generate_stubs(out):
     sys.path.insert(0, out)
 
 
+def channel(grpc, address):
+    """A TLS channel when with_cluster --tls set $ARBITER_TLS_*, else plaintext."""
+    if not os.environ.get("ARBITER_TLS_CA"):
+        return grpc.insecure_channel(address)
+
+    def read(name):
+        with open(os.environ[name], "rb") as f:
+            return f.read()
+    return grpc.secure_channel(address, grpc.ssl_channel_credentials(
+        root_certificates=read("ARBITER_TLS_CA"), private_key=read("ARBITER_TLS_KEY"),
+        certificate_chain=read("ARBITER_TLS_CERT")))
+
+
 def main():
     try:
         import grpc
@@ -60,8 +75,8 @@ def main():
     tenant = "python-interop"
     # Every call carries the API key as gRPC metadata (docs/SECURITY.md).
     md = (("authorization", "Bearer " + os.environ["ARBITER_KEY"]),)
-    with grpc.insecure_channel(os.environ["ARBITER_LOG_ADDRESS"]) as log_channel, \
-            grpc.insecure_channel(os.environ["ARBITER_READER_ADDRESS"]) as reader_channel:
+    with channel(grpc, os.environ["ARBITER_LOG_ADDRESS"]) as log_channel, \
+            channel(grpc, os.environ["ARBITER_READER_ADDRESS"]) as reader_channel:
         log = log_pb2_grpc.LogServiceStub(log_channel)
         reader = reader_pb2_grpc.ReaderServiceStub(reader_channel)
         health = health_pb2_grpc.HealthStub(reader_channel)

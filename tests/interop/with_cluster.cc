@@ -1,10 +1,12 @@
 // with_cluster: runs a command against a fresh local Arbiter suite, so that
 // clients written in other languages are tested against real processes.
 //
-//   with_cluster [--readers=N] -- COMMAND [ARGS...]
+//   with_cluster [--readers=N] [--tls] -- COMMAND [ARGS...]
 //
 // Starts arbiter-log, arbiter-writer and N (default 1) arbiter-readers on
-// 127.0.0.1 port 0 in a temporary directory (tests/testing/cluster.h), waits
+// 127.0.0.1 port 0 in a temporary directory (tests/testing/cluster.h); with
+// --tls every service serves TLS with certificates made by openssl, and the
+// log and the writer require client certificates (tests/testing/pki.h). Waits
 // until the writer is LIVE and every reader reports SERVING, then runs
 // COMMAND with these environment variables and exits with its exit code:
 //   ARBITER_LOG_ADDRESS, ARBITER_WRITER_ADDRESS, ARBITER_READER_ADDRESS
@@ -13,6 +15,9 @@
 //   ARBITER_CLI         the built `arbiter` binary
 //   ARBITER_KEY         the cluster's operator API key
 //   ARBITER_KEY_FILE    a file holding it
+//   ARBITER_TLS_CA, ARBITER_TLS_CERT, ARBITER_TLS_KEY
+//                       with --tls: the CA to trust and a client certificate
+//                       and key it signed (PEM files); unset otherwise
 //   ARBITER_SOURCE_DIR, ARBITER_BINARY_DIR
 //   ARBITER_TEST_TMPDIR a scratch directory, removed afterwards
 // When COMMAND fails, the services' log tails are printed.
@@ -26,8 +31,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -36,6 +43,7 @@
 #include "absl/strings/str_join.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/grpc_probe.h"
+#include "tests/testing/pki.h"
 
 extern char** environ;
 
@@ -43,7 +51,7 @@ namespace arbiter::testing {
 namespace {
 
 int Usage() {
-  std::cerr << "usage: with_cluster [--readers=N] -- COMMAND [ARGS...]\n";
+  std::cerr << "usage: with_cluster [--readers=N] [--tls] -- COMMAND [ARGS...]\n";
   return 2;
 }
 
@@ -55,10 +63,9 @@ std::string Tail(const std::string& path, size_t max_bytes = 3000) {
   return s.size() > max_bytes ? s.substr(s.size() - max_bytes) : s;
 }
 
-// Cluster does not expose the writer's port; it is in the newest
-// "writer.port.N" file of the cluster's directory.
 int Main(int argc, char** argv) {
   int readers = 1;
+  bool tls = false;
   int i = 1;
   for (; i < argc; ++i) {
     std::string a = argv[i];
@@ -70,11 +77,27 @@ int Main(int argc, char** argv) {
         absl::SimpleAtoi(a.substr(strlen("--readers=")), &readers) && readers >= 1) {
       continue;
     }
+    if (a == "--tls") {
+      tls = true;
+      continue;
+    }
     return Usage();
   }
   if (i >= argc) return Usage();
 
-  auto cluster = Cluster::Start({.readers = readers});
+  ClusterOptions options{.readers = readers};
+  TempDir certs;
+  std::optional<Pki> pki;
+  if (tls) {
+    auto made = MakePki(certs.path(), "interop");
+    if (!made.ok()) {
+      std::cerr << "with_cluster: " << made.status() << "\n";
+      return 2;
+    }
+    pki = *made;
+    UseTls(*pki, &options);
+  }
+  auto cluster = Cluster::Start(options);
   if (!cluster.ok()) {
     std::cerr << "with_cluster: " << cluster.status() << "\n";
     return 2;
@@ -86,7 +109,7 @@ int Main(int argc, char** argv) {
   }
   std::vector<std::string> reader_addresses;
   for (int r = 0; r < readers; ++r) {
-    auto channel = LocalChannel(c.reader_port(r));
+    auto channel = c.Channel(c.reader_port(r));
     if (auto s = WaitForHealth(channel.get(), Health::kServing, absl::Seconds(30)); !s.ok()) {
       std::cerr << "with_cluster: reader " << r << ": " << s << "\n";
       return 2;
@@ -107,6 +130,16 @@ int Main(int argc, char** argv) {
   setenv("ARBITER_BINARY_DIR", ARBITER_BINARY_DIR, 1);
   setenv("ARBITER_TEST_TMPDIR", scratch.c_str(), 1);
   unsetenv("ARBITER_TENANT");
+  for (const auto& [name, value] :
+       {std::pair<const char*, std::string>{"ARBITER_TLS_CA", pki ? pki->ca : ""},
+        {"ARBITER_TLS_CERT", pki ? pki->cert : ""},
+        {"ARBITER_TLS_KEY", pki ? pki->key : ""}}) {
+    if (value.empty()) {
+      unsetenv(name);
+    } else {
+      setenv(name, value.c_str(), 1);
+    }
+  }
 
   pid_t pid;
   if (int err = posix_spawnp(&pid, argv[i], nullptr, nullptr, argv + i, environ); err != 0) {

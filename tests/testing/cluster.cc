@@ -21,6 +21,12 @@ std::chrono::system_clock::time_point DeadlineIn(absl::Duration d) {
   return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(d);
 }
 
+std::shared_ptr<grpc::Channel> Cluster::Channel(int port) const {
+  if (options_.client_tls.ca.empty()) return LocalChannel(port);
+  return auth::CreateKeyedChannel(absl::StrCat("127.0.0.1:", port), kTestKey,
+                                  auth::ChannelCredentials(options_.client_tls));
+}
+
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options) {
   std::unique_ptr<Cluster> c(new Cluster(std::move(options)));
   c->log_data_dir_ = c->root_.File("log");
@@ -59,7 +65,7 @@ absl::Status Cluster::StartLog(const std::vector<std::string>& extra_flags) {
   auto port = WaitForPortFile(port_file, kStartTimeout, &*log_);
   if (!port.ok()) return port.status();
   log_port_ = *port;
-  log_stub_ = v1::LogService::NewStub(LocalChannel(log_port_));
+  log_stub_ = v1::LogService::NewStub(Channel(log_port_));
   return absl::OkStatus();
 }
 
@@ -88,7 +94,7 @@ absl::Status Cluster::StartWriter(const std::vector<std::string>& extra_flags) {
   auto port = WaitForPortFile(port_file, kStartTimeout, &*writer_);
   if (!port.ok()) return port.status();
   writer_port_ = *port;
-  writer_stub_ = v1::WriterAdminService::NewStub(LocalChannel(writer_port_));
+  writer_stub_ = v1::WriterAdminService::NewStub(Channel(writer_port_));
   return absl::OkStatus();
 }
 
@@ -120,7 +126,7 @@ absl::Status Cluster::StartReader(int i, const std::vector<std::string>& extra_f
   auto port = WaitForPortFile(port_file, kStartTimeout, &*r.process);
   if (!port.ok()) return port.status();
   r.port = *port;
-  r.stub = v1::ReaderService::NewStub(LocalChannel(r.port));
+  r.stub = v1::ReaderService::NewStub(Channel(r.port));
   return absl::OkStatus();
 }
 

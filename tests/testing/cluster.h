@@ -25,6 +25,7 @@
 #include "arbiter/v1/log.grpc.pb.h"
 #include "arbiter/v1/reader.grpc.pb.h"
 #include "arbiter/v1/writer_admin.grpc.pb.h"
+#include "common/auth/client.h"
 #include "tests/testing/process.h"
 
 namespace arbiter::testing {
@@ -37,6 +38,9 @@ struct ClusterOptions {
   std::vector<std::string> reader_flags;
   // >= 0: arbiter-log runs pinned to this CPU (Process::Start's `cpu`).
   int log_cpu = -1;
+  // The cluster's own stubs connect with TLS when `client_tls.ca` is set
+  // (tests/testing/pki.h: UseTls sets it with the services' flags).
+  auth::ClientTls client_tls;
 };
 
 // Not thread-safe, except the stubs (gRPC stubs are thread-safe).
@@ -79,6 +83,10 @@ class Cluster {
   absl::StatusOr<uint64_t> Write(const v1::WriteRequest& request);
 
   const std::string& dir() const { return root_.path(); }
+
+  // A channel to 127.0.0.1:port sending the test key, over TLS when the
+  // options ask for it.
+  std::shared_ptr<grpc::Channel> Channel(int port) const;
 
  private:
   explicit Cluster(ClusterOptions options) : options_(std::move(options)) {}

@@ -117,6 +117,18 @@ TEST_CASE("options: flags over environment over defaults", "[unit][cli]") {
   CHECK(f->tenant == "t2");
   CHECK(f->reader_address == "h:2");
   CHECK(f->timeout == absl::Milliseconds(250));
+
+  // TLS files from the environment; a certificate without its key is refused.
+  env = {{"ARBITER_TLS_CA", "ca.pem"}, {"ARBITER_TLS_CERT", "c.pem"}, {"ARBITER_TLS_KEY", "c.key"}};
+  auto t = ResolveOptions(*parsed, getenv);
+  REQUIRE(t.ok());
+  CHECK(t->tls.ca == "ca.pem");
+  CHECK(t->tls.cert == "c.pem");
+  CHECK(t->tls.key == "c.key");
+  env.erase("ARBITER_TLS_KEY");
+  auto half = ResolveOptions(*parsed, getenv);
+  REQUIRE(!half.ok());
+  CHECK(absl::StrContains(half.status().message(), "$ARBITER_TLS_KEY"));
 }
 
 TEST_CASE("policy test: 0 all pass, 1 failing assertion, 2 parse error", "[unit][cli]") {
