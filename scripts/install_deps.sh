@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   grpc-proto libabsl-dev libgoogle-glog-dev libsqlite3-dev libssl-dev
-  catch2 libbenchmark-dev clang
+  catch2 libbenchmark-dev clang prometheus-cpp-dev prometheus
   python3-grpcio python3-grpc-tools
 )
 # Node.js and npm: the machine image may already ship them outside Debian's

@@ -4,6 +4,8 @@
 #   arbiter-log     127.0.0.1:50051   data in ./var/log
 #   arbiter-writer  127.0.0.1:50052   host data in ./var/host
 #   arbiter-reader  127.0.0.1:50053   and a second one on 127.0.0.1:50054
+# with Prometheus metrics at http://127.0.0.1:9461/metrics (log), :9462
+# (writer), :9463 and :9464 (readers; docs/OPERATIONS.md);
 # loads the demo policy and facts (scripts/demo/), prints how to query, and
 # stops everything on Ctrl-C. API keys (docs/SECURITY.md) are in ./var/keys:
 # operator.key (the log's bootstrap key: every scope) and host.key (a
@@ -84,7 +86,7 @@ start writer writer/arbiter-writer --listen=127.0.0.1:50052 --data_dir="$VAR/hos
 start reader-1 reader/arbiter-reader --listen=127.0.0.1:50053 --data_dir="$VAR/host" \
   --log_address=127.0.0.1:50051 --log_key_file="$KEYS/host.key"
 start reader-2 reader/arbiter-reader --listen=127.0.0.1:50054 --data_dir="$VAR/host" \
-  --log_address=127.0.0.1:50051 --log_key_file="$KEYS/host.key"
+  --log_address=127.0.0.1:50051 --log_key_file="$KEYS/host.key" --metrics_listen=127.0.0.1:9464
 wait_serving writer 50052
 wait_serving reader-1 50053
 wait_serving reader-2 50054
@@ -104,6 +106,7 @@ in var/keys/operator.key (it may do everything: keep it secret). Try:
   $BUF curl --protocol grpc --http2-prior-knowledge --list-services http://127.0.0.1:50053
   $BUF curl --protocol grpc --http2-prior-knowledge --schema $HEALTH_PROTO \\
       http://127.0.0.1:50053/grpc.health.v1.Health/Check -d '{}'
+  curl -s http://127.0.0.1:9463/metrics | grep arbiter_reader_decisions_total
 MSG
 
 if [ "${1:-}" = "--detach" ]; then

@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "common/base/file_util.h"
 #include "common/base/status_macros.h"
+#include "common/metrics/rpc_metrics.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "glog/logging.h"
@@ -55,6 +56,9 @@ absl::Status ServerOptions::Validate() const {
   }
   if (!health_listen.empty()) {
     ARBITER_RETURN_IF_ERROR(ValidateAddress("--health_listen", health_listen));
+  }
+  if (!metrics_listen.empty()) {
+    ARBITER_RETURN_IF_ERROR(ValidateAddress("--metrics_listen", metrics_listen));
   }
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key: give both or neither");
@@ -111,6 +115,10 @@ absl::Status ServerRunner::Start() {
   }
   builder.AddListeningPort(options_.listen, credentials, &port_);
   for (grpc::Service* service : services_) builder.RegisterService(service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(metrics::RpcMetricsInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();
@@ -145,6 +153,7 @@ absl::Status ServerRunner::Start() {
       }
     }
   }
+  StartMetrics();
   SetServing(options_.initially_serving);
   if (!options_.port_file.empty()) {
     absl::Status s = WriteFileAtomically(options_.port_file,
@@ -160,6 +169,25 @@ absl::Status ServerRunner::Start() {
                 : options_.tls_client_ca.empty()      ? ", TLS"
                                                       : ", TLS with client certificates");
   return absl::OkStatus();
+}
+
+void ServerRunner::StartMetrics() {
+  if (options_.metrics_listen.empty()) return;
+  absl::StatusOr<std::unique_ptr<metrics::MetricsListener>> listener =
+      metrics::MetricsListener::Start(options_.metrics_listen);
+  if (!listener.ok()) {
+    LOG(ERROR) << "--metrics_listen: " << listener.status().message()
+               << "; serving without metrics";
+    return;
+  }
+  metrics_ = std::move(*listener);
+  LOG(INFO) << "metrics on http://" << options_.metrics_listen << "/metrics (port "
+            << metrics_->port() << ")";
+  if (!options_.metrics_port_file.empty()) {
+    absl::Status s =
+        WriteFileAtomically(options_.metrics_port_file, absl::StrCat(metrics_->port(), "\n"));
+    if (!s.ok()) LOG(ERROR) << "--metrics_port_file: " << s;
+  }
 }
 
 void ServerRunner::SetServing(bool serving) {
@@ -206,6 +234,7 @@ void ServerRunner::Drain() {
     health_server_->Shutdown(std::chrono::system_clock::now());
     health_server_->Wait();
   }
+  metrics_.reset();  // its gauges read objects main() destroys next
   LOG(INFO) << "server stopped";
 }
 
@@ -219,6 +248,7 @@ void ServerRunner::Stop() {
     health_server_->Shutdown(std::chrono::system_clock::now());
     health_server_->Wait();
   }
+  metrics_.reset();
 }
 
 }  // namespace arbiter::server

@@ -3,8 +3,9 @@
 
 // Starts a gRPC server the way every Arbiter binary does: the standard
 // grpc.health.v1 service and server reflection, one listening address (port 0
-// picks a free port, written to a port file once listening), and a drain on
-// SIGTERM/SIGINT:
+// picks a free port, written to a port file once listening), TLS, RPC metrics
+// and the /metrics listener (the one place for RPC-wide concerns), and a
+// drain on SIGTERM/SIGINT:
 //
 //   health NOT_SERVING -> keep serving for the grace period (load balancers
 //   move away) -> Shutdown(deadline) (new calls refused, in-flight calls
@@ -27,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/metrics/metrics.h"
 
 namespace arbiter::server {
 
@@ -56,6 +58,14 @@ struct ServerOptions {
   // is TLS. Port 0 picks one, written to health_port_file if given.
   std::string health_listen;
   std::string health_port_file;
+  // If non-empty, HOST:PORT of the Prometheus listener (GET /metrics, text
+  // format; common/metrics/metrics.h). Port 0 picks one, written to
+  // metrics_port_file if given. A listener that cannot start is logged as an
+  // error and the server runs without it: metrics never keep a service from
+  // answering. RPC metrics are counted either way (an interceptor on every
+  // call, common/metrics/rpc_metrics.h).
+  std::string metrics_listen;
+  std::string metrics_port_file;
 
   // INVALID_ARGUMENT naming the bad field.
   absl::Status Validate() const;
@@ -93,6 +103,8 @@ class ServerRunner {
   int port() const { return port_; }
   // The health-only port (0 without health_listen).
   int health_port() const { return health_port_; }
+  // The metrics port (0 without metrics_listen, or if it did not start).
+  int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
 
   // Sets the overall health status and that of every registered service.
   void SetServing(bool serving);
@@ -105,7 +117,8 @@ class ServerRunner {
   void RequestStop();
 
   // health NOT_SERVING, keep serving for the grace period, then Shutdown
-  // with the deadline and wait for the server to stop. Idempotent.
+  // with the deadline and wait for the server to stop; the metrics listener
+  // stops too (a gauge may read what the caller destroys next). Idempotent.
   void Drain();
 
   // Shutdown at once (no grace; in-flight calls are cancelled) and wait.
@@ -116,11 +129,15 @@ class ServerRunner {
   grpc::Server* server() { return server_.get(); }
 
  private:
+  // Starts metrics_ (logs why not).
+  void StartMetrics();
+
   ServerOptions options_;
   std::vector<grpc::Service*> services_;
   std::vector<std::string> service_names_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> health_server_;  // health_listen's, if any
+  std::unique_ptr<metrics::MetricsListener> metrics_;  // metrics_listen's, if any
   int port_ = 0;
   int health_port_ = 0;
   bool stopped_ = false;

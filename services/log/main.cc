@@ -17,6 +17,7 @@
 #include "common/server/server_runner.h"
 #include "glog/logging.h"
 #include "services/log/log_core.h"
+#include "services/log/log_metrics.h"
 #include "services/log/log_service.h"
 
 ABSL_FLAG(std::string, file_access, "owner",
@@ -26,6 +27,12 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "HOST:PORT to serve on; port 0 picks a free port");
 ABSL_FLAG(std::string, port_file, "",
           "if set, the chosen port is written to this file once listening");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9461",
+          "HOST:PORT serving Prometheus metrics at /metrics (port 0 picks one; "
+          "empty: none). If it cannot listen, the error is logged and the "
+          "service runs without metrics");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "if set, the metrics port is written to this file once listening");
 ABSL_FLAG(std::string, data_dir, "./var/log",
           "directory for the log's durable store, materialized state and "
           "snapshots");
@@ -99,6 +106,8 @@ int main(int argc, char** argv) {
       .drain_grace = absl::GetFlag(FLAGS_drain_grace),
   };
   arbiter::auth::ApplyServerTlsFlags(&server_options);
+  server_options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  server_options.metrics_port_file = absl::GetFlag(FLAGS_metrics_port_file);
   arbiter::log::LogOptions log_options{
       .data_dir = absl::GetFlag(FLAGS_data_dir),
       .snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every_entries),
@@ -135,6 +144,7 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot open the log: " << core.status();
     return 1;
   }
+  arbiter::log::AddLogGauges(core->get());
   arbiter::log::LogService service(core->get(), arbiter::auth::AccessOptionsFromFlags());
   arbiter::server::ServerRunner runner(server_options);
   runner.AddService(&service, arbiter::v1::LogService::service_full_name());

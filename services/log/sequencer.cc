@@ -11,6 +11,7 @@
 #include "common/eval/engine.h"
 #include "common/polar/policy.h"
 #include "glog/logging.h"
+#include "services/log/log_metrics.h"
 
 namespace arbiter::log {
 namespace {
@@ -552,7 +553,9 @@ void Sequencer::SequenceKeys(Pending& p, KeyChange& change) {
 
 void Sequencer::Commit() {
   if (!group_.empty()) {
+    const absl::Time append_start = absl::Now();
     absl::Status s = store_->Append(group_);
+    RecordGroupCommit(group_.size(), absl::Now() - append_start);
     if (!s.ok()) {
       // The in-memory state is ahead of the disk now; a restart recovers
       // the durable state from the store (docs/LOG_FORMAT.md).

@@ -35,6 +35,7 @@
 #include "services/reader/reader_options.h"
 #include "services/reader/reader_service.h"
 #include "services/reader/registrar.h"
+#include "services/reader/reader_metrics.h"
 #include "services/reader/replica_watcher.h"
 #include "services/reader/work_queue.h"
 
@@ -52,6 +53,12 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50053",
           "HOST:PORT to serve on; port 0 picks a free port");
 ABSL_FLAG(std::string, port_file, "",
           "if set, the chosen port is written to this file once listening");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9463",
+          "HOST:PORT serving Prometheus metrics at /metrics (port 0 picks one; "
+          "empty: none). If it cannot listen, the error is logged and the "
+          "service runs without metrics");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "if set, the metrics port is written to this file once listening");
 ABSL_FLAG(std::string, data_dir, "./var/host",
           "the host's data directory, as the host's arbiter-writer uses it");
 ABSL_FLAG(std::string, log_address,
@@ -115,6 +122,8 @@ int main(int argc, char** argv) {
       .initially_serving = false,
   };
   arbiter::auth::ApplyServerTlsFlags(&server_options);
+  server_options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  server_options.metrics_port_file = absl::GetFlag(FLAGS_metrics_port_file);
   absl::StatusOr<arbiter::eval::EngineOptions> engine_options =
       arbiter::eval::EngineOptionsFromFlags();
   absl::Status valid = engine_options.status();
@@ -171,6 +180,7 @@ int main(int argc, char** argv) {
                            .access = arbiter::auth::AccessOptionsFromFlags()},
       &watcher, &gate, &waiters, &log, &work);
   service_ptr = &service;
+  AddReaderGauges(&watcher, &gate);
   runner.AddService(&service, arbiter::v1::ReaderService::service_full_name());
   if (absl::Status s = runner.Start(); !s.ok()) {
     LOG(ERROR) << s;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "common/auth/key_facts.h"
 #include "common/server/grpc_status.h"
 #include "services/reader/read_requests.h"
+#include "services/reader/reader_metrics.h"
 
 namespace arbiter::reader {
 
@@ -24,6 +26,9 @@ struct ReaderService::Call {
   std::atomic<int64_t>* in_flight = nullptr;
 
   void Finish(const absl::Status& s) {
+    if constexpr (std::is_same_v<Req, v1::AuthorizeRequest>) {
+      RecordDecision(s, resp->allowed());
+    }
     reactor->Finish(server::ToGrpcStatus(s));
     in_flight->fetch_sub(1);
   }
@@ -179,7 +184,9 @@ void ReaderService::WaitThenRun(std::shared_ptr<Call<Req, Resp>> call,
     }
     return;
   }
-  waiters_->Add(*behind, target, call->wait_deadline, [this, call, target](absl::Status s) {
+  waiters_->Add(*behind, target, call->wait_deadline,
+                [this, call, target, since = absl::Now()](absl::Status s) {
+    RecordConsistencyWait(absl::Now() - since);
     if (!s.ok()) {
       call->Finish(s);
       return;

@@ -16,6 +16,7 @@
 #include "common/storage/boot_clock.h"
 #include "glog/logging.h"
 #include "services/writer/host_monitor.h"
+#include "services/writer/writer_metrics.h"
 #include "services/writer/replicator.h"
 #include "services/writer/writer_admin_service.h"
 
@@ -35,6 +36,12 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50052",
           "on loopback unless the network is trusted: Drain is unauthenticated");
 ABSL_FLAG(std::string, port_file, "",
           "if set, the chosen port is written to this file once listening");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9462",
+          "HOST:PORT serving Prometheus metrics at /metrics (port 0 picks one; "
+          "empty: none). If it cannot listen, the error is logged and the "
+          "service runs without metrics");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "if set, the metrics port is written to this file once listening");
 ABSL_FLAG(std::string, data_dir, kDefaults.data_dir,
           "the host's data directory (tenant replicas, control.db)");
 ABSL_FLAG(std::string, log_address,
@@ -101,6 +108,8 @@ int main(int argc, char** argv) {
       .drain_grace = absl::GetFlag(FLAGS_drain_grace),
   };
   arbiter::auth::ApplyServerTlsFlags(&server_options);
+  server_options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  server_options.metrics_port_file = absl::GetFlag(FLAGS_metrics_port_file);
   arbiter::writer::WriterOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.log_address = absl::GetFlag(FLAGS_log_address);
@@ -151,6 +160,7 @@ int main(int argc, char** argv) {
     LOG(ERROR) << monitor.status();
     return 1;
   }
+  arbiter::writer::AddHostGauges(monitor->get());
   arbiter::writer::WriterAdminService service(monitor->get(),
                                               arbiter::auth::AccessOptionsFromFlags());
   runner.AddService(&service,

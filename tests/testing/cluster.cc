@@ -27,6 +27,10 @@ std::shared_ptr<grpc::Channel> Cluster::Channel(int port) const {
                                   auth::ChannelCredentials(options_.client_tls));
 }
 
+absl::StatusOr<int> Cluster::MetricsPort(const std::string& process) const {
+  return WaitForPortFile(root_.File(process + ".metrics.port"), absl::Seconds(30));
+}
+
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(ClusterOptions options) {
   std::unique_ptr<Cluster> c(new Cluster(std::move(options)));
   c->log_data_dir_ = c->root_.File("log");
@@ -56,7 +60,9 @@ absl::Status Cluster::StartLog(const std::vector<std::string>& extra_flags) {
   auto p = Process::Start(
       Concat(Concat({BinaryPath("services/log/arbiter-log"), "--listen=" + listen,
                      "--port_file=" + port_file, "--data_dir=" + log_data_dir_,
-                     "--drain_grace=300ms", BootstrapKeyFlag(root_.path())},
+                     "--drain_grace=300ms", BootstrapKeyFlag(root_.path()),
+                     "--metrics_listen=127.0.0.1:0",
+                     "--metrics_port_file=" + root_.File("log.metrics.port")},
                     options_.log_flags),
              extra_flags),
       root_.File("log.stderr"), {}, options_.log_cpu);
@@ -85,7 +91,9 @@ absl::Status Cluster::StartWriter(const std::vector<std::string>& extra_flags) {
                      "--listen=127.0.0.1:0", "--port_file=" + port_file,
                      "--data_dir=" + host_data_dir_,
                      absl::StrCat("--log_address=127.0.0.1:", log_port_),
-                     "--drain_grace=300ms", "--reconnect_max=500ms", LogKeyFlag(root_.path())},
+                     "--drain_grace=300ms", "--reconnect_max=500ms", LogKeyFlag(root_.path()),
+                     "--metrics_listen=127.0.0.1:0",
+                     "--metrics_port_file=" + root_.File("writer.metrics.port")},
                     options_.writer_flags),
              extra_flags),
       root_.File("writer.stderr"));
@@ -117,7 +125,8 @@ absl::Status Cluster::StartReader(int i, const std::vector<std::string>& extra_f
                      "--data_dir=" + host_data_dir_,
                      absl::StrCat("--log_address=127.0.0.1:", log_port_),
                      absl::StrCat("--reader_id=reader-", i), "--drain_grace=300ms",
-                     LogKeyFlag(root_.path())},
+                     LogKeyFlag(root_.path()), "--metrics_listen=127.0.0.1:0",
+                     "--metrics_port_file=" + root_.File(absl::StrCat("reader", i, ".metrics.port"))},
                     options_.reader_flags),
              extra_flags),
       root_.File(absl::StrCat("reader", i, ".stderr")));

@@ -88,6 +88,10 @@ class Cluster {
   // options ask for it.
   std::shared_ptr<grpc::Channel> Channel(int port) const;
 
+  // The Prometheus port of "log", "writer" or "reader<i>" (each process
+  // serves /metrics on a port of its own, written to a port file).
+  absl::StatusOr<int> MetricsPort(const std::string& process) const;
+
  private:
   explicit Cluster(ClusterOptions options) : options_(std::move(options)) {}
   struct ReaderProc {
