@@ -1,16 +1,22 @@
 // Prometheus metrics of the three services (issue #15), scraped from real
 // processes: after some traffic, every metric docs/OPERATIONS.md lists is
-// exported by its service with a sensible value, and a metrics port that
-// cannot be bound does not keep a service from serving.
+// exported by its service with a sensible value, every metric the alerting
+// rules (helm/monitoring/arbiter-rules.yaml) name is exported, and a metrics
+// port that cannot be bound does not keep a service from serving.
 
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
+#include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -181,6 +187,29 @@ TEST_CASE("every service exports its metrics, with values that follow the traffi
   // Health checks are RPCs too.
   CHECK(Sample(reader, "arbiter_rpc_requests_total",
                {{"service", "grpc.health.v1.Health"}, {"method", "Check"}}) >= 1);
+
+  // Every metric the alerting rules name is exported by one of the services.
+  std::ifstream rules_file(std::string(ARBITER_SOURCE_DIR) + "/helm/monitoring/arbiter-rules.yaml");
+  const std::string rules((std::istreambuf_iterator<char>(rules_file)),
+                          std::istreambuf_iterator<char>());
+  REQUIRE(!rules.empty());
+  const std::string all = log + writer + reader;
+  std::set<std::string> named;
+  const std::regex metric("arbiter_[a-z_]+");
+  for (auto it = std::sregex_iterator(rules.begin(), rules.end(), metric);
+       it != std::sregex_iterator(); ++it) {
+    const std::string match = it->str();
+    absl::string_view name = match;
+    for (absl::string_view suffix : {"_bucket", "_count", "_sum"}) {
+      name = absl::StripSuffix(name, suffix);
+    }
+    named.insert(std::string(name));
+  }
+  CHECK(named.size() >= 8);
+  for (const std::string& name : named) {
+    INFO("named by helm/monitoring/arbiter-rules.yaml: " << name);
+    CHECK(absl::StrContains(all, absl::StrCat("# TYPE ", name, " ")));
+  }
 }
 
 TEST_CASE("a metrics port already taken is logged, and the service serves without metrics",
