@@ -3,7 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth/client.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 
 namespace arbiter::testing {
 
@@ -42,36 +41,6 @@ absl::Status WaitForHealth(grpc::Channel* channel, Health want,
       last == Health::kServing       ? "SERVING"
       : last == Health::kNotServing  ? "NOT_SERVING"
                                      : "unreachable"));
-}
-
-absl::StatusOr<std::vector<std::string>> ListServices(grpc::Channel* channel) {
-  using grpc::reflection::v1alpha::ServerReflection;
-  using grpc::reflection::v1alpha::ServerReflectionRequest;
-  using grpc::reflection::v1alpha::ServerReflectionResponse;
-  auto stub = ServerReflection::NewStub(
-      std::shared_ptr<grpc::Channel>(channel, [](grpc::Channel*) {}));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  auto stream = stub->ServerReflectionInfo(&ctx);
-  ServerReflectionRequest req;
-  req.set_list_services("*");
-  if (!stream->Write(req)) {
-    return absl::UnavailableError("reflection: cannot send the request");
-  }
-  stream->WritesDone();
-  ServerReflectionResponse resp;
-  std::vector<std::string> names;
-  if (stream->Read(&resp)) {
-    for (const auto& s : resp.list_services_response().service()) {
-      names.push_back(s.name());
-    }
-  }
-  grpc::Status s = stream->Finish();
-  if (!s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("reflection: ", s.error_message()));
-  }
-  return names;
 }
 
 }  // namespace arbiter::testing

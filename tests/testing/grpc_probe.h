@@ -30,6 +30,7 @@ absl::Status WaitForHealth(grpc::Channel* channel, Health want,
                            absl::Duration timeout);
 
 // The services listed by server reflection (grpc.reflection.v1alpha).
+// In reflection_probe.cc: see there why.
 absl::StatusOr<std::vector<std::string>> ListServices(grpc::Channel* channel);
 
 }  // namespace arbiter::testing
