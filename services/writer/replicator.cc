@@ -22,6 +22,7 @@
 #include "common/storage/sqlite.h"
 #include "glog/logging.h"
 #include "services/writer/restorer.h"
+#include "services/writer/writer_metrics.h"
 
 namespace arbiter::writer {
 
@@ -443,6 +444,7 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
       const absl::Time start = absl::Now();
       absl::Status applied = ApplyBatch(batch, lanes);
       const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+      if (applied.ok()) RecordApplyBatch(batch.size(), absl::Now() - start);
       if (applied.ok()) CheckpointTenants(batch);  // not part of the rate
       if (batch_bytes >= 4096 && seconds > 0) {
         apply_rate = 0.7 * apply_rate + 0.3 * (static_cast<double>(batch_bytes) / seconds);

@@ -13,6 +13,7 @@
 #include "common/replica/snapshot_install.h"
 #include "common/server/grpc_status.h"
 #include "glog/logging.h"
+#include "services/writer/writer_metrics.h"
 
 namespace arbiter::writer {
 namespace {
@@ -65,6 +66,7 @@ absl::StatusOr<uint64_t> FetchFrom(v1::LogService::Stub& log,
       return Errno(absl::StrCat("write ", file.name()));
     }
     pos += chunk.data().size();
+    RestoreBytes(chunk.data().size());
     MaybeCrash("restore_mid_download");
   }
   ARBITER_RETURN_IF_ERROR(server::FromGrpcStatus(reader->Finish()));
@@ -170,6 +172,9 @@ absl::StatusOr<RestoredGeneration> RestoreGeneration(
       replica::SnapshotInstall install,
       replica::SnapshotInstall::Begin(*std::move(manifest), std::move(install_options)));
   const v1::SnapshotManifest& m = install.manifest();
+  uint64_t total_bytes = 0;
+  for (const auto& file : m.files()) total_bytes += file.size_bytes();
+  RestoreStarted(total_bytes);
   for (const auto& file : m.files()) {
     ARBITER_ASSIGN_OR_RETURN(std::string path, install.StagedPath(file));
     ARBITER_RETURN_IF_ERROR(Annotate(FetchFile(log, m.snapshot_id(), file, path, options),

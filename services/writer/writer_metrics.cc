@@ -1,13 +1,19 @@
 #include "services/writer/writer_metrics.h"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/metrics/metrics.h"
+#include "glog/logging.h"
 
 namespace arbiter::writer {
 namespace {
@@ -37,9 +43,99 @@ class StatusCache {
   std::optional<v1::GetStatusResponse> status_ ABSL_GUARDED_BY(mu_);
 };
 
+struct Instruments {
+  prometheus::Histogram* apply_entries;
+  prometheus::Histogram* apply_seconds;
+  prometheus::Counter* restore_bytes;
+};
+
+const Instruments& Get() {
+  static const Instruments instruments{
+      .apply_entries = &prometheus::BuildHistogram()
+                            .Name("arbiter_host_apply_batch_entries")
+                            .Help("Log entries per batch the writer applied")
+                            .Register(metrics::Registry())
+                            .Add({}, prometheus::Histogram::BucketBoundaries(
+                                         metrics::CountBuckets())),
+      .apply_seconds = &prometheus::BuildHistogram()
+                            .Name("arbiter_host_apply_duration_seconds")
+                            .Help("Time the writer took to apply one batch")
+                            .Register(metrics::Registry())
+                            .Add({}, prometheus::Histogram::BucketBoundaries(
+                                         metrics::LatencyBuckets())),
+      .restore_bytes = &prometheus::BuildCounter()
+                            .Name("arbiter_host_restore_bytes_total")
+                            .Help("Snapshot bytes the writer fetched from the log")
+                            .Register(metrics::Registry())
+                            .Add({}),
+  };
+  return instruments;
+}
+
+// The current (or last) restore, for the progress gauge and log lines.
+class RestoreProgress {
+ public:
+  void Start(uint64_t total) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    total_ = total;
+    done_ = 0;
+    started_ = last_line_ = absl::Now();
+  }
+  void Add(uint64_t bytes) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    done_ += bytes;
+    const absl::Time now = absl::Now();
+    if (now - last_line_ < absl::Seconds(5) || total_ == 0) return;
+    last_line_ = now;
+    const double seconds = absl::ToDoubleSeconds(now - started_);
+    const double rate = seconds > 0 ? static_cast<double>(done_) / seconds : 0;
+    const uint64_t left = total_ > done_ ? total_ - done_ : 0;
+    LOG(INFO) << "restore: " << done_ / (1 << 20) << " of " << total_ / (1 << 20) << " MiB ("
+              << 100 * done_ / total_ << "%), " << static_cast<int64_t>(rate / (1 << 20))
+              << " MiB/s, ETA "
+              << (rate > 0 ? absl::FormatDuration(absl::Seconds(
+                                 static_cast<int64_t>(static_cast<double>(left) / rate)))
+                           : "unknown");
+  }
+  double Ratio() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (total_ == 0) return done_ == 0 ? 0.0 : 1.0;
+    return std::min(1.0, static_cast<double>(done_) / static_cast<double>(total_));
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  uint64_t total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t done_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time started_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_line_ ABSL_GUARDED_BY(mu_);
+};
+
+RestoreProgress& Progress() {
+  static auto* progress = new RestoreProgress();
+  return *progress;
+}
+
 }  // namespace
 
+void RecordApplyBatch(size_t entries, absl::Duration took) {
+  const Instruments& i = Get();
+  i.apply_entries->Observe(static_cast<double>(entries));
+  i.apply_seconds->Observe(absl::ToDoubleSeconds(took));
+}
+
+void RestoreStarted(uint64_t total_bytes) { Progress().Start(total_bytes); }
+
+void RestoreBytes(uint64_t bytes) {
+  Get().restore_bytes->Increment(static_cast<double>(bytes));
+  Progress().Add(bytes);
+}
+
 void AddHostGauges(HostMonitor* monitor) {
+  Get();  // every series exported from the start
+  metrics::AddGauge("arbiter_host_restore_progress_ratio",
+                    "Share of the current (or last) snapshot restore fetched, 0..1",
+                    [] { return Progress().Ratio(); });
   auto cache = std::make_shared<StatusCache>(monitor);
   auto gauge = [cache](const char* name, const char* help, auto fn,
                        const prometheus::Labels& labels = {}) {

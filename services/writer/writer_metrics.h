@@ -14,13 +14,32 @@
 //   arbiter_host_readers                   readers registered on the host
 //   arbiter_host_tenants                   tenant replicas
 //   arbiter_host_status_ok                 0 when the host's status cannot be read
+//
+// and, from the replication loop and the restore:
+//
+//   arbiter_host_apply_batch_entries       entries per applied batch (histogram)
+//   arbiter_host_apply_duration_seconds    time to apply one batch (histogram)
+//   arbiter_host_restore_bytes_total       snapshot bytes fetched (counter)
+//   arbiter_host_restore_progress_ratio    of the current (or last) restore, 0..1
 
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/time/time.h"
 #include "services/writer/host_monitor.h"
 
 namespace arbiter::writer {
 
 // Registers the gauges; `monitor` must live as long as the process. Call once.
 void AddHostGauges(HostMonitor* monitor);
+
+// One batch of `entries` log entries applied in `took`.
+void RecordApplyBatch(size_t entries, absl::Duration took);
+
+// A restore of `total_bytes` starts; `bytes` more of it arrived. Every few
+// seconds RestoreBytes logs a progress line (done, rate, ETA). Thread-safe.
+void RestoreStarted(uint64_t total_bytes);
+void RestoreBytes(uint64_t bytes);
 
 }  // namespace arbiter::writer
 

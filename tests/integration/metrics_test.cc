@@ -161,6 +161,11 @@ TEST_CASE("every service exports its metrics, with values that follow the traffi
   CHECK(Sample(writer, "arbiter_host_readers") >= 1);
   CHECK(Sample(writer, "arbiter_host_tenants") >= 2);  // acme and the keys (_system)
   CHECK(Sample(writer, "arbiter_host_status_ok") == 1);
+  CHECK(Sample(writer, "arbiter_host_apply_batch_entries_count") >= 1);
+  CHECK(Sample(writer, "arbiter_host_apply_duration_seconds_count") >= 1);
+  // The log had no snapshot when the host started: nothing to fetch.
+  CHECK(Sample(writer, "arbiter_host_restore_bytes_total") >= 0);
+  CHECK(Sample(writer, "arbiter_host_restore_progress_ratio") >= 0);
 
   const std::string reader = Scrape(cluster, "reader0");
   INFO(reader);

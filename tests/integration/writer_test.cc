@@ -23,6 +23,7 @@
 #include "common/storage/sqlite.h"
 #include "common/storage/tenant_db.h"
 #include "tests/testing/cluster.h"
+#include "tests/testing/http.h"
 
 namespace arbiter::testing {
 namespace {
@@ -192,6 +193,15 @@ TEST_CASE("a new host starts from a snapshot, then replays the rest",
   CHECK(ReplicaFacts(*c, "acme") == acme);
   // It restored (the log line says so) rather than replaying from offset 1.
   CHECK_THAT(c->writer_process()->LogTail(100000), Catch::Contains("RESTORING snapshot"));
+  // And its metrics say how much it fetched: all of the snapshot.
+  auto port = c->MetricsPort("writer");
+  REQUIRE(port.ok());
+  auto metrics = HttpGet(*port, "/metrics");
+  REQUIRE(metrics.ok());
+  INFO(*metrics);
+  CHECK_THAT(*metrics, Catch::Contains("arbiter_host_restore_progress_ratio 1\n"));
+  CHECK_THAT(*metrics, !Catch::Contains("arbiter_host_restore_bytes_total 0\n"));
+  CHECK_THAT(*metrics, Catch::Contains("arbiter_host_restore_bytes_total "));
 }
 
 TEST_CASE("kill -9 during replay and during live apply loses and repeats nothing",
