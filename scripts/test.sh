@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 scripts/build.sh
+scripts/check_test_lists.sh "${ARBITER_BUILD_DIR:-build}"
 cd "${ARBITER_BUILD_DIR:-build}"
 ctest --output-on-failure --timeout 600 -j "${ARBITER_JOBS:-2}" "$@"
