@@ -22,10 +22,10 @@ using grpc::experimental::InterceptionHookPoints;
 
 constexpr int kCodes = 17;  // grpc::StatusCode OK (0) .. UNAUTHENTICATED (16)
 constexpr std::array<const char*, kCodes> kCodeNames = {
-    "OK",           "CANCELLED",         "UNKNOWN",          "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS",   "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",  "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",      "DATA_LOSS",
+    "OK",                 "CANCELLED",           "UNKNOWN",      "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",  "NOT_FOUND",           "ALREADY_EXISTS", "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",      "OUT_OF_RANGE",
+    "UNIMPLEMENTED",      "INTERNAL",            "UNAVAILABLE",  "DATA_LOSS",
     "UNAUTHENTICATED"};
 
 // The instruments of one method, created on its first call. The counter of
