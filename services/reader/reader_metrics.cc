@@ -82,6 +82,24 @@ void AddReaderGauges(const ReplicaWatcher* watcher, const FreshnessGate* gate) {
         if (v) age = storage::Age(v->fresh_as_of, gate->clock()->Now());
         return age ? absl::ToDoubleSeconds(*age) : std::numeric_limits<double>::infinity();
       });
+  // Summed over the view's tenants (index layers mapped from the host's
+  // shared files count in every reader that maps them).
+  auto index_total = [watcher](bool bytes) {
+    double total = 0;
+    auto v = watcher->view();
+    if (!v || !v->tenants) return total;
+    for (const auto& [name, tenant] : *v->tenants) {
+      if (tenant.snapshot == nullptr || tenant.snapshot->facts == nullptr) continue;
+      total += static_cast<double>(bytes ? tenant.snapshot->facts->byte_size()
+                                         : tenant.snapshot->facts->size());
+    }
+    return total;
+  };
+  metrics::AddGauge("arbiter_reader_index_facts", "Live facts in the view's indexes, all tenants",
+                    [index_total] { return index_total(false); });
+  metrics::AddGauge("arbiter_reader_index_bytes",
+                    "Bytes of the view's index layers, all tenants (mapped files and heap)",
+                    [index_total] { return index_total(true); });
   metrics::AddGauge("arbiter_reader_view_tenants", "Tenants in the view (the keys' included)",
                     [=] {
                       auto v = watcher->view();

@@ -10,6 +10,8 @@
 //   arbiter_reader_view_offset              the view's applied offset
 //   arbiter_reader_staleness_seconds        since the view was last proved fresh
 //   arbiter_reader_view_tenants             tenants in the view
+//   arbiter_reader_index_facts              live facts in the view's indexes
+//   arbiter_reader_index_bytes              bytes of their layers (mapped and heap)
 //   arbiter_reader_decisions_total{result}  Authorize answers: allowed, denied, error
 //   arbiter_reader_consistency_wait_seconds time a request waited for its consistency
 //

@@ -175,6 +175,9 @@ TEST_CASE("every service exports its metrics, with values that follow the traffi
   CHECK(Sample(reader, "arbiter_reader_view_offset") >= static_cast<double>(offset));
   CHECK(Sample(reader, "arbiter_reader_staleness_seconds").value_or(1e9) < 10);
   CHECK(Sample(reader, "arbiter_reader_view_tenants") >= 2);
+  // alice's role, plus the operator key's fact in _system.
+  CHECK(Sample(reader, "arbiter_reader_index_facts") >= 2);
+  CHECK(Sample(reader, "arbiter_reader_index_bytes") > 0);
   CHECK(Sample(reader, "arbiter_reader_decisions_total", {{"result", "allowed"}}) == 1);
   CHECK(Sample(reader, "arbiter_reader_decisions_total", {{"result", "denied"}}) == 1);
   CHECK(Sample(reader, "arbiter_reader_decisions_total", {{"result", "error"}}) == 1);
