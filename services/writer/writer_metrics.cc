@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 
@@ -23,13 +22,14 @@ class StatusCache {
  public:
   explicit StatusCache(HostMonitor* monitor) : monitor_(monitor) {}
 
-  // The status, read at most once per kMaxAge; nullopt if it cannot be read.
-  std::optional<v1::GetStatusResponse> Get() ABSL_LOCKS_EXCLUDED(mu_) {
+  // The status, read at most once per kMaxAge and shared by the gauges (it
+  // lists every tenant: no copy per gauge); null if it cannot be read.
+  std::shared_ptr<const v1::GetStatusResponse> Get() ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     const absl::Time now = absl::Now();
     if (now - read_at_ > kMaxAge) {
       absl::StatusOr<v1::GetStatusResponse> s = monitor_->Status();
-      status_ = s.ok() ? std::optional<v1::GetStatusResponse>(std::move(*s)) : std::nullopt;
+      status_ = s.ok() ? std::make_shared<const v1::GetStatusResponse>(std::move(*s)) : nullptr;
       read_at_ = now;
     }
     return status_;
@@ -40,7 +40,7 @@ class StatusCache {
   HostMonitor* const monitor_;
   absl::Mutex mu_;
   absl::Time read_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  std::optional<v1::GetStatusResponse> status_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const v1::GetStatusResponse> status_ ABSL_GUARDED_BY(mu_);
 };
 
 struct Instruments {
@@ -142,7 +142,7 @@ void AddHostGauges(HostMonitor* monitor) {
     metrics::AddGauge(
         name, help,
         [cache, fn] {
-          std::optional<v1::GetStatusResponse> s = cache->Get();
+          std::shared_ptr<const v1::GetStatusResponse> s = cache->Get();
           return s ? static_cast<double>(fn(*s)) : 0.0;
         },
         labels);
@@ -189,7 +189,7 @@ void AddHostGauges(HostMonitor* monitor) {
   metrics::AddGauge("arbiter_host_status_ok",
                     "1 while the host's status can be read, 0 when it cannot (the other host "
                     "gauges then read 0)",
-                    [cache] { return cache->Get().has_value() ? 1.0 : 0.0; });
+                    [cache] { return cache->Get() != nullptr ? 1.0 : 0.0; });
 }
 
 }  // namespace arbiter::writer
