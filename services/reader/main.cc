@@ -83,6 +83,15 @@ ABSL_FLAG(int64_t, max_top_changes, 20000,
           "this many keeps its current view (and goes stale alone) until the "
           "writer names a newer file, instead of rebuilding an ever larger "
           "in-memory layer at every advance");
+ABSL_FLAG(std::string, decision_log, "",
+          "if set, a JSON-lines log of Authorize answers is appended to this "
+          "file (- for stdout), written off the request path "
+          "(docs/OPERATIONS.md); empty: none");
+ABSL_FLAG(double, decision_log_sample, 1.0,
+          "the share of Authorize answers written to --decision_log, in [0, 1]");
+ABSL_FLAG(int64_t, decision_log_max_queued, 10000,
+          "decision log entries waiting to be written beyond which new ones "
+          "are dropped (counted in arbiter_reader_decision_log_dropped_total)");
 ABSL_FLAG(int, workers, 2,
           "worker threads for List, Query, GetFacts, Explain and released "
           "consistency waits");
@@ -140,6 +149,18 @@ int main(int argc, char** argv) {
   }
 
   using namespace arbiter::reader;  // NOLINT: wiring only
+  std::unique_ptr<DecisionLog> decision_log;
+  if (!absl::GetFlag(FLAGS_decision_log).empty()) {
+    absl::StatusOr<std::unique_ptr<DecisionLog>> opened = DecisionLog::Open(DecisionLogOptions{
+        .path = absl::GetFlag(FLAGS_decision_log),
+        .sample = absl::GetFlag(FLAGS_decision_log_sample),
+        .max_queued = absl::GetFlag(FLAGS_decision_log_max_queued)});
+    if (!opened.ok()) {
+      std::cerr << "arbiter-reader: " << opened.status().message() << "\n";
+      return 2;
+    }
+    decision_log = std::move(*opened);
+  }
   FreshnessGate gate(options.max_staleness, clock->get());
   ConsistencyWaiters waiters;
   WorkQueue work(options.workers);
@@ -177,7 +198,8 @@ int main(int argc, char** argv) {
       });
   ReaderService service(
       ReaderServiceOptions{.max_consistency_wait = options.max_consistency_wait,
-                           .access = arbiter::auth::AccessOptionsFromFlags()},
+                           .access = arbiter::auth::AccessOptionsFromFlags(),
+                           .decision_log = decision_log.get()},
       &watcher, &gate, &waiters, &log, &work);
   service_ptr = &service;
   AddReaderGauges(&watcher, &gate);
@@ -208,6 +230,7 @@ int main(int argc, char** argv) {
         return age ? static_cast<uint64_t>(absl::ToInt64Milliseconds(*age)) : 0;
       });
   registrar_ptr = registrar.get();
+  if (decision_log != nullptr) decision_log->SetReader(id);
   if (absl::Status s = registrar->Start(); !s.ok()) {
     LOG(ERROR) << "cannot write the registration file: " << s;
     return 1;

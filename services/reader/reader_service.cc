@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "common/api/api.h"
 #include "common/auth/key_facts.h"
@@ -24,13 +25,51 @@ struct ReaderService::Call {
   absl::Time wait_deadline;
   bool inline_ok = false;
   std::atomic<int64_t>* in_flight = nullptr;
+  absl::Time received;
+  DecisionLog* decision_log = nullptr;
+  std::string key_id;  // once admitted
 
   void Finish(const absl::Status& s) {
     if constexpr (std::is_same_v<Req, v1::AuthorizeRequest>) {
       RecordDecision(s, resp->allowed());
+      if (decision_log != nullptr && decision_log->Sampled()) LogDecision(s);
     }
     reactor->Finish(server::ToGrpcStatus(s));
     in_flight->fetch_sub(1);
+  }
+
+  // An Authorize answer into the decision log. Strings that are not UTF-8
+  // (a request that failed validation) are left out.
+  void LogDecision(const absl::Status& s) {
+    const absl::Time now = absl::Now();
+    v1::DecisionLogEntry e;
+    const bool valid =
+        !absl::IsInvalidArgument(s) ||
+        absl::c_all_of(std::initializer_list<absl::string_view>{
+                           req->tenant(), req->action(), req->actor().type(), req->actor().id(),
+                           req->resource().type(), req->resource().id()},
+                       api::IsValidUtf8);
+    if (valid) {
+      e.set_tenant(req->tenant());
+      *e.mutable_actor() = req->actor();
+      e.set_action(req->action());
+      *e.mutable_resource() = req->resource();
+    }
+    e.set_allowed(s.ok() && resp->allowed());
+    e.set_code(absl::StatusCodeToString(s.code()));
+    e.set_error(std::string(s.message()));
+    if (s.ok()) {
+      e.set_offset(resp->evaluation().offset());
+      e.set_policy_version(resp->evaluation().policy_version());
+    }
+    e.set_latency_ms(absl::ToDoubleMilliseconds(now - received));
+    e.set_key_id(key_id);
+    auto id = ctx->client_metadata().find("x-request-id");
+    if (id != ctx->client_metadata().end()) {
+      std::string v(id->second.data(), std::min<size_t>(id->second.size(), 256));
+      if (api::IsValidUtf8(v)) e.set_request_id(std::move(v));
+    }
+    decision_log->Record(std::move(e), now);
   }
 };
 
@@ -86,6 +125,8 @@ grpc::ServerUnaryReactor* ReaderService::Handle(grpc::CallbackServerContext* ctx
   call->resp = resp;
   call->inline_ok = inline_ok;
   call->in_flight = &in_flight_;
+  call->received = absl::Now();
+  call->decision_log = options_.decision_log;
   grpc::ServerUnaryReactor* reactor = call->reactor;
 
   // The key against the view at hand, so that a caller without a valid key
@@ -202,6 +243,8 @@ void ReaderService::Run(const std::shared_ptr<Call<Req, Resp>>& call,
   if (absl::StatusOr<auth::Caller> c = AdmitIn(*call->ctx, *call->req, view); !c.ok()) {
     call->Finish(c.status());
     return;
+  } else {
+    call->key_id = std::move(c->key_id);
   }
   // Freshness is checked once, after evaluating (below): evaluating a view
   // that turns out stale costs nothing but time, and the answer is refused.

@@ -29,6 +29,7 @@
 #include "arbiter/v1/reader.grpc.pb.h"
 #include "common/auth/access.h"
 #include "services/reader/consistency_waiters.h"
+#include "services/reader/decision_log.h"
 #include "services/reader/freshness_gate.h"
 #include "services/reader/log_head_client.h"
 #include "services/reader/replica_watcher.h"
@@ -41,6 +42,8 @@ struct ReaderServiceOptions {
   // Every call is admitted by auth::Admit against the keys of the view it
   // is answered from (its "_system" tenant, which must be fresh as well).
   auth::AccessOptions access;
+  // Authorize answers are sampled into it when set (not owned).
+  DecisionLog* decision_log = nullptr;
 };
 
 class ReaderService final : public v1::ReaderService::CallbackService {

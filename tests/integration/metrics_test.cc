@@ -23,9 +23,12 @@
 #include "absl/strings/strip.h"
 #include "arbiter/v1/log.grpc.pb.h"
 #include "arbiter/v1/reader.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/grpc_probe.h"
 #include "tests/testing/http.h"
+#include "tests/testing/keys.h"
+#include "tests/testing/metrics_text.h"
 #include "tests/testing/process.h"
 
 namespace arbiter::testing {
@@ -39,27 +42,6 @@ resource Doc {
   "read" if "viewer";
 }
 )";
-
-// The value of the series `name` whose labels include every one of
-// `labels`, in Prometheus' text format; nullopt if there is none.
-std::optional<double> Sample(const std::string& text, const std::string& name,
-                             const std::map<std::string, std::string>& labels = {}) {
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (line.empty() || line[0] == '#' || !absl::ConsumePrefix(&line, name)) continue;
-    if (line.empty() || (line[0] != ' ' && line[0] != '{')) continue;  // a longer name
-    bool match = true;
-    for (const auto& [k, v] : labels) {
-      if (line.find(absl::StrCat(k, "=\"", v, "\"")) == absl::string_view::npos) match = false;
-    }
-    if (!match) continue;
-    const size_t space = line.rfind(' ');
-    double value = 0;
-    absl::string_view number = line.substr(space + 1);
-    if (number == "+Inf") return std::numeric_limits<double>::infinity();
-    if (absl::SimpleAtod(number, &value)) return value;
-  }
-  return std::nullopt;
-}
 
 std::string Scrape(Cluster& c, const std::string& process) {
   auto port = c.MetricsPort(process);
@@ -82,11 +64,9 @@ v1::AuthorizeRequest Check(const std::string& user, const std::string& token) {
   return r;
 }
 
-TEST_CASE("every service exports its metrics, with values that follow the traffic",
-          "[integration][metrics]") {
-  auto c = Cluster::Start({.readers = 1});
-  REQUIRE(c.ok());
-  Cluster& cluster = **c;
+// Tenant "acme" with kPolicy and alice a viewer of d1; returns once the
+// writer applied it and reader 0 serves.
+v1::WriteResponse Seed(Cluster& cluster) {
   REQUIRE(cluster.CreateTenant("acme").ok());
   REQUIRE(cluster.SetPolicy("acme", kPolicy).ok());
   v1::WriteRequest w;
@@ -105,11 +85,20 @@ TEST_CASE("every service exports its metrics, with values that follow the traffi
     ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
     REQUIRE(cluster.log().Write(&ctx, w, &written).ok());
   }
-  const uint64_t offset = written.offset();
-  REQUIRE(cluster.WaitForWriter(v1::REPLICATION_STATE_LIVE, offset).ok());
+  REQUIRE(cluster.WaitForWriter(v1::REPLICATION_STATE_LIVE, written.offset()).ok());
   REQUIRE(WaitForHealth(cluster.Channel(cluster.reader_port(0)).get(), Health::kServing,
                         absl::Seconds(30))
               .ok());
+  return written;
+}
+
+TEST_CASE("every service exports its metrics, with values that follow the traffic",
+          "[integration][metrics]") {
+  auto c = Cluster::Start({.readers = 1});
+  REQUIRE(c.ok());
+  Cluster& cluster = **c;
+  const v1::WriteResponse written = Seed(cluster);
+  const uint64_t offset = written.offset();
   for (const auto& [user, allowed] : {std::pair{"alice", true}, std::pair{"bob", false}}) {
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
@@ -131,69 +120,69 @@ TEST_CASE("every service exports its metrics, with values that follow the traffi
 
   const std::string log = Scrape(cluster, "log");
   INFO(log);
-  CHECK(Sample(log, "arbiter_log_head_offset") >= static_cast<double>(offset));
-  CHECK(Sample(log, "arbiter_log_subscribers") >= 1);  // the writer follows
-  CHECK(Sample(log, "arbiter_log_subscriber_buffered_bytes") >= 0);
-  CHECK(Sample(log, "arbiter_log_write_batch_entries_count") >= 3);
-  CHECK(Sample(log, "arbiter_log_write_batch_entries_bucket", {{"le", "+Inf"}}) >= 3);
-  CHECK(Sample(log, "arbiter_log_fsync_duration_seconds_count") >= 3);
-  CHECK(Sample(log, "arbiter_log_fsync_duration_seconds_sum") > 0);
-  CHECK(Sample(log, "arbiter_log_snapshot_age_seconds").has_value());
-  CHECK(Sample(log, "arbiter_log_snapshot_bytes") >= 0);
-  CHECK(Sample(log, "arbiter_log_snapshots") >= 0);
-  CHECK(Sample(log, "arbiter_rpc_requests_total",
+  CHECK(MetricSample(log, "arbiter_log_head_offset") >= static_cast<double>(offset));
+  CHECK(MetricSample(log, "arbiter_log_subscribers") >= 1);  // the writer follows
+  CHECK(MetricSample(log, "arbiter_log_subscriber_buffered_bytes") >= 0);
+  CHECK(MetricSample(log, "arbiter_log_write_batch_entries_count") >= 3);
+  CHECK(MetricSample(log, "arbiter_log_write_batch_entries_bucket", {{"le", "+Inf"}}) >= 3);
+  CHECK(MetricSample(log, "arbiter_log_fsync_duration_seconds_count") >= 3);
+  CHECK(MetricSample(log, "arbiter_log_fsync_duration_seconds_sum") > 0);
+  CHECK(MetricSample(log, "arbiter_log_snapshot_age_seconds").has_value());
+  CHECK(MetricSample(log, "arbiter_log_snapshot_bytes") >= 0);
+  CHECK(MetricSample(log, "arbiter_log_snapshots") >= 0);
+  CHECK(MetricSample(log, "arbiter_rpc_requests_total",
                {{"service", "arbiter.v1.LogService"}, {"method", "Write"}, {"code", "OK"}}) >= 1);
-  CHECK(Sample(log, "arbiter_rpc_duration_seconds_count",
+  CHECK(MetricSample(log, "arbiter_rpc_duration_seconds_count",
                {{"service", "arbiter.v1.LogService"}, {"method", "Write"}}) >= 1);
 
   const std::string writer = Scrape(cluster, "writer");
   INFO(writer);
-  CHECK(Sample(writer, "arbiter_host_replication_state", {{"state", "live"}}) == 1);
-  CHECK(Sample(writer, "arbiter_host_replication_state", {{"state", "restoring"}}) == 0);
-  CHECK(Sample(writer, "arbiter_host_replication_state", {{"state", "replaying"}}) == 0);
-  CHECK(Sample(writer, "arbiter_host_drain_state", {{"state", "active"}}) == 1);
-  CHECK(Sample(writer, "arbiter_host_drain_state", {{"state", "drained"}}) == 0);
-  CHECK(Sample(writer, "arbiter_host_applied_offset") >= static_cast<double>(offset));
-  CHECK(Sample(writer, "arbiter_host_head_offset") >= static_cast<double>(offset));
-  CHECK(Sample(writer, "arbiter_host_lag_entries") >= 0);
-  CHECK(Sample(writer, "arbiter_host_staleness_seconds").value_or(1e9) < 10);
-  CHECK(Sample(writer, "arbiter_host_generation") >= 1);
-  CHECK(Sample(writer, "arbiter_host_readers") >= 1);
-  CHECK(Sample(writer, "arbiter_host_tenants") >= 2);  // acme and the keys (_system)
-  CHECK(Sample(writer, "arbiter_host_status_ok") == 1);
-  CHECK(Sample(writer, "arbiter_host_apply_batch_entries_count") >= 1);
-  CHECK(Sample(writer, "arbiter_host_apply_duration_seconds_count") >= 1);
+  CHECK(MetricSample(writer, "arbiter_host_replication_state", {{"state", "live"}}) == 1);
+  CHECK(MetricSample(writer, "arbiter_host_replication_state", {{"state", "restoring"}}) == 0);
+  CHECK(MetricSample(writer, "arbiter_host_replication_state", {{"state", "replaying"}}) == 0);
+  CHECK(MetricSample(writer, "arbiter_host_drain_state", {{"state", "active"}}) == 1);
+  CHECK(MetricSample(writer, "arbiter_host_drain_state", {{"state", "drained"}}) == 0);
+  CHECK(MetricSample(writer, "arbiter_host_applied_offset") >= static_cast<double>(offset));
+  CHECK(MetricSample(writer, "arbiter_host_head_offset") >= static_cast<double>(offset));
+  CHECK(MetricSample(writer, "arbiter_host_lag_entries") >= 0);
+  CHECK(MetricSample(writer, "arbiter_host_staleness_seconds").value_or(1e9) < 10);
+  CHECK(MetricSample(writer, "arbiter_host_generation") >= 1);
+  CHECK(MetricSample(writer, "arbiter_host_readers") >= 1);
+  CHECK(MetricSample(writer, "arbiter_host_tenants") >= 2);  // acme and the keys (_system)
+  CHECK(MetricSample(writer, "arbiter_host_status_ok") == 1);
+  CHECK(MetricSample(writer, "arbiter_host_apply_batch_entries_count") >= 1);
+  CHECK(MetricSample(writer, "arbiter_host_apply_duration_seconds_count") >= 1);
   // The log had no snapshot when the host started: nothing to fetch.
-  CHECK(Sample(writer, "arbiter_host_restore_bytes_total") >= 0);
-  CHECK(Sample(writer, "arbiter_host_restore_progress_ratio") >= 0);
+  CHECK(MetricSample(writer, "arbiter_host_restore_bytes_total") >= 0);
+  CHECK(MetricSample(writer, "arbiter_host_restore_progress_ratio") >= 0);
 
   const std::string reader = Scrape(cluster, "reader0");
   INFO(reader);
-  CHECK(Sample(reader, "arbiter_reader_serving") == 1);
-  CHECK(Sample(reader, "arbiter_reader_state", {{"reason", "serving"}}) == 1);
-  CHECK(Sample(reader, "arbiter_reader_state", {{"reason", "stale"}}) == 0);
-  CHECK(Sample(reader, "arbiter_reader_view_offset") >= static_cast<double>(offset));
-  CHECK(Sample(reader, "arbiter_reader_staleness_seconds").value_or(1e9) < 10);
-  CHECK(Sample(reader, "arbiter_reader_view_tenants") >= 2);
+  CHECK(MetricSample(reader, "arbiter_reader_serving") == 1);
+  CHECK(MetricSample(reader, "arbiter_reader_state", {{"reason", "serving"}}) == 1);
+  CHECK(MetricSample(reader, "arbiter_reader_state", {{"reason", "stale"}}) == 0);
+  CHECK(MetricSample(reader, "arbiter_reader_view_offset") >= static_cast<double>(offset));
+  CHECK(MetricSample(reader, "arbiter_reader_staleness_seconds").value_or(1e9) < 10);
+  CHECK(MetricSample(reader, "arbiter_reader_view_tenants") >= 2);
   // alice's role, plus the operator key's fact in _system.
-  CHECK(Sample(reader, "arbiter_reader_index_facts") >= 2);
-  CHECK(Sample(reader, "arbiter_reader_index_bytes") > 0);
-  CHECK(Sample(reader, "arbiter_reader_decisions_total", {{"result", "allowed"}}) == 1);
-  CHECK(Sample(reader, "arbiter_reader_decisions_total", {{"result", "denied"}}) == 1);
-  CHECK(Sample(reader, "arbiter_reader_decisions_total", {{"result", "error"}}) == 1);
-  CHECK(Sample(reader, "arbiter_reader_consistency_wait_seconds_count") >= 0);
-  CHECK(Sample(reader, "arbiter_rpc_requests_total",
+  CHECK(MetricSample(reader, "arbiter_reader_index_facts") >= 2);
+  CHECK(MetricSample(reader, "arbiter_reader_index_bytes") > 0);
+  CHECK(MetricSample(reader, "arbiter_reader_decisions_total", {{"result", "allowed"}}) == 1);
+  CHECK(MetricSample(reader, "arbiter_reader_decisions_total", {{"result", "denied"}}) == 1);
+  CHECK(MetricSample(reader, "arbiter_reader_decisions_total", {{"result", "error"}}) == 1);
+  CHECK(MetricSample(reader, "arbiter_reader_consistency_wait_seconds_count") >= 0);
+  CHECK(MetricSample(reader, "arbiter_rpc_requests_total",
                {{"service", "arbiter.v1.ReaderService"}, {"method", "Authorize"}, {"code", "OK"}}) ==
         2);
-  CHECK(Sample(reader, "arbiter_rpc_requests_total",
+  CHECK(MetricSample(reader, "arbiter_rpc_requests_total",
                {{"service", "arbiter.v1.ReaderService"},
                 {"method", "Authorize"},
                 {"code", "INVALID_ARGUMENT"}}) == 1);
-  CHECK(Sample(reader, "arbiter_rpc_duration_seconds_bucket",
+  CHECK(MetricSample(reader, "arbiter_rpc_duration_seconds_bucket",
                {{"service", "arbiter.v1.ReaderService"}, {"method", "Authorize"}, {"le", "10"}}) ==
         3);
   // Health checks are RPCs too.
-  CHECK(Sample(reader, "arbiter_rpc_requests_total",
+  CHECK(MetricSample(reader, "arbiter_rpc_requests_total",
                {{"service", "grpc.health.v1.Health"}, {"method", "Check"}}) >= 1);
 
   // Every metric the alerting rules name is exported by one of the services.
@@ -238,6 +227,75 @@ TEST_CASE("a metrics port already taken is logged, and the service serves withou
   CHECK(WaitForHealth(LocalChannel(*port).get(), Health::kServing, absl::Seconds(10)).ok());
   CHECK_THAT(p->LogTail(), Catch::Contains("--metrics_listen") &&
                                Catch::Contains("serving without metrics"));
+}
+
+TEST_CASE("the decision log records each Authorize answer, off the request path",
+          "[integration][metrics]") {
+  TempDir dir;
+  const std::string path = dir.File("decisions.jsonl");
+  auto c = Cluster::Start({.readers = 1,
+                           .reader_flags = {"--decision_log=" + path, "--reader_id=r-decisions"}});
+  REQUIRE(c.ok());
+  Cluster& cluster = **c;
+  const v1::WriteResponse written = Seed(cluster);
+  std::vector<v1::AuthorizeResponse> answers;
+  for (const std::string user : {"alice", "bob"}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+    ctx.AddMetadata("x-request-id", "req-" + user);
+    v1::AuthorizeResponse resp;
+    REQUIRE(cluster.reader(0).Authorize(&ctx, Check(user, written.consistency_token()), &resp)
+                .ok());
+    answers.push_back(resp);
+  }
+  {
+    v1::AuthorizeRequest missing = Check("carol", written.consistency_token());
+    missing.set_tenant("nobody");
+    missing.clear_consistency();
+    grpc::ClientContext ctx;
+    v1::AuthorizeResponse resp;
+    CHECK(cluster.reader(0).Authorize(&ctx, missing, &resp).error_code() ==
+          grpc::StatusCode::NOT_FOUND);
+  }
+  // Written by the log's own thread: await the three lines.
+  std::vector<v1::DecisionLogEntry> entries;
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (entries.size() < 3 && absl::Now() < until) {
+    entries.clear();
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+      v1::DecisionLogEntry e;
+      INFO(line);
+      REQUIRE(google::protobuf::util::JsonStringToMessage(line, &e).ok());
+      entries.push_back(e);
+    }
+    if (entries.size() < 3) absl::SleepFor(absl::Milliseconds(50));
+  }
+  REQUIRE(entries.size() == 3);
+  for (int i = 0; i < 2; ++i) {
+    const v1::DecisionLogEntry& e = entries[i];
+    INFO(e.ShortDebugString());
+    CHECK(e.reader() == "r-decisions");
+    CHECK(e.tenant() == "acme");
+    CHECK(e.actor().id() == (i == 0 ? "alice" : "bob"));
+    CHECK(e.action() == "read");
+    CHECK(e.resource().id() == "d1");
+    CHECK(e.allowed() == (i == 0));
+    CHECK(e.code() == "OK");
+    CHECK(e.offset() == answers[i].evaluation().offset());
+    CHECK(e.policy_version() == answers[i].evaluation().policy_version());
+    CHECK(e.request_id() == (i == 0 ? "req-alice" : "req-bob"));
+    CHECK(e.key_id() == kTestKeyId);
+    CHECK(e.latency_ms() > 0);
+    CHECK(absl::StartsWith(e.time(), "20"));
+  }
+  CHECK(entries[2].code() == "NOT_FOUND");
+  CHECK_THAT(entries[2].error(), Catch::Contains("nobody"));
+  CHECK(!entries[2].allowed());
+  CHECK(entries[2].offset() == 0);
+  const std::string reader = Scrape(cluster, "reader0");
+  CHECK(MetricSample(reader, "arbiter_reader_decision_log_written_total") == 3);
+  CHECK(MetricSample(reader, "arbiter_reader_decision_log_dropped_total") == 0);
 }
 
 }  // namespace
