@@ -23,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "arbiter/v1/log.grpc.pb.h"
 #include "arbiter/v1/reader.grpc.pb.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/grpc_probe.h"
@@ -50,6 +51,15 @@ std::string Scrape(Cluster& c, const std::string& process) {
   INFO(process << ": " << body.status());
   REQUIRE(body.ok());
   return *body;
+}
+
+// A file of the source tree.
+std::string ReadSource(const std::string& relative) {
+  std::ifstream in(std::string(ARBITER_SOURCE_DIR) + "/" + relative);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  INFO(relative);
+  REQUIRE(!text.empty());
+  return text;
 }
 
 v1::AuthorizeRequest Check(const std::string& user, const std::string& token) {
@@ -94,7 +104,8 @@ v1::WriteResponse Seed(Cluster& cluster) {
 
 TEST_CASE("every service exports its metrics, with values that follow the traffic",
           "[integration][metrics]") {
-  auto c = Cluster::Start({.readers = 1});
+  TempDir dir;  // the decision log's counters are exported only with a log
+  auto c = Cluster::Start({.readers = 1, .reader_flags = {"--decision_log=" + dir.File("d")}});
   REQUIRE(c.ok());
   Cluster& cluster = **c;
   const v1::WriteResponse written = Seed(cluster);
@@ -185,28 +196,55 @@ TEST_CASE("every service exports its metrics, with values that follow the traffi
   CHECK(MetricSample(reader, "arbiter_rpc_requests_total",
                {{"service", "grpc.health.v1.Health"}, {"method", "Check"}}) >= 1);
 
-  // Every metric the alerting rules name is exported by one of the services.
-  std::ifstream rules_file(std::string(ARBITER_SOURCE_DIR) + "/helm/monitoring/arbiter-rules.yaml");
-  const std::string rules((std::istreambuf_iterator<char>(rules_file)),
-                          std::istreambuf_iterator<char>());
-  REQUIRE(!rules.empty());
+  // Every metric the alerting rules and the dashboard name is exported by
+  // one of the services.
   const std::string all = log + writer + reader;
-  std::set<std::string> named;
-  const std::regex metric("arbiter_[a-z_]+");
-  for (auto it = std::sregex_iterator(rules.begin(), rules.end(), metric);
-       it != std::sregex_iterator(); ++it) {
-    const std::string match = it->str();
-    absl::string_view name = match;
-    for (absl::string_view suffix : {"_bucket", "_count", "_sum"}) {
-      name = absl::StripSuffix(name, suffix);
+  for (const std::string file : {"arbiter-rules.yaml", "arbiter-dashboard.json"}) {
+    const std::string text = ReadSource("helm/monitoring/" + file);
+    std::set<std::string> named;
+    const std::regex metric("arbiter_[a-z_]+");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), metric);
+         it != std::sregex_iterator(); ++it) {
+      const std::string match = it->str();
+      absl::string_view name = match;
+      for (absl::string_view suffix : {"_bucket", "_count", "_sum"}) {
+        name = absl::StripSuffix(name, suffix);
+      }
+      named.insert(std::string(name));
     }
-    named.insert(std::string(name));
+    CHECK(named.size() >= 8);
+    for (const std::string& name : named) {
+      INFO("named by helm/monitoring/" << file << ": " << name);
+      CHECK(absl::StrContains(all, absl::StrCat("# TYPE ", name, " ")));
+    }
   }
-  CHECK(named.size() >= 8);
-  for (const std::string& name : named) {
-    INFO("named by helm/monitoring/arbiter-rules.yaml: " << name);
-    CHECK(absl::StrContains(all, absl::StrCat("# TYPE ", name, " ")));
+}
+
+TEST_CASE("the dashboard is well-formed: every panel queries, ids are unique",
+          "[integration][metrics]") {
+  google::protobuf::Struct dashboard;
+  auto parsed = google::protobuf::util::JsonStringToMessage(
+      ReadSource("helm/monitoring/arbiter-dashboard.json"), &dashboard);
+  INFO(parsed.ToString());
+  REQUIRE(parsed.ok());
+  const auto& fields = dashboard.fields();
+  REQUIRE(fields.contains("panels"));
+  CHECK(fields.at("uid").string_value() == "arbiter-overview");
+  std::set<double> ids;
+  int queried = 0;
+  for (const auto& panel : fields.at("panels").list_value().values()) {
+    const auto& p = panel.struct_value().fields();
+    INFO(p.at("title").string_value());
+    CHECK(ids.insert(p.at("id").number_value()).second);
+    if (p.at("type").string_value() == "row") continue;
+    const auto& targets = p.at("targets").list_value().values();
+    CHECK(!targets.empty());
+    for (const auto& t : targets) {
+      CHECK(absl::StrContains(t.struct_value().fields().at("expr").string_value(), "arbiter_"));
+    }
+    ++queried;
   }
+  CHECK(queried >= 20);
 }
 
 TEST_CASE("a metrics port already taken is logged, and the service serves without metrics",
