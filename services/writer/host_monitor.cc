@@ -1,5 +1,7 @@
 #include "services/writer/host_monitor.h"
 
+#include "common/base/progress.h"
+
 #include "common/auth/key_facts.h"
 #include "common/base/status_macros.h"
 #include "common/host/reader_registry.h"
@@ -69,6 +71,8 @@ absl::Status HostMonitor::Tick() {
   ARBITER_ASSIGN_OR_RETURN(storage::ControlState state, control_->Read());
   const storage::BootTime now = clock_->Now();
 
+  LogReplayProgress(state);
+
   // LIVE with hysteresis.
   std::optional<absl::Duration> age = storage::Age(state.fresh_as_of, now);
   if (state.replication_state == ReplicationState::kReplaying && age.has_value() &&
@@ -97,6 +101,24 @@ absl::Status HostMonitor::Tick() {
     }
   }
   return absl::OkStatus();
+}
+
+void HostMonitor::LogReplayProgress(const storage::ControlState& state) {
+  if (state.replication_state != ReplicationState::kReplaying) {
+    replay_.reset();
+    return;
+  }
+  const absl::Time now = absl::Now();
+  if (!replay_.has_value()) {
+    replay_ = Replay{.started = now, .last_line = now, .from = state.applied_offset};
+    return;
+  }
+  if (now - replay_->last_line < kReplayLineInterval) return;
+  replay_->last_line = now;
+  const int64_t head = std::max(state.head_offset, state.applied_offset);
+  LOG(INFO) << "replay: applied offset " << state.applied_offset << " of head " << head << ", "
+            << FormatProgress(state.applied_offset - replay_->from, head - replay_->from,
+                              now - replay_->started, ProgressUnit::kCount, "entries");
 }
 
 absl::StatusOr<v1::GetStatusResponse> HostMonitor::Status() {

@@ -59,6 +59,9 @@ class HostMonitor {
       : options_(options), clock_(clock), dir_(options.data_dir),
         control_(std::move(control)) {}
 
+  static constexpr absl::Duration kReplayLineInterval = absl::Seconds(5);
+  void LogReplayProgress(const storage::ControlState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const WriterOptions options_;
   const storage::BootClock* const clock_;
   const host::DataDir dir_;
@@ -66,6 +69,14 @@ class HostMonitor {
   std::unique_ptr<storage::ControlDb> control_ ABSL_GUARDED_BY(mu_);
   // Readers learn of state changes (LIVE, drain) at once.
   host::ChangeSignal signal_ ABSL_GUARDED_BY(mu_);
+  // While REPLAYING, a progress line every kReplayLineInterval: entries
+  // applied since the replay began of those the log held then and since.
+  struct Replay {
+    absl::Time started;
+    absl::Time last_line;
+    int64_t from = 0;  // applied offset when it began
+  };
+  std::optional<Replay> replay_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
   std::thread thread_;
 };

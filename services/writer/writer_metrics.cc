@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/base/progress.h"
 #include "common/metrics/metrics.h"
 #include "glog/logging.h"
 
@@ -87,15 +88,9 @@ class RestoreProgress {
     const absl::Time now = absl::Now();
     if (now - last_line_ < absl::Seconds(5) || total_ == 0) return;
     last_line_ = now;
-    const double seconds = absl::ToDoubleSeconds(now - started_);
-    const double rate = seconds > 0 ? static_cast<double>(done_) / seconds : 0;
-    const uint64_t left = total_ > done_ ? total_ - done_ : 0;
-    LOG(INFO) << "restore: " << done_ / (1 << 20) << " of " << total_ / (1 << 20) << " MiB ("
-              << 100 * done_ / total_ << "%), " << static_cast<int64_t>(rate / (1 << 20))
-              << " MiB/s, ETA "
-              << (rate > 0 ? absl::FormatDuration(absl::Seconds(
-                                 static_cast<int64_t>(static_cast<double>(left) / rate)))
-                           : "unknown");
+    LOG(INFO) << "restore: "
+              << FormatProgress(static_cast<int64_t>(done_), static_cast<int64_t>(total_),
+                                now - started_, ProgressUnit::kBytes);
   }
   double Ratio() const ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
