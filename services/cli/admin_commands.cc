@@ -1,11 +1,16 @@
 // status, snapshots, tenants, tenants create.
 
+#include <cmath>
+#include <optional>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/base/progress.h"
 #include "services/cli/commands.h"
 
 namespace arbiter::cli {
@@ -35,7 +40,15 @@ std::string Bytes(uint64_t n) {
 
 }  // namespace
 
-int RunStatus(Context& ctx) {
+// What --watch remembers between two redraws, for the catch-up rate.
+struct Previous {
+  absl::Time at;
+  uint64_t applied = 0;
+};
+
+// One status: the log's head and the host's; `previous` (with --watch) adds
+// the rate the host applies at and when it catches up.
+int StatusOnce(Context& ctx, std::optional<Previous>& previous) {
   v1::GetHeadResponse head;
   grpc::Status log_status;
   {
@@ -70,6 +83,20 @@ int RunStatus(Context& ctx) {
           ctx.options().writer_address, StateName(host.replication_state()),
           DrainName(host.drain_state()), host.applied_offset(), lag, host.staleness_ms(),
           host.generation());
+      const absl::Time now = absl::Now();
+      if (previous.has_value() && now > previous->at && host.applied_offset() >= previous->applied) {
+        const double rate = static_cast<double>(host.applied_offset() - previous->applied) /
+                            absl::ToDoubleSeconds(now - previous->at);
+        out << "applying " << WithThousands(static_cast<int64_t>(rate)) << " entries/s";
+        if (lag > 0) {
+          out << ", " << WithThousands(static_cast<int64_t>(lag)) << " behind, caught up in "
+              << (rate > 0 ? absl::FormatDuration(absl::Seconds(std::ceil(
+                                 static_cast<double>(lag) / rate)))
+                           : "unknown (not applying)");
+        }
+        out << "\n";
+      }
+      previous = Previous{now, host.applied_offset()};
       out << "readers  " << host.readers_size() << "\n";
       for (const auto& r : host.readers()) {
         out << absl::StrFormat("  %-12s %-21s %-8s staleness %dms  lease %s\n", r.id(),
@@ -88,6 +115,38 @@ int RunStatus(Context& ctx) {
   int code = kExitOk;
   if (!log_status.ok()) code = ctx.RpcError(log_status, kLog);
   if (!writer_status.ok()) code = ctx.RpcError(writer_status, kWriter);
+  return code;
+}
+
+int RunStatus(Context& ctx) {
+  std::optional<Previous> previous;
+  if (!ctx.args().GetBool("watch")) return StatusOnce(ctx, previous);
+  absl::Duration interval = absl::Seconds(1);
+  if (ctx.args().Has("interval") &&
+      (!absl::ParseDuration(ctx.args().Get("interval"), &interval) ||
+       interval < absl::Milliseconds(100))) {
+    return ctx.UsageError(absl::StrCat("--interval: \"", ctx.args().Get("interval"),
+                                       "\" is not a duration of at least 100ms"));
+  }
+  int64_t count = -1;  // forever
+  if (ctx.args().Has("count") && (!absl::SimpleAtoi(ctx.args().Get("count"), &count) || count < 1)) {
+    return ctx.UsageError(
+        absl::StrCat("--count: \"", ctx.args().Get("count"), "\" is not a number >= 1"));
+  }
+  int code = kExitOk;
+  for (int64_t i = 0; count < 0 || i < count; ++i) {
+    if (i > 0) absl::SleepFor(interval);
+    if (!ctx.json()) {
+      // A terminal is redrawn from its top; a pipe gets one block per status.
+      if (ctx.terminal().out) ctx.out() << "\x1b[H\x1b[2J";
+      ctx.out() << "every " << absl::FormatDuration(interval) << "  "
+                << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())
+                << "\n";
+    }
+    code = StatusOnce(ctx, previous);
+    if (!ctx.json() && !ctx.terminal().out) ctx.out() << "\n";
+    ctx.out() << std::flush;
+  }
   return code;
 }
 

@@ -217,8 +217,20 @@ each registered reader's drain state and freshness. Exit 2 if either is
 unreachable (what was reachable is still printed). --json prints
 {"log": GetHeadResponse, "writer": GetStatusResponse, "lag": N}.
 
-Example:
-  arbiter status --writer=10.0.0.7:50052)",
+--watch asks again every --interval (default 1s) until interrupted or
+--count times, and adds the rate the host applies entries at and when it
+will have caught up: a terminal is redrawn in place, a pipe gets one block
+per status (with --json, one line each). The exit code is the last status'.
+
+Examples:
+  arbiter status --writer=10.0.0.7:50052
+  arbiter status --watch --interval=2s)",
+       .flags = {{.name = "watch", .takes_value = false,
+                  .help = "redraw the status every --interval until interrupted"},
+                 {.name = "interval", .value_name = "DURATION",
+                  .help = "with --watch: time between two statuses (>= 100ms; default 1s)"},
+                 {.name = "count", .value_name = "N",
+                  .help = "with --watch: stop after N statuses"}},
        .run = RunStatus},
       {.name = "snapshots",
        .args = "",
@@ -348,7 +360,7 @@ std::string Help(const Command* command) {
 }
 
 int RunCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
-           absl::FunctionRef<const char*(const char*)> getenv) {
+           absl::FunctionRef<const char*(const char*)> getenv, Terminal terminal) {
   std::vector<std::string> words(argv.begin() + std::min<size_t>(1, argv.size()), argv.end());
   if (words.empty()) {
     err << Overview();
@@ -405,7 +417,7 @@ int RunCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream
     return kExitOk;
   }
   auto options = ResolveOptions(*args, getenv);
-  Context ctx(*command, *args, options.ok() ? *options : ClientOptions(), out, err);
+  Context ctx(*command, *args, options.ok() ? *options : ClientOptions(), out, err, terminal);
   if (!options.ok()) return ctx.UsageError(options.status().message());
   int n = static_cast<int>(args->positional().size());
   if (n < command->min_args || (command->max_args >= 0 && n > command->max_args)) {

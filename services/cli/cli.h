@@ -39,7 +39,7 @@ std::span<const Command> Commands();
 // Runs `arbiter` with `argv` (argv[0] is the program name). Returns the exit
 // code; writes to `out` and `err` only.
 int RunCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
-           absl::FunctionRef<const char*(const char*)> getenv);
+           absl::FunctionRef<const char*(const char*)> getenv, Terminal terminal = {});
 
 // The help of one command, or of the whole CLI (command == nullptr).
 std::string Help(const Command* command);

@@ -64,11 +64,23 @@ absl::StatusOr<ClientOptions> ResolveOptions(
 
 struct Command;
 
+// Which of the output streams is a terminal (main.cc asks isatty): progress
+// bars and redrawn screens only there, plain lines otherwise.
+struct Terminal {
+  bool out = false;
+  bool err = false;
+};
+
 class Context {
  public:
   Context(const Command& command, const ParsedArgs& args, ClientOptions options,
-          std::ostream& out, std::ostream& err)
-      : command_(command), args_(args), options_(std::move(options)), out_(out), err_(err) {}
+          std::ostream& out, std::ostream& err, Terminal terminal = {})
+      : command_(command),
+        args_(args),
+        options_(std::move(options)),
+        out_(out),
+        err_(err),
+        terminal_(terminal) {}
 
   const Command& command() const { return command_; }
   const ParsedArgs& args() const { return args_; }
@@ -77,6 +89,7 @@ class Context {
   bool json() const { return options_.json; }
   std::ostream& out() { return out_; }
   std::ostream& err() { return err_; }
+  const Terminal& terminal() const { return terminal_; }
 
   v1::LogService::Stub& log();
   v1::ReaderService::Stub& reader();
@@ -115,6 +128,7 @@ class Context {
   ClientOptions options_;
   std::ostream& out_;
   std::ostream& err_;
+  const Terminal terminal_;
   std::unique_ptr<v1::LogService::Stub> log_;
   std::unique_ptr<v1::ReaderService::Stub> reader_;
   std::unique_ptr<v1::WriterAdminService::Stub> writer_;

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/cli/commands.h"
+#include "services/cli/progress_bar.h"
 #include "services/cli/values.h"
 
 namespace arbiter::cli {
@@ -209,14 +210,17 @@ int RunFacts(Context& ctx) {
   request.set_page_size(options->page_size);
 
   v1::GetFactsResponse result;
+  ProgressBar progress(ctx.err(), ctx.terminal().err, "facts", /*total=*/0);
   int code = FetchAllPages(
       ctx, request, &result,
       [&](grpc::ClientContext* c, const v1::GetFactsRequest& r, v1::GetFactsResponse* p) {
         return ctx.reader().GetFacts(c, r, p);
       },
-      [](const v1::GetFactsResponse& page, v1::GetFactsResponse* all) {
+      [&](const v1::GetFactsResponse& page, v1::GetFactsResponse* all) {
         all->mutable_facts()->MergeFrom(page.facts());
+        progress.Update(all->facts_size());
       });
+  progress.Finish();
   if (code != kExitOk) return code;
   if (ctx.json()) {
     ctx.PrintJson(result);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/api/api.h"
 #include "services/cli/commands.h"
+#include "services/cli/progress_bar.h"
 #include "services/cli/values.h"
 
 namespace arbiter::cli {
@@ -18,14 +19,13 @@ std::vector<std::string> Rest(const Context& ctx) {
   return std::vector<std::string>(p.begin() + 1, p.end());
 }
 
-// Sends one Write; prints its result unless `quiet`.
+// Sends one Write and prints its result.
 int SendWrite(Context& ctx, v1::WriteRequest& request, absl::string_view what,
-              v1::WriteResponse* response, bool quiet = false) {
+              v1::WriteResponse* response) {
   request.set_tenant(ctx.tenant());
   auto call = ctx.NewCall();
   grpc::Status s = ctx.log().Write(call.get(), request, response);
   if (!s.ok()) return ctx.RpcError(s, "arbiter-log");
-  if (quiet) return kExitOk;
   return ctx.PrintWrite(*response, response->offset(), response->consistency_token(), what);
 }
 
@@ -91,25 +91,32 @@ int RunBatch(Context& ctx) {
               << " (each atomic, not the whole file)\n";
   }
   v1::WriteResponse response;
+  ProgressBar progress(ctx.err(), ctx.terminal().err, "ops", static_cast<int64_t>(ops->size()));
+  int64_t sent = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     if (!request_id.empty()) {
       requests[i].set_request_id(requests.size() == 1 ? request_id
                                                       : absl::StrCat(request_id, "/", i + 1));
     }
-    bool last = i + 1 == requests.size();
-    int code = SendWrite(ctx, requests[i],
-                         absl::StrCat("applied ", ops->size(), " operation",
-                                      ops->size() == 1 ? "" : "s"),
-                         &response, /*quiet=*/!last);
-    if (code != kExitOk) {
+    requests[i].set_tenant(ctx.tenant());
+    auto call = ctx.NewCall();
+    grpc::Status s = ctx.log().Write(call.get(), requests[i], &response);
+    if (!s.ok()) {
+      progress.Finish();
+      const int code = ctx.RpcError(s, "arbiter-log");
       if (i > 0) {
         ctx.err() << "arbiter: writes 1.." << i << " of " << requests.size()
                   << " were applied (through offset " << response.offset() << ")\n";
       }
       return code;
     }
+    sent += requests[i].operations_size();
+    progress.Update(sent);
   }
-  return kExitOk;
+  progress.Finish();
+  return ctx.PrintWrite(response, response.offset(), response.consistency_token(),
+                        absl::StrCat("applied ", ops->size(), " operation",
+                                     ops->size() == 1 ? "" : "s"));
 }
 
 }  // namespace arbiter::cli

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -342,6 +343,28 @@ TEST_CASE("reads, status, snapshots and tenants: text and --json", "[integration
   CHECK(status_json.code == 0);
   CHECK(absl::StartsWith(status_json.out, "{\"log\":{"));
   CHECK(absl::StrContains(status_json.out, "\"replicationState\":\"REPLICATION_STATE_LIVE\""));
+
+  // --watch: a block per status (stdout is a file, not a terminal: no
+  // escape codes), the apply rate from the second on.
+  CliResult watch = cli.Run({"status", "--watch", "--count=3", "--interval=100ms"});
+  CHECK(watch.code == 0);
+  CHECK(absl::StrContains(watch.out, "every 100ms  20"));
+  CHECK(std::count(watch.out.begin(), watch.out.end(), '\x1b') == 0);
+  size_t headers = 0;
+  for (size_t at = 0; (at = watch.out.find("every 100ms", at)) != std::string::npos; ++at) ++headers;
+  CHECK(headers == 3);
+  CHECK(absl::StrContains(watch.out, "applying 0 entries/s"));  // idle host: nothing to apply
+  CliResult watch_json = cli.Run({"status", "--watch", "--count=2", "--interval=100ms", "--json"});
+  CHECK(watch_json.code == 0);
+  const std::vector<std::string> lines =
+      absl::StrSplit(absl::StripAsciiWhitespace(watch_json.out), '\n');
+  CHECK(lines.size() == 2);
+  for (const std::string& line : lines) CHECK(absl::StartsWith(line, "{\"log\":{"));
+  CliResult bad_interval = cli.Run({"status", "--watch", "--interval=1ms"});
+  CHECK(bad_interval.code == 2);
+  CHECK(absl::StrContains(bad_interval.err, "--interval"));
+  // A batch this small prints no progress on a pipe (only every 5 s).
+  CHECK(!absl::StrContains(b.err, "ops/s"));
 
   CliResult tenants = cli.Run({"tenants"});
   CHECK(tenants.code == 0);
