@@ -49,6 +49,7 @@ absl::Status Host::StartWriter(const std::vector<std::string>& extra_flags) {
   writer_.emplace(std::move(*p));
   auto port = WaitForPortFile(port_file, kStartTimeout, &*writer_);
   if (!port.ok()) return port.status();
+  writer_port_ = *port;
   writer_stub_ = v1::WriterAdminService::NewStub(LocalChannel(*port));
   return absl::OkStatus();
 }

@@ -60,6 +60,8 @@ class Host {
   Process* writer_process() { return writer_ ? &*writer_ : nullptr; }
   // REQUIRES: StartWriter() succeeded once.
   v1::WriterAdminService::Stub& writer_admin() { return *writer_stub_; }
+  // The writer's admin port (of its latest start). REQUIRES: started once.
+  int writer_port() const { return writer_port_; }
 
   // Starts reader `i` (id "reader-<i>") and waits for its port file (not
   // for SERVING).
@@ -89,6 +91,7 @@ class Host {
   const HostOptions options_;
   std::optional<Process> writer_;
   std::unique_ptr<v1::WriterAdminService::Stub> writer_stub_;
+  int writer_port_ = 0;
   std::map<int, ReaderProc> readers_;
   int starts_ = 0;
 };
