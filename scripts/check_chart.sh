@@ -8,7 +8,7 @@
 # helm_chart runs it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-HELM="$ROOT/scripts/node/node_modules/.bin/helm"
+HELM="$ROOT/.cache/helm-3.17.1/helm"
 CHART="$ROOT/helm/arbiter"
 [ -x "$HELM" ] || { echo "helm is missing: run scripts/install_deps.sh"; exit 1; }
 TMP="$(mktemp -d)"

