@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/base/progress.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "services/cli/commands.h"
 
 namespace arbiter::cli {
@@ -202,6 +203,27 @@ int RunTenantsCreate(Context& ctx) {
   if (!s.ok()) return ctx.RpcError(s, kLog);
   return ctx.PrintWrite(response, response.offset(), response.consistency_token(),
                         absl::StrCat("created tenant ", request.tenant()));
+}
+
+int RunHealth(Context& ctx) {
+  const std::string address =
+      ctx.args().positional().empty() ? ctx.options().reader_address : ctx.args().positional()[0];
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(ctx.args().Get("service"));
+  grpc::health::v1::HealthCheckResponse response;
+  auto call = ctx.NewCall();
+  grpc::Status s =
+      grpc::health::v1::Health::NewStub(ctx.Channel(address))->Check(call.get(), request, &response);
+  if (!s.ok()) return ctx.RpcError(s, absl::StrCat("the health service at ", address));
+  const bool serving = response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+  if (ctx.json()) {
+    ctx.PrintJson(response);
+  } else {
+    ctx.out() << (serving ? "SERVING" : grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                                            response.status()))
+              << "\n";
+  }
+  return serving ? kExitOk : kExitFalse;
 }
 
 }  // namespace arbiter::cli

@@ -232,6 +232,23 @@ Examples:
                  {.name = "count", .value_name = "N",
                   .help = "with --watch: stop after N statuses"}},
        .run = RunStatus},
+      {.name = "health",
+       .args = "[ADDRESS]",
+       .summary = "is a service SERVING? (grpc.health.v1; exit 0 serving, 1 not)",
+       .details = R"(Asks the standard gRPC health service of ADDRESS (default: the reader,
+--reader) whether it serves: prints SERVING (exit 0) or NOT_SERVING (exit 1);
+exit 2 if it cannot be asked. A reader is SERVING only while its host's
+replica is live and fresh; --service names one service (empty: the server).
+For container health checks (ECS, Docker HEALTHCHECK) that cannot speak
+gRPC themselves.
+
+Examples:
+  arbiter health
+  arbiter health 127.0.0.1:50052 --service=arbiter.v1.WriterAdminService)",
+       .max_args = 1,
+       .flags = {{.name = "service", .value_name = "NAME",
+                  .help = "the service to ask about (default: the whole server)"}},
+       .run = RunHealth},
       {.name = "snapshots",
        .args = "",
        .summary = "snapshots the log holds for new hosts",

@@ -32,6 +32,7 @@ int RunStatus(Context& ctx);
 int RunSnapshots(Context& ctx);
 int RunTenants(Context& ctx);
 int RunTenantsCreate(Context& ctx);
+int RunHealth(Context& ctx);
 
 // key_commands.cc: API keys, through arbiter-log.
 int RunKeysCreate(Context& ctx);

@@ -95,6 +95,10 @@ class Context {
   v1::ReaderService::Stub& reader();
   v1::WriterAdminService::Stub& writer();
 
+  // A channel to `address` with the key and TLS options (for services
+  // without a stub here, such as grpc.health.v1.Health).
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address);
+
   // Every RPC gets a fresh ClientContext with the --timeout deadline.
   std::unique_ptr<grpc::ClientContext> NewCall() const;
 
@@ -121,8 +125,6 @@ class Context {
                  const std::string& token, absl::string_view what);
 
  private:
-  std::shared_ptr<grpc::Channel> Channel(const std::string& address);
-
   const Command& command_;
   const ParsedArgs& args_;
   ClientOptions options_;

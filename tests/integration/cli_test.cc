@@ -363,6 +363,15 @@ TEST_CASE("reads, status, snapshots and tenants: text and --json", "[integration
   CliResult bad_interval = cli.Run({"status", "--watch", "--interval=1ms"});
   CHECK(bad_interval.code == 2);
   CHECK(absl::StrContains(bad_interval.err, "--interval"));
+  // health: the reader (default) and the writer serve; nothing listens on
+  // port 1.
+  CliResult health = cli.Run({"health"});
+  CHECK(health.code == 0);
+  CHECK(health.out == "SERVING\n");
+  CHECK(cli.Run({"health", cli.writer_address()}).code == 0);
+  CliResult nobody = cli.Run({"health", "127.0.0.1:1", "--timeout=2s"});
+  CHECK(nobody.code == 2);
+  CHECK(absl::StrContains(nobody.err, "UNAVAILABLE"));
   // A batch this small prints no progress on a pipe (only every 5 s).
   CHECK(!absl::StrContains(b.err, "ops/s"));
 
