@@ -5,6 +5,8 @@ stand-in binaries that misbehave: every case must answer {"InstanceIDs": []}
 unless the binary's answer is well-formed and within the event.
 """
 
+import contextlib
+import io
 import json
 import os
 import stat
@@ -53,13 +55,27 @@ class WrapperTest(unittest.TestCase):
         os.chmod(path, stat.S_IRWXU)
         os.environ["ARBITER_FLEET"] = path
 
+    def run_real(self):
+        """The handler with the real binary; returns (answer, what it logged)."""
+        self.assertTrue(os.access(FLEET, os.X_OK), FLEET + " is not built")
+        logged = io.StringIO()
+        with contextlib.redirect_stderr(logged):
+            answer = termination_policy.handler(EVENT, Context(5000))
+        return answer, logged.getvalue()
+
     def test_real_binary_unreachable_hosts(self):
-        self.assertEqual(termination_policy.handler(EVENT, Context(5000)), EMPTY)
+        answer, logged = self.run_real()
+        self.assertEqual(answer, EMPTY)
+        # The binary ran and kept both: one unreachable, one unknown.
+        self.assertIn("i-a: no status", logged)
+        self.assertIn("i-b: not in the inventory", logged)
 
     def test_real_binary_inventory_inline(self):
         del os.environ["ARBITER_INVENTORY"]
         os.environ["ARBITER_INVENTORY_JSON"] = json.dumps({"hosts": []})
-        self.assertEqual(termination_policy.handler(EVENT, Context(5000)), EMPTY)
+        answer, logged = self.run_real()
+        self.assertEqual(answer, EMPTY)
+        self.assertIn("i-a: not in the inventory", logged)
 
     def test_no_inventory(self):
         del os.environ["ARBITER_INVENTORY"]
