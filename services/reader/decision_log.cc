@@ -138,18 +138,23 @@ void DecisionLog::WriteLoop() {
       reader = reader_;
     }
     out.clear();
+    size_t lines = 0;
     for (Queued& q : batch) {
       q.entry.set_reader(reader);
       q.entry.set_time(absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", q.at, absl::UTCTimeZone()));
       std::string line;
-      if (!google::protobuf::util::MessageToJsonString(q.entry, &line, json).ok()) continue;
+      if (!google::protobuf::util::MessageToJsonString(q.entry, &line, json).ok()) {
+        Get().dropped->Increment();  // not expected: the service logs UTF-8 strings only
+        continue;
+      }
       absl::StrAppend(&out, line, "\n");
+      ++lines;
     }
-    if (!batch.empty()) {
+    if (lines > 0) {
       if (int err = WriteAll(fd_, out); err == 0) {
-        Get().written->Increment(static_cast<double>(batch.size()));
+        Get().written->Increment(static_cast<double>(lines));
       } else {
-        Get().dropped->Increment(static_cast<double>(batch.size()));
+        Get().dropped->Increment(static_cast<double>(lines));
         if (absl::Now() - last_warning > absl::Seconds(10)) {
           last_warning = absl::Now();
           LOG(WARNING) << "--decision_log " << options_.path << ": " << std::strerror(err)
