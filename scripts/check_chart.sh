@@ -34,6 +34,7 @@ for values in "$CHART"/ci/*.yaml; do
   expect "$out" "maxUnavailable: 0"      # readers: a new one beside the old
   expect "$out" "--reader_id=\$(POD_NAME)"
   expect "$out" "drain-node"
+  expect "$out" "--undrain_on_start"
   if ! grep -qF "readOnlyRootFilesystem: false" "$out"; then :; else fail "$name: a writable root filesystem"; fi
 done
 expect "$TMP/default-values.yaml" "type: OnDelete"

@@ -50,6 +50,11 @@ ABSL_FLAG(std::string, log_address,
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(5),
           "on SIGTERM, how long to keep serving after health goes "
           "NOT_SERVING");
+ABSL_FLAG(bool, undrain_on_start, false,
+          "a host left DRAINING or DRAINED (by Drain, e.g. a Kubernetes preStop "
+          "drain) returns to ACTIVE when this writer starts: for platforms that "
+          "restart the writer only to keep the host in service. Leave it off "
+          "where a drained host must stay drained (the EC2 termination policy)");
 ABSL_FLAG(absl::Duration, live_enter, kDefaults.live_enter,
           "become LIVE once the replica was fresh within this long");
 ABSL_FLAG(absl::Duration, live_exit, kDefaults.live_exit,
@@ -159,6 +164,17 @@ int main(int argc, char** argv) {
   if (!monitor.ok()) {
     LOG(ERROR) << monitor.status();
     return 1;
+  }
+  if (absl::GetFlag(FLAGS_undrain_on_start)) {
+    if (auto state = (*monitor)->Status(); state.ok() &&
+                                           state->drain_state() != arbiter::v1::DRAIN_STATE_ACTIVE) {
+      LOG(INFO) << "--undrain_on_start: the host was "
+                << arbiter::v1::DrainState_Name(state->drain_state());
+      if (absl::Status s = (*monitor)->Undrain().status(); !s.ok()) {
+        LOG(ERROR) << "--undrain_on_start: " << s;
+        return 1;
+      }
+    }
   }
   arbiter::writer::AddHostGauges(monitor->get());
   arbiter::writer::WriterAdminService service(monitor->get(),

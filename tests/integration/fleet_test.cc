@@ -303,5 +303,51 @@ TEST_CASE("a host whose writer dies: its readers refuse within --max_staleness, 
   CHECK(failures.empty());
 }
 
+TEST_CASE("a drained host stays drained across a writer restart, unless --undrain_on_start",
+          "[integration][fleet]") {
+  // The Kubernetes chart drains a node's host in the writer's preStop and
+  // restarts the writer with --undrain_on_start; the EC2 termination policy
+  // needs DRAINED to stick.
+  auto c = Cluster::Start({.readers = 1});
+  REQUIRE(c.ok());
+  Cluster& cluster = **c;
+  REQUIRE(cluster.WaitForWriter(v1::REPLICATION_STATE_LIVE).ok());
+  auto reader = LocalChannel(cluster.reader_port(0));
+  REQUIRE(WaitForHealth(reader.get(), Health::kServing, absl::Seconds(30)).ok());
+  auto drain_state = [&]() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+    v1::GetStatusResponse s;
+    REQUIRE(cluster.writer_admin().GetStatus(&ctx, v1::GetStatusRequest(), &s).ok());
+    return s.drain_state();
+  };
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+    v1::DrainResponse r;
+    REQUIRE(cluster.writer_admin().Drain(&ctx, v1::DrainRequest(), &r).ok());
+  }
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (drain_state() != v1::DRAIN_STATE_DRAINED && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  REQUIRE(drain_state() == v1::DRAIN_STATE_DRAINED);
+  CHECK(CheckHealth(reader.get()) == Health::kNotServing);
+
+  REQUIRE(cluster.StopWriter().ok());
+  REQUIRE(cluster.StartWriter().ok());
+  REQUIRE(cluster.WaitForWriter(v1::REPLICATION_STATE_LIVE).ok());
+  CHECK(drain_state() == v1::DRAIN_STATE_DRAINED);
+  CHECK(CheckHealth(reader.get()) == Health::kNotServing);
+
+  REQUIRE(cluster.StopWriter().ok());
+  REQUIRE(cluster.StartWriter({"--undrain_on_start"}).ok());
+  REQUIRE(cluster.WaitForWriter(v1::REPLICATION_STATE_LIVE).ok());
+  CHECK(drain_state() == v1::DRAIN_STATE_ACTIVE);
+  // The reader, drained but still running, serves again.
+  CHECK(WaitForHealth(reader.get(), Health::kServing, absl::Seconds(30)).ok());
+  CHECK_THAT(ReadFile(cluster.dir() + "/writer.stderr"), Catch::Contains("--undrain_on_start"));
+}
+
 }  // namespace
 }  // namespace arbiter::testing
