@@ -80,7 +80,11 @@ class Checker {
 
   std::vector<std::string> Expand(const std::string& type) const {
     if (type == "Actor") return {prog_->actor_types.begin(), prog_->actor_types.end()};
-    if (type == "Resource") return {prog_->resource_types.begin(), prog_->resource_types.end()};
+    if (type == "Resource") {  // actors are resources too (compiler.cc, ExpandType)
+      std::set<std::string> all(prog_->actor_types.begin(), prog_->actor_types.end());
+      all.insert(prog_->resource_types.begin(), prog_->resource_types.end());
+      return {all.begin(), all.end()};
+    }
     return {type};
   }
 

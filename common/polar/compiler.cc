@@ -177,10 +177,13 @@ class Compiler {
 
   std::vector<std::string> ExpandType(const std::string& type, Location loc) {
     if (type == "Actor" || type == "Resource") {
-      const std::set<std::string>& s = type == "Actor" ? prog_.actor_types : prog_.resource_types;
+      // Actor: every actor type. Resource: every resource and actor type
+      // (actors are resources too: "impersonate" on a User).
+      std::set<std::string> s = prog_.actor_types;
+      if (type == "Resource") s.insert(prog_.resource_types.begin(), prog_.resource_types.end());
       if (s.empty()) {
         Error(loc, absl::StrFormat("type %s matches nothing: declare an %s block", type,
-                                   type == "Actor" ? "actor" : "resource"));
+                                   type == "Actor" ? "actor" : "actor or resource"));
       }
       return {s.begin(), s.end()};
     }
@@ -383,16 +386,44 @@ class Compiler {
     AstExpr leaf;
     if (in.name_term.kind == AstTerm::Kind::kVariable) {
       const std::string& v = in.name_term.name;
-      if (v != ctx->head_variable) {
+      if (v == ctx->head_variable) {
+        // `role if role on "parent"`: the same role there.
+        std::vector<AstTerm> args = {VarTerm("actor", loc), VarTerm(v, loc)};
+        if (!ctx->global) args.push_back(VarTerm(entity, loc));
+        leaf = CallExpr(ctx->head_predicate, std::move(args), in);
+      } else if (v == "role" || v == "permission") {
+        // `"subscriber" if role on "org"`: any role (permission) the target
+        // declares, bound first so that each is a plain lookup.
+        const std::set<std::string>& names = v == "role" ? target->roles : target->permissions;
+        if (names.empty()) {
+          Error(loc, absl::StrFormat("\"%s\" in a shorthand body means any %s of %s%s, but it "
+                                     "declares none",
+                                     v, v, target->Describe(), via));
+          return false;
+        }
+        const std::string any = ctx->names->FreshName(absl::StrCat("_", v));
+        AstExpr constraint;
+        constraint.kind = AstExpr::Kind::kIn;
+        constraint.location = loc;
+        constraint.begin = in.begin;
+        constraint.end = in.end;
+        constraint.left = VarTerm(any, loc);
+        constraint.right.kind = AstTerm::Kind::kList;
+        constraint.right.location = loc;
+        for (const std::string& n : names) constraint.right.items.push_back(StrTerm(n, loc));
+        parts.push_back(std::move(constraint));
+        std::vector<AstTerm> args = {VarTerm("actor", loc), VarTerm(any, loc)};
+        if (!ctx->global) args.push_back(VarTerm(entity, loc));
+        leaf = CallExpr(v == "role" ? "has_role" : "has_permission", std::move(args), in);
+      } else {
         Error(loc, absl::StrFormat(
-            "variable \"%s\" in a shorthand rule must be the rule's head variable%s", v,
+            "variable \"%s\" in a shorthand rule must be the rule's head variable%s, or role or "
+            "permission (any role or permission)",
+            v,
             ctx->head_variable.empty() ? std::string(" (the head is a quoted name)")
                                        : absl::StrFormat(" \"%s\"", ctx->head_variable)));
         return false;
       }
-      std::vector<AstTerm> args = {VarTerm("actor", loc), VarTerm(v, loc)};
-      if (!ctx->global) args.push_back(VarTerm(entity, loc));
-      leaf = CallExpr(ctx->head_predicate, std::move(args), in);
     } else if (!ResolveName(in.name_term.value.id, in, target, ctx->global, entity, via, &leaf)) {
       return false;
     }

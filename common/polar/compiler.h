@@ -17,12 +17,17 @@
 //        if role in [<R's roles>] and has_relation(resource, "rel", _rel) and has_role(actor, role, _rel)
 //      permission if "admin" on "rel";  -> has_permission(actor, permission, resource)
 //        if permission in [<R's permissions>] and ...
+//      "x" if role on "rel";  (a variable role or permission under a quoted head, or a
+//        body variable that is not the head's) -> any role (permission) of the target:
+//        ... if has_relation(resource, "rel", _rel) and _role in [<target's roles>]
+//        and has_role(actor, _role, _rel)
 //  * `or` -> one rule per disjunct (DNF); `not <call>` -> kNotCall, unless an
 //    argument is `_`; any other `not (e)` -> kNotCall `_not_<n>(<shared vars>)`
 //    plus the rules of `_not_<n>` (see program.h);
 //  * the implied `allow(actor, action, resource) if has_permission(actor, action, resource);`
 //    when no rule defines `allow`;
-//  * `Actor` / `Resource` as a type mean every declared actor / resource type;
+//  * `Actor` as a type means every declared actor type, `Resource` every declared
+//    resource and actor type (actors are resources too);
 //  * tests: fixtures inlined into setup (facts not yet checked: checker.h).
 // Problems (undeclared names, duplicates, reserved names, ...) are added to
 // `diagnostics`; the returned Program is then incomplete and must not be used.

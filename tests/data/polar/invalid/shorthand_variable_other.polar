@@ -1,0 +1,9 @@
+actor User {}
+resource Org {
+  roles = ["member"];
+}
+resource Repo {
+  roles = ["reader"];
+  relations = { org: Org };
+  "reader" if someone on "org";
+}
