@@ -156,6 +156,23 @@ Examples:
   arbiter authorize User:eve read Repository:x --context='is_public Repository:x'
   if arbiter authorize User:bob push Repository:anvils >/dev/null; then ...; fi)",
        .min_args = 3, .max_args = 3, .flags = ReadFlags(), .run = RunAuthorize},
+      {.name = "authorize-resources",
+       .args = "ACTOR ACTION [RESOURCE...]",
+       .summary = "which of RESOURCE... may ACTOR ACTION? (exit 0 all allowed, 1 some denied)",
+       .details = R"(Checks many resources in one round trip (AuthorizeResources): prints
+"allowed Type:id" or "denied  Type:id" per resource, in the order given;
+exit 0 if every one is allowed, 1 if any is denied. Resources are the words
+after ACTION and, with --file, one Type:id per line of FILE (- for stdin;
+blank lines and # comments skipped). More than 1000 are sent as several
+requests. --json prints the AuthorizeResourcesResponse (allowed ones only).
+
+Examples:
+  arbiter authorize-resources User:bob read Repository:anvils Repository:tools
+  cut -d, -f1 repositories.csv | arbiter authorize-resources User:bob read --file=-)",
+       .min_args = 2, .max_args = -1,
+       .flags = Concat(ReadFlags(), {{.name = "file", .value_name = "FILE",
+                                      .help = "more resources, one Type:id per line (- for stdin)"}}),
+       .run = RunAuthorizeResources},
       {.name = "list",
        .args = "ACTOR ACTION RESOURCE_TYPE",
        .summary = "ids of every RESOURCE_TYPE that ACTOR may ACTION",

@@ -16,6 +16,7 @@ int RunBatch(Context& ctx);
 
 // read_commands.cc: through arbiter-reader.
 int RunAuthorize(Context& ctx);
+int RunAuthorizeResources(Context& ctx);
 int RunList(Context& ctx);
 int RunActions(Context& ctx);
 int RunQuery(Context& ctx);

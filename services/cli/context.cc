@@ -1,5 +1,9 @@
 #include "services/cli/context.h"
 
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/status/status.h"
@@ -165,6 +169,18 @@ int Context::PrintWrite(const google::protobuf::Message& response, uint64_t offs
          << "consistency token: " << token << "\n";
   }
   return kExitOk;
+}
+
+absl::StatusOr<std::string> ReadInput(const std::string& path) {
+  std::stringstream ss;
+  if (path == "-") {
+    ss << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+    ss << in.rdbuf();
+  }
+  return ss.str();
 }
 
 }  // namespace arbiter::cli

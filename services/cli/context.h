@@ -136,6 +136,10 @@ class Context {
   std::unique_ptr<v1::WriterAdminService::Stub> writer_;
 };
 
+// The contents of the file at `path`, or of stdin for "-". NOT_FOUND
+// "PATH: cannot open".
+absl::StatusOr<std::string> ReadInput(const std::string& path);
+
 // The JSON of `message` as Context::PrintJson prints it (no newline).
 std::string ToJson(const google::protobuf::Message& message);
 

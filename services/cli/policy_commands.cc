@@ -15,14 +15,6 @@ namespace {
 
 constexpr char kLog[] = "arbiter-log";
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void EndLine(std::ostream& os, absl::string_view text) {
   os << text;
   if (!text.empty() && text.back() != '\n') os << "\n";
@@ -30,7 +22,7 @@ void EndLine(std::ostream& os, absl::string_view text) {
 
 // Runs one file's tests; prints its report. Returns the exit code.
 int TestFile(Context& ctx, const std::string& path) {
-  auto source = ReadFile(path);
+  auto source = ReadInput(path);
   if (!source.ok()) return ctx.Error(source.status().message());
   auto program = polar::CompilePolicy(*source, path);
   if (!program.ok()) {
@@ -61,7 +53,7 @@ int TestFile(Context& ctx, const std::string& path) {
 
 int RunPolicyPush(Context& ctx) {
   const std::string& path = ctx.args().positional()[0];
-  auto source = ReadFile(path);
+  auto source = ReadInput(path);
   if (!source.ok()) return ctx.Error(source.status().message());
   v1::SetPolicyRequest request;
   request.set_tenant(ctx.tenant());

@@ -6,6 +6,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_split.h"
 #include "services/cli/commands.h"
 #include "services/cli/progress_bar.h"
 #include "services/cli/values.h"
@@ -110,6 +112,70 @@ int RunAuthorize(Context& ctx) {
     ctx.out() << (response.allowed() ? "allowed" : "denied") << "\n";
   }
   return response.allowed() ? kExitOk : kExitFalse;
+}
+
+int RunAuthorizeResources(Context& ctx) {
+  auto options = ParseReadOptions(ctx);
+  if (!options.ok()) return ctx.UsageError(options.status().message());
+  auto actor = ValueArg(ctx, 0, "actor");
+  if (!actor.ok()) return ctx.UsageError(actor.status().message());
+  // The resources: the words after ACTION, then --file's lines (blank
+  // lines and # comments skipped).
+  std::vector<v1::Value> resources;
+  const auto& words = ctx.args().positional();
+  for (size_t i = 2; i < words.size(); ++i) {
+    auto v = ParseValue(words[i], absl::StrCat("resource ", i - 1));
+    if (!v.ok()) return ctx.UsageError(v.status().message());
+    resources.push_back(*v);
+  }
+  if (ctx.args().Has("file")) {
+    const std::string path = ctx.args().Get("file");
+    auto text = ReadInput(path);
+    if (!text.ok()) return ctx.Error(text.status().message());
+    int line_number = 0;
+    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+      ++line_number;
+      line = absl::StripAsciiWhitespace(line);
+      if (line.empty() || line[0] == '#') continue;
+      auto v = ParseValue(line, absl::StrCat(path == "-" ? "<stdin>" : path, ":", line_number));
+      if (!v.ok()) return ctx.Error(v.status().message());
+      resources.push_back(*v);
+    }
+  }
+  if (resources.empty()) return ctx.UsageError("no resources: give them as words or with --file");
+
+  // At most kMaxResources per request (the reader's limit), in order.
+  constexpr size_t kPerRequest = 1000;
+  v1::AuthorizeResourcesResponse all;
+  size_t denied = 0;
+  for (size_t begin = 0; begin < resources.size(); begin += kPerRequest) {
+    v1::AuthorizeResourcesRequest request;
+    ApplyCommon(ctx, *options, &request);
+    *request.mutable_actor() = *actor;
+    request.set_action(words[1]);
+    const size_t end = std::min(resources.size(), begin + kPerRequest);
+    for (size_t i = begin; i < end; ++i) *request.add_resources() = resources[i];
+    v1::AuthorizeResourcesResponse response;
+    auto call = ctx.NewCall();
+    grpc::Status s = ctx.reader().AuthorizeResources(call.get(), request, &response);
+    if (!s.ok()) return ctx.RpcError(s, kReader);
+    // The allowed ones come back in request order: walk both.
+    int next = 0;
+    for (size_t i = begin; i < end; ++i) {
+      const bool allowed = next < response.allowed_size() &&
+                           response.allowed(next).type() == resources[i].type() &&
+                           response.allowed(next).id() == resources[i].id();
+      if (allowed) ++next;
+      denied += !allowed;
+      if (!ctx.json()) {
+        ctx.out() << (allowed ? "allowed " : "denied  ") << FormatValue(resources[i]) << "\n";
+      }
+    }
+    all.mutable_allowed()->MergeFrom(response.allowed());
+    *all.mutable_evaluation() = response.evaluation();  // the last request's
+  }
+  if (ctx.json()) ctx.PrintJson(all);
+  return denied == 0 ? kExitOk : kExitFalse;
 }
 
 int RunList(Context& ctx) {

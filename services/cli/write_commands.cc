@@ -29,18 +29,6 @@ int SendWrite(Context& ctx, v1::WriteRequest& request, absl::string_view what,
   return ctx.PrintWrite(*response, response->offset(), response->consistency_token(), what);
 }
 
-absl::StatusOr<std::string> ReadInput(const std::string& path) {
-  std::stringstream ss;
-  if (path == "-") {
-    ss << std::cin.rdbuf();
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-    ss << in.rdbuf();
-  }
-  return ss.str();
-}
-
 }  // namespace
 
 int RunTell(Context& ctx) {

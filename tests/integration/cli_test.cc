@@ -304,6 +304,26 @@ TEST_CASE("reads, status, snapshots and tenants: text and --json", "[integration
       cli.Run({"list", "User:alice", "push", "Repository", "--json", "--page_size=1", at}).out);
   CHECK(list_json.resource_ids_size() == 2);  // every page fetched
 
+  CliResult many = cli.Run({"authorize-resources", "User:alice", "push", "Repository:anvils",
+                            "Repository:nowhere", "Repository:tools", at});
+  CHECK(many.code == 1);  // one is denied
+  CHECK(many.out ==
+        "allowed Repository:anvils\ndenied  Repository:nowhere\nallowed Repository:tools\n");
+  const std::string list_file = cli.File("repos.txt");
+  std::ofstream(list_file) << "# repositories\nRepository:anvils\n\nRepository:tools\n";
+  CliResult from_file =
+      cli.Run({"authorize-resources", "User:alice", "push", "--file=" + list_file, at});
+  CHECK(from_file.code == 0);
+  CHECK(from_file.out == "allowed Repository:anvils\nallowed Repository:tools\n");
+  CHECK(ParseJson<v1::AuthorizeResourcesResponse>(
+            cli.Run({"authorize-resources", "User:alice", "push", "Repository:anvils",
+                     "Repository:nowhere", "--json", at})
+                .out)
+            .allowed_size() == 1);
+  CliResult none = cli.Run({"authorize-resources", "User:alice", "push", at});
+  CHECK(none.code == 2);
+  CHECK(absl::StrContains(none.err, "no resources"));
+
   CliResult actions = cli.Run({"actions", "User:alice", "Repository:anvils", at});
   CHECK(actions.code == 0);
   CHECK(actions.out == "push\nread\n");
