@@ -139,12 +139,21 @@ Examples:
        .summary = "run a policy's test blocks locally (no server)",
        .details = R"(Compiles each FILE and runs its test blocks in-process. Exit 0 when every
 assertion holds, 1 when one fails (printed as FILE:LINE:COL), 2 when a file
-does not parse or check.
+does not parse or check. --json prints one line per file:
+  {"file": F, "passed": N, "total": M, "tests": [{"name", "line", "column",
+   "passed", "assertions", "failures": [{"line", "column", "assertion",
+   "message"}]}]}
+or, for a file that does not compile, {"file": F, "errors": [{"line",
+"column", "message"}]}.
 
 Examples:
   arbiter policy test policy.polar
-  arbiter policy test tests/data/policies/*.polar)",
-       .min_args = 1, .max_args = -1, .uses_server = false, .run = RunPolicyTest},
+  arbiter policy test tests/data/policies/*.polar
+  arbiter policy test policy.polar --json | jq '.tests[] | select(.passed | not)')",
+       .min_args = 1, .max_args = -1,
+       .flags = {{.name = "json", .takes_value = false,
+                  .help = "one JSON object per file instead of text"}},
+       .uses_server = false, .run = RunPolicyTest},
       {.name = "authorize",
        .args = "ACTOR ACTION RESOURCE",
        .summary = "may ACTOR do ACTION on RESOURCE? (exit 0 allowed, 1 denied)",

@@ -2,11 +2,18 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/eval/engine.h"
 #include "common/polar/policy.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/cli/commands.h"
 #include "services/cli/values.h"
 
@@ -20,14 +27,67 @@ void EndLine(std::ostream& os, absl::string_view text) {
   if (!text.empty() && text.back() != '\n') os << "\n";
 }
 
-// Runs one file's tests; prints its report. Returns the exit code.
+google::protobuf::Value Number(int64_t n) {
+  google::protobuf::Value v;
+  v.set_number_value(static_cast<double>(n));
+  return v;
+}
+
+google::protobuf::Value Text(absl::string_view text) {
+  google::protobuf::Value v;
+  v.set_string_value(std::string(text));
+  return v;
+}
+
+// "PATH:LINE:COL: message" lines (the compiler's diagnostics) as
+// {"line", "column", "message"} objects; a line of another shape keeps its
+// text as the message.
+google::protobuf::Value Diagnostics(const std::string& path, absl::string_view text) {
+  google::protobuf::Value list;
+  list.mutable_list_value();
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    google::protobuf::Struct e;
+    absl::string_view rest = line;
+    int line_number = 0, column = 0;
+    std::vector<absl::string_view> parts;
+    if (absl::ConsumePrefix(&rest, path + ":")) {
+      parts = absl::StrSplit(rest, absl::MaxSplits(':', 2));
+    }
+    if (parts.size() == 3 && absl::SimpleAtoi(parts[0], &line_number) &&
+        absl::SimpleAtoi(parts[1], &column)) {
+      (*e.mutable_fields())["line"] = Number(line_number);
+      (*e.mutable_fields())["column"] = Number(column);
+      (*e.mutable_fields())["message"] = Text(absl::StripLeadingAsciiWhitespace(parts[2]));
+    } else {
+      (*e.mutable_fields())["message"] = Text(line);
+    }
+    *list.mutable_list_value()->add_values()->mutable_struct_value() = std::move(e);
+  }
+  return list;
+}
+
+void PrintStruct(Context& ctx, const google::protobuf::Struct& s) {
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(s, &json);
+  ctx.out() << json << "\n";
+}
+
+// Runs one file's tests; prints its report (text, or one JSON line).
+// Returns the exit code.
 int TestFile(Context& ctx, const std::string& path) {
   auto source = ReadInput(path);
   if (!source.ok()) return ctx.Error(source.status().message());
+  google::protobuf::Struct report;
+  (*report.mutable_fields())["file"] = Text(path);
   auto program = polar::CompilePolicy(*source, path);
   if (!program.ok()) {
-    // "file:line:col: message" lines, as the log would report them.
-    EndLine(ctx.err(), program.status().message());
+    if (ctx.json()) {
+      (*report.mutable_fields())["errors"] = Diagnostics(path, program.status().message());
+      PrintStruct(ctx, report);
+    } else {
+      // "file:line:col: message" lines, as the log would report them.
+      EndLine(ctx.err(), program.status().message());
+    }
     return kExitError;
   }
   auto results = eval::RunTests(*program);
@@ -36,8 +96,32 @@ int TestFile(Context& ctx, const std::string& path) {
     return kExitError;
   }
   int passed = 0;
+  google::protobuf::Value tests;
+  tests.mutable_list_value();
   for (const eval::TestResult& r : *results) {
     passed += r.passed;
+    if (ctx.json()) {
+      google::protobuf::Struct t;
+      auto& f = *t.mutable_fields();
+      f["name"] = Text(r.name);
+      f["line"] = Number(r.location.line);
+      f["column"] = Number(r.location.column);
+      f["passed"].set_bool_value(r.passed);
+      f["assertions"] = Number(r.assertions);
+      google::protobuf::Value failures;
+      failures.mutable_list_value();
+      for (const eval::AssertionFailure& a : r.failures) {
+        google::protobuf::Struct e;
+        (*e.mutable_fields())["line"] = Number(a.location.line);
+        (*e.mutable_fields())["column"] = Number(a.location.column);
+        (*e.mutable_fields())["assertion"] = Text(a.source);
+        (*e.mutable_fields())["message"] = Text(a.message);
+        *failures.mutable_list_value()->add_values()->mutable_struct_value() = std::move(e);
+      }
+      f["failures"] = std::move(failures);
+      *tests.mutable_list_value()->add_values()->mutable_struct_value() = std::move(t);
+      continue;
+    }
     ctx.out() << (r.passed ? "PASS " : "FAIL ") << r.name << " (" << r.assertions
               << " assertion" << (r.assertions == 1 ? "" : "s") << ")\n";
     for (const eval::AssertionFailure& f : r.failures) {
@@ -45,7 +129,14 @@ int TestFile(Context& ctx, const std::string& path) {
                                    f.location.column, f.source, f.message);
     }
   }
-  ctx.out() << path << ": " << passed << " of " << results->size() << " tests passed\n";
+  if (ctx.json()) {
+    (*report.mutable_fields())["passed"] = Number(passed);
+    (*report.mutable_fields())["total"] = Number(static_cast<int64_t>(results->size()));
+    (*report.mutable_fields())["tests"] = std::move(tests);
+    PrintStruct(ctx, report);
+  } else {
+    ctx.out() << path << ": " << passed << " of " << results->size() << " tests passed\n";
+  }
   return passed == static_cast<int>(results->size()) ? kExitOk : kExitFalse;
 }
 

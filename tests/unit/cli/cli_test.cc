@@ -11,6 +11,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/cli/context.h"
 
 namespace arbiter::cli {
@@ -166,6 +168,50 @@ TEST_CASE("policy test: 0 all pass, 1 failing assertion, 2 parse error", "[unit]
   CHECK(Run({"policy", "test", dir + "/missing.polar"}).code == kExitError);
   // The worst result wins across files.
   CHECK(Run({"policy", "test", Policy("github.polar"), failing}).code == kExitFalse);
+}
+
+TEST_CASE("policy test --json: one object per file, failures with line and column",
+          "[unit][cli]") {
+  std::string dir = std::string(ARBITER_BINARY_DIR) + "/tests/unit/cli";
+  std::string failing = dir + "/failing_json.polar";
+  std::ofstream(failing) << "actor User {}\n"
+                            "resource Repo {\n"
+                            "  roles = [\"reader\"];\n"
+                            "  permissions = [\"read\"];\n"
+                            "  \"read\" if \"reader\";\n"
+                            "}\n"
+                            "test \"readers \\\"write\\\"\" {\n"
+                            "  setup { has_role(User{\"a\"}, \"reader\", Repo{\"r\"}); }\n"
+                            "  assert allow(User{\"a\"}, \"read\", Repo{\"r\"});\n"
+                            "  assert allow(User{\"a\"}, \"write\", Repo{\"r\"});\n"
+                            "}\n";
+  std::string broken = dir + "/broken_json.polar";
+  std::ofstream(broken) << "actor User {}\nresource Repo {\n  roles = [\"reader\"\n}\n";
+  Result r = Run({"policy", "test", Policy("github.polar"), failing, broken, "--json"});
+  INFO(r.out << r.err);
+  CHECK(r.code == kExitError);  // the worst of the three
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  REQUIRE(lines.size() == 3);
+  google::protobuf::Struct github, fail, parse;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(lines[0], &github).ok());
+  REQUIRE(google::protobuf::util::JsonStringToMessage(lines[1], &fail).ok());
+  REQUIRE(google::protobuf::util::JsonStringToMessage(lines[2], &parse).ok());
+  CHECK(github.fields().at("passed").number_value() == 7);
+  CHECK(github.fields().at("total").number_value() == 7);
+  const auto& test = fail.fields().at("tests").list_value().values(0).struct_value().fields();
+  CHECK(test.at("name").string_value() == "readers \"write\"");  // escaped in JSON
+  CHECK(test.at("line").number_value() == 7);
+  CHECK_FALSE(test.at("passed").bool_value());
+  CHECK(test.at("assertions").number_value() == 2);
+  const auto& failure =
+      test.at("failures").list_value().values(0).struct_value().fields();
+  CHECK(failure.at("line").number_value() == 10);
+  CHECK(absl::StrContains(failure.at("assertion").string_value(), "\"write\""));
+  const auto& error = parse.fields().at("errors").list_value().values(0).struct_value().fields();
+  CHECK(parse.fields().at("file").string_value() == broken);
+  CHECK(error.at("line").number_value() >= 3);
+  CHECK(error.at("column").number_value() >= 1);
+  CHECK(!error.at("message").string_value().empty());
 }
 
 }  // namespace
