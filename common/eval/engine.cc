@@ -502,7 +502,11 @@ namespace {
 
 class Explainer {
  public:
-  explicit Explainer(Evaluation& ev) : ev_(ev), cp_(ev.program()) {}
+  // `max_nodes` bounds WhyNot's tree (Prove's is never cut).
+  Explainer(Evaluation& ev, int64_t max_nodes)
+      : ev_(ev), cp_(ev.program()), nodes_left_(max_nodes) {}
+
+  bool truncated() const { return truncated_; }
 
   // One proof of pred(args) that never repeats a goal on its own path.
   std::optional<ProofNode> Prove(uint32_t pred, const SymbolId* args) {
@@ -563,9 +567,11 @@ class Explainer {
   }
 
   // Why pred(args) does not hold: the fact lookup and every rule tried, with
-  // the literal each failed at, `depth` levels deep.
-  ProofNode WhyNot(uint32_t pred, const SymbolId* args, int depth) {
+  // the literal each failed at, depth first until the node budget is spent
+  // (or kMaxWhyNotDepth, which bounds the stack).
+  ProofNode WhyNot(uint32_t pred, const SymbolId* args, int depth = 0) {
     const PredInfo& p = ev_.Pred(pred);
+    --nodes_left_;
     ProofNode node;
     node.kind = ProofNode::Kind::kGoal;
     node.goal = ev_.RenderCall(p.name, args, p.arity);
@@ -605,14 +611,16 @@ class Explainer {
         if (lit.kind != LKind::kCall) continue;
         std::string g = ev_.RenderCall(ev_.Pred(lit.pred).name, fail.args.data(),
                                        static_cast<int>(fail.args.size()));
-        if (depth <= 0 || !seen_.insert(g).second) {
+        const bool over = nodes_left_ <= 0 || depth >= kMaxWhyNotDepth;
+        if (over || !seen_.insert(g).second) {
+          truncated_ |= over;
           ProofNode cut;
           cut.kind = ProofNode::Kind::kCut;
           cut.goal = g;
           rn.children.push_back(std::move(cut));
           continue;
         }
-        rn.children.push_back(WhyNot(lit.pred, fail.args.data(), depth - 1));
+        rn.children.push_back(WhyNot(lit.pred, fail.args.data(), depth + 1));
         if (!ev_.status().ok()) return node;
       }
       node.children.push_back(std::move(rn));
@@ -621,10 +629,13 @@ class Explainer {
   }
 
  private:
+  static constexpr int kMaxWhyNotDepth = 64;
   Evaluation& ev_;
   const CompiledProgram& cp_;
   std::vector<std::string> path_;
   absl::flat_hash_set<std::string> seen_;
+  int64_t nodes_left_;
+  bool truncated_ = false;
 };
 
 void RenderNode(const ProofNode& n, int indent, std::string* out) {
@@ -679,7 +690,7 @@ absl::StatusOr<Explanation> Engine::Explain(const FactSource& facts,
     return false;
   });
   if (!ev.status().ok()) return ev.status();
-  Explainer x(ev);
+  Explainer x(ev, options_.max_explain_nodes);
   if (ex.allowed) {
     std::optional<ProofNode> proof = x.Prove(compiled_->allow_pred, goal);
     if (!ev.status().ok()) return ev.status();
@@ -689,11 +700,16 @@ absl::StatusOr<Explanation> Engine::Explain(const FactSource& facts,
     ex.proof = std::move(*proof);
     ex.text = "ALLOW\n";
   } else {
-    ex.proof = x.WhyNot(compiled_->allow_pred, goal, 4);
+    ex.proof = x.WhyNot(compiled_->allow_pred, goal);
     if (!ev.status().ok()) return ev.status();
     ex.text = "DENY\n";
+    ex.truncated = x.truncated();
   }
   RenderNode(ex.proof, 0, &ex.text);
+  if (ex.truncated) {
+    absl::StrAppend(&ex.text, "(explanation cut at ", options_.max_explain_nodes,
+                    " nodes: goals marked \"not explained further\" were not expanded)\n");
+  }
   return ex;
 }
 

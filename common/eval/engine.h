@@ -51,6 +51,10 @@ struct EngineOptions {
   // nest on the stack, so this bounds how deeply a policy's conditions may
   // chain whatever its shape: past it, RESOURCE_EXHAUSTED naming the limit.
   size_t max_stack_bytes = size_t{4} << 20;
+  // Most nodes of a deny's explanation (Explain): past it the goals not yet
+  // explained are kCut and Explanation::truncated is set. An allow's proof
+  // is always complete.
+  int64_t max_explain_nodes = 500;
 };
 
 // Per-query inputs besides the question itself.
@@ -108,7 +112,8 @@ struct ProofNode {
     kGoal,      // deny: goal does not hold; children: the lookups and rules tried
     kNoFact,    // deny: no stored fact equals goal
     kRuleFailed,  // deny: `rule_source` was tried; children show why it failed
-    kCut,       // deny: the explanation stops here (depth or repetition)
+    kCut,       // deny: not explained further: explained above (repeated) or, with
+                // Explanation::truncated, the node budget was spent
   };
   Kind kind = Kind::kRule;
   bool holds = false;
@@ -123,6 +128,9 @@ struct Explanation {
   bool allowed = false;
   ProofNode proof;   // root: the allow(...) goal
   std::string text;  // a readable, indented rendering of `proof`
+  // A deny's explanation reached EngineOptions::max_explain_nodes: goals
+  // past it are kCut nodes (the text says so on its last line).
+  bool truncated = false;
 };
 
 struct AssertionFailure {

@@ -15,6 +15,11 @@ ABSL_FLAG(int64_t, max_eval_stack_kib,
           "thread has, less 256 KiB): bounds how deeply a policy's rules and "
           "conditions may nest; past it RESOURCE_EXHAUSTED");
 
+ABSL_FLAG(int64_t, max_explain_nodes, arbiter::eval::EngineOptions{}.max_explain_nodes,
+          "goals a deny's explanation (Explain) expands at most; past it the rest "
+          "are shown as not explained further and the response says it was cut "
+          "(an allow's proof is always complete)");
+
 namespace arbiter::eval {
 
 absl::StatusOr<EngineOptions> EngineOptionsFromFlags() {
@@ -29,6 +34,12 @@ absl::StatusOr<EngineOptions> EngineOptionsFromFlags() {
     return absl::InvalidArgumentError(
         absl::StrCat("--max_eval_stack_kib: ", kib, " is not in 64..1048576"));
   }
+  const int64_t nodes = absl::GetFlag(FLAGS_max_explain_nodes);
+  if (nodes < 1 || nodes > 1'000'000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_explain_nodes: ", nodes, " is not in 1..1000000"));
+  }
+  o.max_explain_nodes = nodes;
   o.step_budget = steps;
   o.max_stack_bytes = static_cast<size_t>(kib) << 10;
   return o;

@@ -465,6 +465,7 @@ absl::Status Execute(const ExecContext& c, const v1::ExplainRequest& r,
   out->set_allowed(e.allowed);
   ToExplainNode(e.proof, out->mutable_root());
   out->set_text(std::move(e.text));
+  out->set_truncated(e.truncated);
   return absl::OkStatus();
 }
 

@@ -315,6 +315,26 @@ TEST_CASE("reads: read-your-writes, revocation, every RPC, paging, bad input",
     CHECK(resp.allowed());
     CHECK_FALSE(resp.text().empty());
     CHECK(resp.root().holds());
+    CHECK_FALSE(resp.truncated());
+  }
+  {
+    // A deny over a reader with a budget of one goal: cut, and it says so.
+    REQUIRE(c->StopReader(1).ok());
+    REQUIRE(c->StartReader(1, {"--max_explain_nodes=1"}).ok());
+    REQUIRE(WaitForHealth(c->Channel(c->reader_port(1)).get(), Health::kServing,
+                          absl::Seconds(30))
+                .ok());
+    grpc::ClientContext ctx;
+    v1::ExplainRequest req;
+    req.set_tenant("acme");
+    SetValue(req.mutable_actor(), "User", "nobody");
+    req.set_action("push");
+    SetValue(req.mutable_resource(), "Repository", "r03");
+    v1::ExplainResponse resp;
+    REQUIRE(c->reader(1).Explain(&ctx, req, &resp).ok());
+    CHECK_FALSE(resp.allowed());
+    CHECK(resp.truncated());
+    CHECK_THAT(resp.text(), Catch::Contains("explanation cut at 1 nodes"));
   }
 
   // Bad input.

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "absl/strings/str_cat.h"
+
 #include "common/eval/fact_index.h"
 #include "common/eval/overlay_fact_source.h"
 #include "tests/unit/eval/test_programs.h"
@@ -356,6 +358,45 @@ TEST_CASE("explain over cyclic data finds a well-founded proof", "[unit][eval]")
   auto deny = e->Explain(*f, bob, Str("view"), f1);
   REQUIRE(deny.ok());
   CHECK_FALSE(deny->allowed);
+}
+
+TEST_CASE("a deny is explained by size, not depth, and says when it was cut", "[unit][eval]") {
+  // A chain of 30 folders, f1's parent f2, ...: bob views none of them.
+  std::vector<Fact> facts;
+  for (int i = 1; i < 30; ++i) {
+    facts.push_back({"has_relation", {Ent("Folder", absl::StrCat("f", i)), Str("parent"),
+                                      Ent("Folder", absl::StrCat("f", i + 1))}});
+  }
+  auto f = MakeFacts(facts);
+  auto whole = MakeEngine(FolderProgram())->Explain(*f, bob, Str("view"), Ent("Folder", "f1"));
+  REQUIRE(whole.ok());
+  CHECK_FALSE(whole->allowed);
+  CHECK_FALSE(whole->truncated);
+  // Every folder of the chain is explained (the old depth limit stopped at 4).
+  CHECK_THAT(whole->text, Catch::Contains("has_role(User:bob, \"viewer\", Folder:f30)"));
+  CHECK_THAT(whole->text, !Catch::Contains("explanation cut"));
+
+  EngineOptions small;
+  small.max_explain_nodes = 5;
+  auto cut = MakeEngine(FolderProgram(), small)->Explain(*f, bob, Str("view"), Ent("Folder", "f1"));
+  REQUIRE(cut.ok());
+  CHECK_FALSE(cut->allowed);
+  CHECK(cut->truncated);
+  CHECK_THAT(cut->text, Catch::Contains("(explanation cut at 5 nodes"));
+  CHECK_THAT(cut->text, Catch::Contains("not explained further"));
+  CHECK_THAT(cut->text, !Catch::Contains("Folder:f30"));
+
+  // An allow's proof is never cut, whatever the budget.
+  auto g = MakeFacts([&] {
+    std::vector<Fact> v = facts;
+    v.push_back({"has_role", {alice, Str("viewer"), Ent("Folder", "f30")}});
+    return v;
+  }());
+  auto proof = MakeEngine(FolderProgram(), small)->Explain(*g, alice, Str("view"), Ent("Folder", "f1"));
+  REQUIRE(proof.ok());
+  CHECK(proof->allowed);
+  CHECK_FALSE(proof->truncated);
+  CHECK_THAT(proof->text, Catch::Contains("by fact has_role(User:alice, \"viewer\", Folder:f30)"));
 }
 
 TEST_CASE("run tests over a hand-built test block", "[unit][eval]") {
