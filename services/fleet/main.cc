@@ -15,16 +15,15 @@
 // $ARBITER_KEY; TLS with --tls_ca / --tls_cert / --tls_key (defaults from
 // $ARBITER_TLS_CA / _CERT / _KEY).
 
-#include <unistd.h>
-
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -113,27 +112,33 @@ absl::StatusOr<std::string> ReadAll(std::istream& in, const std::string& what) {
   return text;
 }
 
-// Every inventory host's status, polled in parallel until `deadline`.
+// Every inventory host's status, polled in parallel (at most kPollThreads
+// at a time) until `deadline`.
+constexpr size_t kPollThreads = 64;
+
 std::vector<HostReport> Poll(const Client& client, const Inventory& inventory,
                              absl::Time deadline) {
-  std::vector<HostReport> reports(inventory.size());
-  std::vector<std::thread> threads;
-  size_t i = 0;
-  for (const auto& [id, address] : inventory) {
-    HostReport* r = &reports[i++];
-    r->instance_id = id;
-    threads.emplace_back([&client, r, address = address, deadline] {
+  std::vector<std::pair<std::string, std::string>> hosts(inventory.begin(), inventory.end());
+  std::vector<HostReport> reports(hosts.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < hosts.size(); i = next.fetch_add(1)) {
+      const auto& [id, address] = hosts[i];
+      HostReport& r = reports[i];
+      r.instance_id = id;
       v1::GetStatusResponse status;
       grpc::ClientContext ctx;
       ctx.set_deadline(absl::ToChronoTime(deadline));
       grpc::Status s = client.Writer(address)->GetStatus(&ctx, v1::GetStatusRequest(), &status);
       if (s.ok()) {
-        r->status = std::move(status);
+        r.status = std::move(status);
       } else {
-        r->error = absl::StrCat(address, ": ", server::FromGrpcStatus(s).ToString());
+        r.error = absl::StrCat(address, ": ", server::FromGrpcStatus(s).ToString());
       }
-    });
-  }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < std::min(kPollThreads, hosts.size()); ++t) threads.emplace_back(work);
   for (std::thread& t : threads) t.join();
   return reports;
 }
