@@ -1,0 +1,10 @@
+actor User {}
+resource Organization {}
+has_permission(user: User, "view", organization: Organization) if
+  has_role(user, "member", organization);
+test "allow is an alias of has_permission" {
+  setup { has_role(User{"alice"}, "member", Organization{"acme"}); }
+  assert has_permission(User{"alice"}, "view", Organization{"acme"});
+  assert allow(User{"alice"}, "view", Organization{"acme"});
+  assert_not has_permission(User{"alice"}, "edit", Organization{"acme"});
+}

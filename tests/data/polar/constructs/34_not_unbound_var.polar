@@ -1,0 +1,1 @@
+visible(doc) if document(doc) and not hidden_by(doc, someone);

@@ -1,0 +1,5 @@
+actor User {}
+resource Repository {
+  permissions = ["read"];
+  "read" if "contributor";
+}

@@ -1,0 +1,5 @@
+actor User {}
+resource Repository {
+  roles = ["contributor"];
+  "read" if "contributor";
+}

@@ -1,0 +1,3 @@
+actor User {}
+global { roles = ["admin"]; }
+global { roles = ["member"]; }

@@ -1,0 +1,1 @@
+all_ok(xs) if forall(x in xs, ok(x));

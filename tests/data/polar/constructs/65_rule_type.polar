@@ -1,0 +1,2 @@
+actor User {}
+type has_role(actor: Actor, role: String, resource: Resource);

@@ -1,0 +1,2 @@
+actor User {}
+typed(x) if x isa User;
