@@ -27,6 +27,11 @@ namespace {
 
 std::atomic<uint64_t> next_engine_uid{1};
 
+// An id no fact, context fact or policy can hold (ids are UTF-8, this byte
+// never is): List and Actions ask whether an allow holds for it to learn
+// whether it holds for every id.
+const char kUnmentionedId[] = "\xff";
+
 std::string RenderConstant(const Value& v) {
   if (v.type == kStringType) return absl::StrCat("\"", v.id, "\"");
   if (v.type == kIntegerType || v.type == kBooleanType) return v.id;
@@ -384,6 +389,19 @@ absl::StatusOr<ListResult> Engine::List(const FactSource& facts, const Value& ac
     }
     if (!ev.status().ok()) return ev.status();
   }
+  ListResult result;
+  if (any) {
+    // Does it hold for a resource of the type that no fact can mention (an
+    // id that is not UTF-8)? Then for every one.
+    ev.ResetSteps();
+    const SymbolId unmentioned = ev.Intern(Value{std::string(resource_type), kUnmentionedId});
+    const SymbolId g[3] = {a, x, unmentioned};
+    ev.Solve(compiled_->allow_pred, g, [&](const SymbolId*) {
+      result.all_of_type = true;
+      return false;
+    });
+    if (!ev.status().ok()) return ev.status();
+  }
   std::vector<std::string> ids;
   ids.reserve(allowed.size());
   for (SymbolId r : allowed) {
@@ -391,7 +409,6 @@ absl::StatusOr<ListResult> Engine::List(const FactSource& facts, const Value& ac
     if (id > absl::string_view(cursor.data(), cursor.size())) ids.emplace_back(id);
   }
   std::sort(ids.begin(), ids.end());
-  ListResult result;
   if (limit > 0 && ids.size() > static_cast<size_t>(limit)) {
     ids.resize(limit);
     result.next_cursor = ids.back();
@@ -400,7 +417,7 @@ absl::StatusOr<ListResult> Engine::List(const FactSource& facts, const Value& ac
   return result;
 }
 
-absl::StatusOr<std::vector<std::string>> Engine::Actions(
+absl::StatusOr<ActionsResult> Engine::Actions(
     const FactSource& facts, const Value& actor, const Value& resource,
     const QueryOptions& q) const {
   Evaluation ev(*this, facts, q);
@@ -434,9 +451,19 @@ absl::StatusOr<std::vector<std::string>> Engine::Actions(
       if (found) allowed.insert(s);
     }
   }
-  std::vector<std::string> out;
-  for (SymbolId s : allowed) out.emplace_back(ev.ValueOf(s).id);
-  std::sort(out.begin(), out.end());
+  ActionsResult out;
+  if (any) {
+    // An action no policy or fact can name (not UTF-8): allowed too?
+    ev.ResetSteps();
+    const SymbolId g[3] = {a, ev.Intern(Value{kStringType, kUnmentionedId}), r};
+    ev.Solve(compiled_->allow_pred, g, [&](const SymbolId*) {
+      out.any_action = true;
+      return false;
+    });
+    if (!ev.status().ok()) return ev.status();
+  }
+  for (SymbolId s : allowed) out.actions.emplace_back(ev.ValueOf(s).id);
+  std::sort(out.actions.begin(), out.actions.end());
   return out;
 }
 

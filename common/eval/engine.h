@@ -97,9 +97,20 @@ struct QueryResult {
 
 struct ListResult {
   std::vector<std::string> ids;  // ascending, all > the cursor
+  // The permission holds for every resource of the type, also those no fact
+  // mentions (a rule that does not depend on the resource, e.g. a global
+  // role): `ids` lists only the ones the facts mention.
+  bool all_of_type = false;
   // Set when `limit` cut the page short: pass it as the next cursor (the last
   // id returned). Empty when the listing is complete.
   std::string next_cursor;
+};
+
+struct ActionsResult {
+  std::vector<std::string> actions;  // ascending
+  // Every action is allowed, also strings the policy never mentions (a rule
+  // that does not depend on the action): `actions` lists the known ones.
+  bool any_action = false;
 };
 
 // A proof (for an allow) or a refutation (for a deny), as a tree.
@@ -203,8 +214,9 @@ class Engine {
 
   // Every action x (a String) with allow(actor, x, resource), ascending. An
   // allow that holds for any action is resolved against the permissions and
-  // roles the policy declares and the strings it mentions.
-  absl::StatusOr<std::vector<std::string>> Actions(
+  // roles the policy declares and the strings it mentions, and sets
+  // ActionsResult::any_action.
+  absl::StatusOr<ActionsResult> Actions(
       const FactSource& facts, const Value& actor, const Value& resource,
       const QueryOptions& q = {}) const;
 

@@ -204,6 +204,10 @@ int RunList(Context& ctx) {
     ctx.PrintJson(result);
   } else {
     for (const auto& id : result.resource_ids()) ctx.out() << id << "\n";
+    if (result.all_of_type()) {
+      ctx.err() << "arbiter: every " << request.resource_type()
+                << " is allowed (a rule holds for any id); listed: the ids facts mention\n";
+    }
   }
   return kExitOk;
 }
@@ -228,6 +232,10 @@ int RunActions(Context& ctx) {
     ctx.PrintJson(response);
   } else {
     for (const auto& a : response.actions()) ctx.out() << a << "\n";
+    if (response.any_action()) {
+      ctx.err() << "arbiter: every action is allowed (a rule holds for any action); listed: "
+                   "the ones the policy names\n";
+    }
   }
   return kExitOk;
 }

@@ -311,6 +311,7 @@ absl::Status Execute(const ExecContext& c, const v1::ListRequest& r,
       c.tenant.engine->List(*c.tenant.facts, api::FromProto(r.actor()),
                             ActionValue(r.action()), r.resource_type(), cursor,
                             static_cast<int>(c.plan.page_size), Options(c.plan)));
+  out->set_all_of_type(result.all_of_type);
   size_t bytes = 0;
   for (auto& id : result.ids) {
     bytes += id.size() + 4;  // and the field's tag and length
@@ -330,10 +331,11 @@ absl::Status Execute(const ExecContext& c, const v1::ActionsRequest& r,
                      v1::ActionsResponse* out) {
   ARBITER_RETURN_IF_ERROR(NeedEngine(c.tenant));
   ARBITER_ASSIGN_OR_RETURN(
-      std::vector<std::string> actions,
+      eval::ActionsResult actions,
       c.tenant.engine->Actions(*c.tenant.facts, api::FromProto(r.actor()),
                                api::FromProto(r.resource()), Options(c.plan)));
-  for (auto& a : actions) out->add_actions(std::move(a));
+  for (auto& a : actions.actions) out->add_actions(std::move(a));
+  out->set_any_action(actions.any_action);
   return absl::OkStatus();
 }
 

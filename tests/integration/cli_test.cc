@@ -324,6 +324,18 @@ TEST_CASE("reads, status, snapshots and tenants: text and --json", "[integration
   CHECK(none.code == 2);
   CHECK(absl::StrContains(none.err, "no resources"));
 
+  // A superadmin administers every organization: the list says so.
+  CliResult root = cli.Run({"tell", "has_role", "User:root", "superadmin", "--print_token"});
+  REQUIRE(root.code == 0);
+  const std::string root_at = "--at_least=" + std::string(absl::StripAsciiWhitespace(root.out));
+  CliResult every = cli.Run({"list", "User:root", "add_member", "Organization", root_at});
+  CHECK(every.code == 0);
+  CHECK(absl::StrContains(every.err, "every Organization is allowed"));
+  CHECK(ParseJson<v1::ListResponse>(
+            cli.Run({"list", "User:root", "add_member", "Organization", "--json", root_at}).out)
+            .all_of_type());
+  CHECK_FALSE(absl::StrContains(list.err, "every Repository"));
+
   CliResult actions = cli.Run({"actions", "User:alice", "Repository:anvils", at});
   CHECK(actions.code == 0);
   CHECK(actions.out == "push\nread\n");

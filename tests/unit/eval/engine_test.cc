@@ -126,10 +126,11 @@ TEST_CASE("list, actions and authorize_resources agree", "[unit][eval]") {
   CHECK(page2->ids == std::vector<std::string>{"rockets"});
   auto actions = e->Actions(*f, alice, anvils);
   REQUIRE(actions.ok());
-  CHECK(*actions == std::vector<std::string>{"push", "read"});
+  CHECK(actions->actions == std::vector<std::string>{"push", "read"});
+  CHECK_FALSE(actions->any_action);
   auto actions_org = e->Actions(*f, alice, acme);
   REQUIRE(actions_org.ok());
-  CHECK(*actions_org == std::vector<std::string>{"add_member", "read"});
+  CHECK(actions_org->actions == std::vector<std::string>{"add_member", "read"});
   std::vector<Value> rs = {anvils, rockets, Ent("Repository", "open"), Ent("Repository", "x")};
   auto batch = e->AuthorizeResources(*f, bob, Str("read"), rs);
   REQUIRE(batch.ok());

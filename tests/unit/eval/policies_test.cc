@@ -61,6 +61,42 @@ Model Load(const std::string& name, std::vector<Fact> facts) {
   return {*e, *f};
 }
 
+TEST_CASE("List and Actions say when a rule holds for any id or any action", "[unit][eval]") {
+  auto p = polar::CompilePolicy(R"(
+actor User {}
+resource Doc {
+  roles = ["reader"];
+  permissions = ["read", "comment"];
+  "read" if "reader";
+}
+allow(actor: User, action: String, doc: Doc) if has_permission(actor, action, doc);
+allow(actor: User, action: String, doc: Doc) if is_root(actor) and action = action;
+)", "any.polar");
+  INFO(p.status().ToString());
+  REQUIRE(p.ok());
+  auto e = Engine::Create(*p);
+  REQUIRE(e.ok());
+  const Value root = Ent("User", "root"), ann = Ent("User", "ann"), d1 = Ent("Doc", "d1");
+  auto f = FactIndex::Create({{"is_root", {root}}, {"has_role", {ann, Str("reader"), d1}}});
+  REQUIRE(f.ok());
+  auto all = (*e)->Actions(**f, root, d1);
+  REQUIRE(all.ok());
+  CHECK(all->any_action);  // any string at all, not only "read" and "comment"
+  // The named ones: the policy's permissions, roles and strings.
+  CHECK(all->actions == std::vector<std::string>{"comment", "read", "reader"});
+  auto some = (*e)->Actions(**f, ann, d1);
+  REQUIRE(some.ok());
+  CHECK_FALSE(some->any_action);
+  CHECK(some->actions == std::vector<std::string>{"read"});
+  auto docs = (*e)->List(**f, root, Str("anything"), "Doc", "", 0);
+  REQUIRE(docs.ok());
+  CHECK(docs->all_of_type);
+  CHECK(docs->ids == std::vector<std::string>{"d1"});  // the ones facts mention
+  auto anns = (*e)->List(**f, ann, Str("read"), "Doc", "", 0);
+  REQUIRE(anns.ok());
+  CHECK_FALSE(anns->all_of_type);
+}
+
 TEST_CASE("every reference policy's test blocks pass", "[unit][eval]") {
   int files = 0;
   for (const auto& entry :
@@ -115,9 +151,22 @@ TEST_CASE("github.polar: hand-written expectations", "[unit][eval]") {
   auto list = m.engine->List(*m.facts, root, Str("push"), "Repository", "", 0);
   REQUIRE(list.ok());
   CHECK(list->ids == std::vector<std::string>{"anvils", "secret"});
+  // A superadmin pushes only through a repository's parent organization: not
+  // to every repository. But it administers every organization, also ones no
+  // fact mentions.
+  CHECK_FALSE(list->all_of_type);
+  CHECK_FALSE(m.Allow(root, "push", Ent("Repository", "orphan")));
+  auto orgs = m.engine->List(*m.facts, root, Str("add_member"), "Organization", "", 0);
+  REQUIRE(orgs.ok());
+  CHECK(orgs->all_of_type);
+  CHECK(m.Allow(root, "add_member", Ent("Organization", "never-mentioned")));
+  auto bobs = m.engine->List(*m.facts, bob, Str("read"), "Repository", "", 0);
+  REQUIRE(bobs.ok());
+  CHECK_FALSE(bobs->all_of_type);
   auto acts = m.engine->Actions(*m.facts, alice, acme);
   REQUIRE(acts.ok());
-  CHECK(*acts == std::vector<std::string>{"add_member", "read"});
+  CHECK(acts->actions == std::vector<std::string>{"add_member", "read"});
+  CHECK_FALSE(acts->any_action);
   auto ex = m.engine->Explain(*m.facts, dave, Str("push"), secret);
   REQUIRE(ex.ok());
   INFO(ex->text);

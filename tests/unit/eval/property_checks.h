@@ -107,7 +107,7 @@ inline int CheckGithubProperties(uint32_t seed, int max_users) {
     for (const Value& r : resources) {
       auto acts = engine->Actions(*facts, actor, r, q);
       REQUIRE(acts.ok());
-      std::set<std::string> act_set(acts->begin(), acts->end());
+      std::set<std::string> act_set(acts->actions.begin(), acts->actions.end());
       for (const std::string& x : actions) {
         auto a = engine->Authorize(*facts, actor, Str(x), r, q);
         auto b = engine->Authorize(scan, actor, Str(x), r, qs);
