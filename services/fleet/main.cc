@@ -35,15 +35,11 @@
 #include "arbiter/v1/writer_admin.grpc.pb.h"
 #include "common/auth/api_key.h"
 #include "common/auth/client.h"
+#include "common/base/env.h"
 #include "common/server/grpc_status.h"
 #include "services/fleet/termination_policy.h"
 
-namespace {
-std::string EnvOr(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
-}  // namespace
+using arbiter::EnvOr;
 
 ABSL_FLAG(std::string, inventory, "",
           "termination-policy: JSON file {\"hosts\": [{\"instance_id\": ID, \"writer\": "

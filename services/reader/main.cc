@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/auth/auth_flags.h"
+#include "common/base/env.h"
 #include "common/base/file_util.h"
 #include "common/eval/engine_flags.h"
 #include "common/host/data_dir.h"
@@ -39,12 +40,7 @@
 #include "services/reader/replica_watcher.h"
 #include "services/reader/work_queue.h"
 
-namespace {
-std::string EnvOr(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
-}  // namespace
+using arbiter::EnvOr;
 
 ABSL_FLAG(std::string, file_access, "owner",
           "who may read the files this process creates: owner (files 0600, "

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/auth/auth_flags.h"
 #include "common/base/crash_point.h"
+#include "common/base/env.h"
 #include "common/base/file_util.h"
 #include "common/server/server_runner.h"
 #include "common/storage/boot_clock.h"
@@ -20,11 +21,9 @@
 #include "services/writer/replicator.h"
 #include "services/writer/writer_admin_service.h"
 
+using arbiter::EnvOr;
+
 namespace {
-std::string EnvOr(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
 const arbiter::writer::WriterOptions kDefaults;
 }  // namespace
 
