@@ -121,6 +121,18 @@ struct Fleet {
   }
 };
 
+// The question every test asks: may alice read d1? (she may)
+v1::AuthorizeRequest AliceReadsD1() {
+  v1::AuthorizeRequest r;
+  r.set_tenant("acme");
+  r.mutable_actor()->set_type("User");
+  r.mutable_actor()->set_id("alice");
+  r.set_action("read");
+  r.mutable_resource()->set_type("Doc");
+  r.mutable_resource()->set_id("d1");
+  return r;
+}
+
 // Authorize calls from `threads` threads until Stop: every answer must be
 // OK and allowed.
 class Load {
@@ -129,13 +141,7 @@ class Load {
     for (int t = 0; t < threads; ++t) {
       threads_.emplace_back([this, channel] {
         auto stub = v1::ReaderService::NewStub(channel);
-        v1::AuthorizeRequest r;
-        r.set_tenant("acme");
-        r.mutable_actor()->set_type("User");
-        r.mutable_actor()->set_id("alice");
-        r.set_action("read");
-        r.mutable_resource()->set_type("Doc");
-        r.mutable_resource()->set_id("d1");
+        const v1::AuthorizeRequest r = AliceReadsD1();
         while (!stop_.load()) {
           grpc::ClientContext ctx;
           ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
@@ -206,11 +212,11 @@ constexpr char kScaleIn[] =
                       {"AvailabilityZone": "local", "InstanceId": "i-hosta"}],
         "Cause": "SCALE_IN"})";
 
-v1::DrainState DrainStateOf(Host& h) {
+v1::DrainState DrainStateOf(v1::WriterAdminService::Stub& writer) {
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
   v1::GetStatusResponse s;
-  REQUIRE(h.writer_admin().GetStatus(&ctx, v1::GetStatusRequest(), &s).ok());
+  REQUIRE(writer.GetStatus(&ctx, v1::GetStatusRequest(), &s).ok());
   return s.drain_state();
 }
 
@@ -232,7 +238,7 @@ TEST_CASE("a host is replaced with zero failed calls: the policy answers it only
     ++calls;
     REQUIRE(run.code == 0);
     if (run.answer == R"({"InstanceIDs":[]})") {
-      CHECK(DrainStateOf(*fleet.b) == v1::DRAIN_STATE_ACTIVE);  // only A is drained
+      CHECK(DrainStateOf(fleet.b->writer_admin()) == v1::DRAIN_STATE_ACTIVE);  // only A is drained
       absl::SleepFor(absl::Milliseconds(200));
       continue;
     }
@@ -241,8 +247,8 @@ TEST_CASE("a host is replaced with zero failed calls: the policy answers it only
   REQUIRE(run.answer == R"({"InstanceIDs":["i-hosta"]})");
   CHECK(calls > 1);  // the first call only started the drain
   // Answered only once drained, and B was never touched.
-  CHECK(DrainStateOf(*fleet.a) == v1::DRAIN_STATE_DRAINED);
-  CHECK(DrainStateOf(*fleet.b) == v1::DRAIN_STATE_ACTIVE);
+  CHECK(DrainStateOf(fleet.a->writer_admin()) == v1::DRAIN_STATE_DRAINED);
+  CHECK(DrainStateOf(fleet.b->writer_admin()) == v1::DRAIN_STATE_ACTIVE);
 
   // The instance is terminated: every process of host A dies at once.
   REQUIRE(fleet.a->StopReader(0, SIGKILL).ok());
@@ -261,7 +267,7 @@ TEST_CASE("a host is replaced with zero failed calls: the policy answers it only
   CHECK(run.answer == R"({"InstanceIDs":[]})");
   CHECK_THAT(run.log, Catch::Contains("i-hosta: no status"));
   CHECK_THAT(run.log, Catch::Contains("i-hostb: one of the last 1 serving hosts"));
-  CHECK(DrainStateOf(*fleet.b) == v1::DRAIN_STATE_ACTIVE);
+  CHECK(DrainStateOf(fleet.b->writer_admin()) == v1::DRAIN_STATE_ACTIVE);
 }
 
 TEST_CASE("a host whose writer dies: its readers refuse within --max_staleness, the client "
@@ -282,17 +288,10 @@ TEST_CASE("a host whose writer dies: its readers refuse within --max_staleness, 
   CHECK(refused_after < absl::Seconds(1) + absl::Seconds(2));  // max_staleness + polling
   // And refuse any request sent to them directly.
   {
-    v1::AuthorizeRequest r;
-    r.set_tenant("acme");
-    r.mutable_actor()->set_type("User");
-    r.mutable_actor()->set_id("alice");
-    r.set_action("read");
-    r.mutable_resource()->set_type("Doc");
-    r.mutable_resource()->set_id("d1");
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
     v1::AuthorizeResponse resp;
-    grpc::Status s = fleet.a->reader(0).Authorize(&ctx, r, &resp);
+    grpc::Status s = fleet.a->reader(0).Authorize(&ctx, AliceReadsD1(), &resp);
     CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
     CHECK_THAT(s.error_message(), Catch::Contains("stale") || Catch::Contains("LIVE"));
   }
@@ -314,13 +313,7 @@ TEST_CASE("a drained host stays drained across a writer restart, unless --undrai
   REQUIRE(cluster.WaitForWriter(v1::REPLICATION_STATE_LIVE).ok());
   auto reader = LocalChannel(cluster.reader_port(0));
   REQUIRE(WaitForHealth(reader.get(), Health::kServing, absl::Seconds(30)).ok());
-  auto drain_state = [&]() {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
-    v1::GetStatusResponse s;
-    REQUIRE(cluster.writer_admin().GetStatus(&ctx, v1::GetStatusRequest(), &s).ok());
-    return s.drain_state();
-  };
+  auto drain_state = [&] { return DrainStateOf(cluster.writer_admin()); };
   {
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
