@@ -5,7 +5,6 @@
 #include <type_traits>
 #include <utility>
 
-#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "common/api/api.h"
 #include "common/auth/key_facts.h"
@@ -38,23 +37,15 @@ struct ReaderService::Call {
     in_flight->fetch_sub(1);
   }
 
-  // An Authorize answer into the decision log. Strings that are not UTF-8
-  // (a request that failed validation) are left out.
+  // An Authorize answer into the decision log. (A request that did not
+  // parse arrives empty: request_traits.h.)
   void LogDecision(const absl::Status& s) {
     const absl::Time now = absl::Now();
     v1::DecisionLogEntry e;
-    const bool valid =
-        !absl::IsInvalidArgument(s) ||
-        absl::c_all_of(std::initializer_list<absl::string_view>{
-                           req->tenant(), req->action(), req->actor().type(), req->actor().id(),
-                           req->resource().type(), req->resource().id()},
-                       api::IsValidUtf8);
-    if (valid) {
-      e.set_tenant(req->tenant());
-      *e.mutable_actor() = req->actor();
-      e.set_action(req->action());
-      *e.mutable_resource() = req->resource();
-    }
+    e.set_tenant(req->tenant());
+    *e.mutable_actor() = req->actor();
+    e.set_action(req->action());
+    *e.mutable_resource() = req->resource();
     e.set_allowed(s.ok() && resp->allowed());
     e.set_code(absl::StatusCodeToString(s.code()));
     e.set_error(std::string(s.message()));
