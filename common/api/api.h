@@ -62,8 +62,9 @@ std::vector<std::optional<Value>> PatternArgs(const v1::FactPattern& p);
 bool Matches(const v1::FactPattern& pattern, const Fact& fact);
 
 // ---- consistency tokens ----
+// `watch_skip`: Watch positions only (ConsistencyTokenPayload.watch_skip).
 std::string EncodeConsistencyToken(absl::string_view cluster_id,
-                                   uint64_t offset);
+                                   uint64_t offset, uint64_t watch_skip = 0);
 // INVALID_ARGUMENT "malformed consistency token" when it is not base64url of
 // a ConsistencyTokenPayload, or carries no cluster id; FAILED_PRECONDITION
 // when its offset is beyond int64 (no log has such an offset).

@@ -38,6 +38,7 @@ const absl::flat_hash_map<absl::string_view, Rule>& Rules() {
       {"arbiter.v1.QueryRequest", {kRead, true}},
       {"arbiter.v1.GetFactsRequest", {kRead, true}},
       {"arbiter.v1.ExplainRequest", {kRead, true}},
+      {"arbiter.v1.WatchRequest", {kRead, true}},
       // WriterAdminService
       {"arbiter.v1.GetStatusRequest", {kOperator, false}},
       {"arbiter.v1.DrainRequest", {kOperator, false}},

@@ -69,6 +69,7 @@ ARBITER_REQUEST_TRAITS(arbiter::v1::ActionsRequest);
 ARBITER_REQUEST_TRAITS(arbiter::v1::QueryRequest);
 ARBITER_REQUEST_TRAITS(arbiter::v1::GetFactsRequest);
 ARBITER_REQUEST_TRAITS(arbiter::v1::ExplainRequest);
+ARBITER_REQUEST_TRAITS(arbiter::v1::WatchRequest);
 ARBITER_REQUEST_TRAITS(arbiter::v1::GetStatusRequest);
 ARBITER_REQUEST_TRAITS(arbiter::v1::DrainRequest);
 ARBITER_REQUEST_TRAITS(arbiter::v1::UndrainRequest);
