@@ -91,6 +91,12 @@ ABSL_FLAG(int64_t, decision_log_max_queued, 10000,
 ABSL_FLAG(int, workers, 2,
           "worker threads for List, Query, GetFacts, Explain and released "
           "consistency waits");
+ABSL_FLAG(int64_t, max_watch_streams, 1000,
+          "Watch streams served at once; more are refused with RESOURCE_EXHAUSTED "
+          "(0: Watch is off)");
+ABSL_FLAG(absl::Duration, watch_stall_timeout, absl::Seconds(30),
+          "a Watch stream whose client leaves a message unread this long ends with "
+          "RESOURCE_EXHAUSTED");
 
 int main(int argc, char** argv) {
   arbiter::server::BlockTerminationSignals();
@@ -116,6 +122,8 @@ int main(int argc, char** argv) {
       .poll_interval = absl::GetFlag(FLAGS_poll_interval),
       .max_top_changes = absl::GetFlag(FLAGS_max_top_changes),
       .workers = absl::GetFlag(FLAGS_workers),
+      .max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams),
+      .watch_stall_timeout = absl::GetFlag(FLAGS_watch_stall_timeout),
   };
   // The grace is run here (see below), so the runner shuts down at once.
   arbiter::server::ServerOptions server_options{
@@ -174,6 +182,7 @@ int main(int argc, char** argv) {
   // mutex orders a poller's SetServing(true) before the drain's (false).
   absl::Mutex health_mu;
   bool started = false, draining = false;
+  WatchHub* watches_ptr = nullptr;
   ReplicaWatcher watcher(
       WatcherOptions{.data_dir = options.data_dir,
                      .poll_interval = options.poll_interval,
@@ -191,14 +200,22 @@ int main(int argc, char** argv) {
               [&]() -> int64_t {
                 return service_ptr != nullptr ? service_ptr->in_flight() : 0;
               },
+          .published =
+              [&] {
+                if (watches_ptr != nullptr) watches_ptr->OnView();
+              },
       });
+  WatchHub watches(WatchOptions{.max_streams = static_cast<size_t>(options.max_watch_streams),
+                                .stall_timeout = options.watch_stall_timeout},
+                   [&watcher] { return watcher.view(); });
+  watches_ptr = &watches;
   ReaderService service(
       ReaderServiceOptions{.max_consistency_wait = options.max_consistency_wait,
                            .access = arbiter::auth::AccessOptionsFromFlags(),
                            .decision_log = decision_log.get()},
-      &watcher, &gate, &waiters, &log, &work);
+      &watcher, &gate, &waiters, &log, &work, &watches);
   service_ptr = &service;
-  AddReaderGauges(&watcher, &gate);
+  AddReaderGauges(&watcher, &gate, &watches);
   runner.AddService(&service, arbiter::v1::ReaderService::service_full_name());
   if (absl::Status s = runner.Start(); !s.ok()) {
     LOG(ERROR) << s;
@@ -251,6 +268,9 @@ int main(int argc, char** argv) {
     LOG(WARNING) << "registration file: " << s;
   }
   absl::SleepFor(options.drain_grace);
+  // Streams never end by themselves: end them now, with where to resume.
+  watches.FinishAll(absl::UnavailableError(
+      "reader draining: resume from the last token on another reader"));
   waiters.FailAll(absl::UnavailableError(
       "reader draining: the consistency wait was still pending at the end of "
       "the drain grace period"));
@@ -268,6 +288,7 @@ int main(int argc, char** argv) {
   cutoff.join();
   work.Stop();
   watcher.Stop();
+  watches.Stop();
   if (absl::Status s = registrar->Remove(); !s.ok()) {
     LOG(WARNING) << "removing the registration file: " << s;
   }

@@ -54,8 +54,14 @@ const Instruments& Get() {
 
 }  // namespace
 
-void AddReaderGauges(const ReplicaWatcher* watcher, const FreshnessGate* gate) {
+void AddReaderGauges(const ReplicaWatcher* watcher, const FreshnessGate* gate,
+                     const WatchHub* watches) {
   Get();
+  metrics::AddGauge("arbiter_reader_watch_streams", "Watch streams open",
+                    [=] { return static_cast<double>(watches->active()); });
+  metrics::AddGauge("arbiter_reader_watch_changes_sent",
+                    "Fact changes sent on Watch streams since the reader started",
+                    [=] { return static_cast<double>(watches->changes_sent()); });
   metrics::AddGauge("arbiter_reader_serving",
                     "1 while the reader answers: its host's replica is live, fresh and not "
                     "drained; 0 while it refuses (arbiter_reader_state says why)",

@@ -14,6 +14,8 @@
 //   arbiter_reader_index_bytes              bytes of their layers (mapped and heap)
 //   arbiter_reader_decisions_total{result}  Authorize answers: allowed, denied, error
 //   arbiter_reader_consistency_wait_seconds time a request waited for its consistency
+//   arbiter_reader_watch_streams            Watch streams open
+//   arbiter_reader_watch_changes_sent       changes sent on Watch streams since start
 //
 // Thread-safe.
 
@@ -21,12 +23,14 @@
 #include "absl/time/time.h"
 #include "services/reader/freshness_gate.h"
 #include "services/reader/replica_watcher.h"
+#include "services/reader/watch_streams.h"
 
 namespace arbiter::reader {
 
 // Registers the gauges, read from `watcher`'s view and `gate` on each scrape.
 // Both must live as long as the process. Call once.
-void AddReaderGauges(const ReplicaWatcher* watcher, const FreshnessGate* gate);
+void AddReaderGauges(const ReplicaWatcher* watcher, const FreshnessGate* gate,
+                     const WatchHub* watches);
 
 // One Authorize answer: `status` not OK is an error, else allowed or denied.
 void RecordDecision(const absl::Status& status, bool allowed);

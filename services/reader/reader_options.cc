@@ -46,6 +46,12 @@ absl::Status ReaderOptions::Validate() const {
   if (workers < 1 || workers > 256) {
     return absl::InvalidArgumentError("--workers: must be in 1..256");
   }
+  if (max_watch_streams < 0 || max_watch_streams > 100000) {
+    return absl::InvalidArgumentError("--max_watch_streams: must be in 0..100000");
+  }
+  if (watch_stall_timeout < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--watch_stall_timeout: must be at least 1s");
+  }
   return absl::OkStatus();
 }
 

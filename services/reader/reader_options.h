@@ -25,6 +25,10 @@ struct ReaderOptions {
   absl::Duration lease = absl::Seconds(5);
   // Worker threads for List/Query/GetFacts/Explain and released waits.
   int workers = 2;
+  // Watch streams served at once (more: RESOURCE_EXHAUSTED), and how long a
+  // client may leave a message unread before its stream ends.
+  int64_t max_watch_streams = 1000;
+  absl::Duration watch_stall_timeout = absl::Seconds(30);
 
   // INVALID_ARGUMENT naming the flag.
   absl::Status Validate() const;

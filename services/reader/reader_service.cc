@@ -67,13 +67,14 @@ struct ReaderService::Call {
 ReaderService::ReaderService(ReaderServiceOptions options,
                              ReplicaWatcher* watcher, FreshnessGate* gate,
                              ConsistencyWaiters* waiters, LogHeadClient* log,
-                             WorkQueue* work)
+                             WorkQueue* work, WatchHub* watches)
     : options_(options),
       watcher_(watcher),
       gate_(gate),
       waiters_(waiters),
       log_(log),
-      work_(work) {}
+      work_(work),
+      watches_(watches) {}
 
 namespace {
 
@@ -310,6 +311,53 @@ grpc::ServerUnaryReactor* ReaderService::Explain(grpc::CallbackServerContext* ct
                                                  const v1::ExplainRequest* req,
                                                  v1::ExplainResponse* resp) {
   return Handle(ctx, req, resp, /*inline_ok=*/false);
+}
+
+grpc::ServerWriteReactor<v1::WatchResponse>* ReaderService::Watch(
+    grpc::CallbackServerContext* ctx, const v1::WatchRequest* req) {
+  auto refuse = [](const absl::Status& s) {
+    return new server::FailedStream<v1::WatchResponse>(s);
+  };
+  std::shared_ptr<const ReplicaView> view = watcher_->view();
+  absl::Status parsed = server::CheckParsed(*req);
+  absl::StatusOr<WatchPlan> plan = parsed.ok() ? ValidateWatch(*req) : parsed;
+  if (!plan.ok()) return refuse(plan.status());
+  if (absl::StatusOr<auth::Caller> c = AdmitIn(*ctx, *req, *view); !c.ok()) {
+    return refuse(c.status());
+  }
+  if (auto admitted = gate_->Admit(*view); !admitted.ok()) return refuse(admitted.status());
+  const TenantView* tenant = view->Find(plan->tenant);
+  if (tenant == nullptr) return refuse(TenantNotFound(plan->tenant));
+  if (absl::StatusOr<absl::Duration> fresh = gate_->Check(*view, *tenant);
+      !fresh.ok() || tenant->snapshot == nullptr) {
+    return refuse(fresh.ok() ? absl::UnavailableError("the tenant is not loaded yet")
+                             : fresh.status());
+  }
+  ChangeCursor cursor{.offset = tenant->complete_offset};
+  if (plan->after) {
+    if (plan->after->cluster_id() != view->cluster_id) {
+      return refuse(absl::FailedPreconditionError(absl::StrCat(
+          "after_token is from cluster \"", plan->after->cluster_id(),
+          "\"; this host holds cluster \"", view->cluster_id, "\"")));
+    }
+    cursor = ChangeCursor{.offset = static_cast<int64_t>(plan->after->offset()),
+                          .skip = static_cast<int64_t>(plan->after->watch_skip())};
+  }
+  // Checked again on every step against the newest view, while the call
+  // lives: the key (DESIGN.md §9.7: a stream ends when its key is revoked),
+  // the drain, the tenant's freshness.
+  auto check = [this, ctx, req, tenant_name = plan->tenant](
+                   const ReplicaView& v) -> absl::StatusOr<absl::Duration> {
+    if (absl::StatusOr<auth::Caller> c = AdmitIn(*ctx, *req, v); !c.ok()) return c.status();
+    if (auto admitted = gate_->Admit(v); !admitted.ok()) return admitted.status();
+    const TenantView* t = v.Find(tenant_name);
+    if (t == nullptr) {  // it was here when the stream started: a restore
+      return absl::UnavailableError(absl::StrCat(
+          "tenant \"", tenant_name, "\" is not on this host right now; resume from the last token"));
+    }
+    return gate_->Check(v, *t);
+  };
+  return watches_->Start(ctx, std::move(*plan), cursor, *view, std::move(check));
 }
 
 }  // namespace arbiter::reader

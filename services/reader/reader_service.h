@@ -33,6 +33,7 @@
 #include "services/reader/freshness_gate.h"
 #include "services/reader/log_head_client.h"
 #include "services/reader/replica_watcher.h"
+#include "services/reader/watch_streams.h"
 #include "services/reader/work_queue.h"
 
 namespace arbiter::reader {
@@ -51,7 +52,7 @@ class ReaderService final : public v1::ReaderService::CallbackService {
   // Nothing owned; everything must outlive the service.
   ReaderService(ReaderServiceOptions options, ReplicaWatcher* watcher,
                 FreshnessGate* gate, ConsistencyWaiters* waiters,
-                LogHeadClient* log, WorkQueue* work);
+                LogHeadClient* log, WorkQueue* work, WatchHub* watches);
 
   grpc::ServerUnaryReactor* Authorize(grpc::CallbackServerContext* ctx,
                                       const v1::AuthorizeRequest* req,
@@ -74,6 +75,11 @@ class ReaderService final : public v1::ReaderService::CallbackService {
   grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* ctx,
                                     const v1::ExplainRequest* req,
                                     v1::ExplainResponse* resp) override;
+  // The stream itself is the WatchHub's (watch_streams.h); here it is
+  // validated and admitted like every RPC (key, freshness, tenant, the
+  // token's cluster).
+  grpc::ServerWriteReactor<v1::WatchResponse>* Watch(grpc::CallbackServerContext* ctx,
+                                                     const v1::WatchRequest* req) override;
 
   // RPCs accepted and not yet finished.
   int64_t in_flight() const { return in_flight_.load(); }
@@ -107,6 +113,7 @@ class ReaderService final : public v1::ReaderService::CallbackService {
   ConsistencyWaiters* const waiters_;
   LogHeadClient* const log_;
   WorkQueue* const work_;
+  WatchHub* const watches_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<bool> cancel_all_{false};
 };

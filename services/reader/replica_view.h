@@ -28,6 +28,9 @@ namespace arbiter::reader {
 // Thread-compatible: immutable once published.
 struct TenantSnapshot {
   std::string tenant;
+  // The tenant database the facts were read from (its generation's file):
+  // Watch reads the `changes` rows up to tenant_offset from it.
+  std::string db_path;
   // meta.applied_offset of the tenant database the facts were read at.
   int64_t tenant_offset = 0;
   // The policy the engine was compiled from (0: none).
@@ -66,6 +69,8 @@ struct ReplicaView {
   uint64_t sequence = 0;
   int64_t generation = 0;
   std::string cluster_id;
+  // The log epoch the host's replica belongs to (DESIGN.md §8.1).
+  int64_t epoch = 0;
   // Every log entry <= applied_offset is in every tenant snapshot below: it
   // was read from control.db before the tenant databases were read (a lower
   // bound, DESIGN.md §8.6).

@@ -69,8 +69,11 @@ void ReplicaWatcher::BeginShutdown() {
 }
 
 void ReplicaWatcher::Publish(std::shared_ptr<const ReplicaView> v) {
-  absl::MutexLock l(&mu_);
-  view_ = std::move(v);
+  {
+    absl::MutexLock l(&mu_);
+    view_ = std::move(v);
+  }
+  if (hooks_.published) hooks_.published();
 }
 
 void ReplicaWatcher::PollOnce() {
@@ -126,6 +129,7 @@ void ReplicaWatcher::PollOnce() {
       v->sequence = ++sequence_;
       v->generation = state->current_generation;
       v->cluster_id = state->cluster_id;
+      v->epoch = state->epoch;
       v->applied_offset = state->applied_offset;
       v->head_offset = state->head_offset;
       v->fresh_as_of = state->fresh_as_of;

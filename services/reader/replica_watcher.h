@@ -65,6 +65,8 @@ class ReplicaWatcher {
     std::function<void(bool serving)> set_serving;
     // RPCs currently in flight (for the end of a host drain).
     std::function<int64_t()> in_flight;
+    // A new view was published (called on the poller thread, no lock held).
+    std::function<void()> published;
   };
 
   // Nothing owned; everything must outlive the watcher. `registrar` may be

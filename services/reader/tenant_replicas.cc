@@ -191,6 +191,7 @@ absl::Status TenantReplicas::CatchUp(Replica& r, const storage::TenantEntry& ent
   r.tenant_offset = meta.applied_offset;
   auto snap = std::make_shared<TenantSnapshot>();
   snap->tenant = r.name;
+  snap->db_path = path;
   snap->tenant_offset = r.tenant_offset;
   snap->policy_version = r.policy_version;
   snap->facts = std::move(facts);
