@@ -226,6 +226,35 @@ Example:
                  {.name = "page_size", .value_name = "N",
                   .help = "results per round trip, 1..10000 (all pages are fetched)"}},
        .run = RunFacts},
+      {.name = "watch",
+       .args = "[PREDICATE PATTERN...]",
+       .summary = "follow the tenant's fact changes as the host applies them",
+       .details = R"(Streams changes (Watch) until interrupted, --count or --for: one line per
+change, "insert OFFSET fact" or "delete OFFSET fact", in log order. Only
+facts matching the pattern (as for facts: _ and Type:_ are wildcards) or one
+of the --filter patterns are shown. On exit it prints the token to resume
+from (--after) on stderr; --json prints each message (WatchResponse), whose
+token is the same. A stream has no --timeout. Exit 0 after --count changes or
+--for, 2 when the stream ends with an error (e.g. UNAVAILABLE: the host went
+stale or the reader drains; resume with --after on another reader).
+
+Examples:
+  arbiter watch
+  arbiter watch has_role User:_ _ _ --count=10
+  arbiter watch --after="$TOKEN" --filter='has_relation _ parent _' --json)",
+       .min_args = 0, .max_args = 6,
+       .flags = {{.name = "after", .value_name = "TOKEN",
+                  .help = "start after this token (a write's, a read's or a watch's); "
+                          "default: from now"},
+                 {.name = "filter", .repeated = true, .value_name = "'PRED PATTERN...'",
+                  .help = "only changes of facts matching this pattern; repeatable"},
+                 {.name = "count", .value_name = "N", .help = "stop after N changes"},
+                 {.name = "for", .value_name = "DURATION", .help = "stop after DURATION"},
+                 {.name = "heartbeat", .value_name = "DURATION",
+                  .help = "ask for a message at least this often (100ms..10m; default 5s)"},
+                 {.name = "heartbeats", .takes_value = false,
+                  .help = "print heartbeats too (\"heartbeat OFFSET TOKEN\")"}},
+       .run = RunWatch},
       {.name = "explain",
        .args = "ACTOR ACTION RESOURCE",
        .summary = "why authorize allows (the proof) or denies (what was tried)",

@@ -22,6 +22,7 @@ int RunActions(Context& ctx);
 int RunQuery(Context& ctx);
 int RunFacts(Context& ctx);
 int RunExplain(Context& ctx);
+int RunWatch(Context& ctx);
 
 // policy_commands.cc.
 int RunPolicyPush(Context& ctx);

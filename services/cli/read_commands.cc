@@ -304,6 +304,87 @@ int RunFacts(Context& ctx) {
   return kExitOk;
 }
 
+int RunWatch(Context& ctx) {
+  v1::WatchRequest request;
+  request.set_tenant(ctx.tenant());
+  request.set_after_token(ctx.args().Get("after"));
+  const auto& words = ctx.args().positional();
+  if (!words.empty()) {
+    auto pattern = ParsePattern(words[0], Rest(ctx));
+    if (!pattern.ok()) return ctx.UsageError(pattern.status().message());
+    *request.add_filters() = *pattern;
+  }
+  for (const std::string& text : ctx.args().GetAll("filter")) {
+    std::vector<std::string> w = absl::StrSplit(text, ' ', absl::SkipWhitespace());
+    if (w.empty()) return ctx.UsageError("--filter: empty pattern");
+    auto pattern = ParsePattern(w[0], std::vector<std::string>(w.begin() + 1, w.end()));
+    if (!pattern.ok()) {
+      return ctx.UsageError(absl::StrCat("--filter: ", pattern.status().message()));
+    }
+    *request.add_filters() = *pattern;
+  }
+  int64_t count = -1;  // forever
+  if (ctx.args().Has("count") &&
+      (!absl::SimpleAtoi(ctx.args().Get("count"), &count) || count < 1)) {
+    return ctx.UsageError(
+        absl::StrCat("--count: \"", ctx.args().Get("count"), "\" is not a number >= 1"));
+  }
+  absl::Duration heartbeat = absl::ZeroDuration();
+  if (ctx.args().Has("heartbeat") &&
+      (!absl::ParseDuration(ctx.args().Get("heartbeat"), &heartbeat) ||
+       heartbeat < absl::Milliseconds(100) || heartbeat > absl::Minutes(10))) {
+    return ctx.UsageError(absl::StrCat("--heartbeat: \"", ctx.args().Get("heartbeat"),
+                                       "\" is not a duration in 100ms..10m"));
+  }
+  request.set_heartbeat_interval_ms(
+      static_cast<uint32_t>(absl::ToInt64Milliseconds(heartbeat)));
+  absl::Duration duration = absl::InfiniteDuration();
+  if (ctx.args().Has("for") &&
+      (!absl::ParseDuration(ctx.args().Get("for"), &duration) ||
+       duration <= absl::ZeroDuration())) {
+    return ctx.UsageError(
+        absl::StrCat("--for: \"", ctx.args().Get("for"), "\" is not a positive duration"));
+  }
+  const bool heartbeats = ctx.args().GetBool("heartbeats");
+
+  // A stream has no --timeout: it runs until --count, --for or an error.
+  grpc::ClientContext call;
+  if (duration != absl::InfiniteDuration()) {
+    call.set_deadline(absl::ToChronoTime(absl::Now() + duration));
+  }
+  auto stream = ctx.reader().Watch(&call, request);
+  v1::WatchResponse msg;
+  std::string token = request.after_token();
+  int64_t seen = 0;
+  bool done = false;
+  while (!done && stream->Read(&msg)) {
+    token = msg.token();
+    if (ctx.json()) {
+      if (heartbeats || msg.changes_size() > 0) ctx.PrintJson(msg);
+      seen += msg.changes_size();
+    } else {
+      for (const v1::FactChange& c : msg.changes()) {
+        ctx.out() << (c.operation() == v1::FactChange::OPERATION_INSERT ? "insert " : "delete ")
+                  << c.offset() << " " << FormatFact(c.fact()) << "\n";
+        if (count >= 0 && ++seen >= count) break;
+      }
+      if (heartbeats && msg.changes_size() == 0) {
+        ctx.out() << "heartbeat " << msg.offset() << " " << msg.token() << "\n";
+      }
+    }
+    ctx.out() << std::flush;
+    if (count >= 0 && seen >= count) done = true;
+  }
+  if (done) call.TryCancel();
+  grpc::Status s = stream->Finish();
+  if (!token.empty() && !ctx.json()) ctx.err() << "arbiter: resume with --after=" << token << "\n";
+  if (done || (duration != absl::InfiniteDuration() &&
+               s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
+    return kExitOk;
+  }
+  return ctx.RpcError(s, kReader);
+}
+
 int RunExplain(Context& ctx) {
   auto options = ParseReadOptions(ctx);
   if (!options.ok()) return ctx.UsageError(options.status().message());

@@ -426,6 +426,40 @@ TEST_CASE("reads, status, snapshots and tenants: text and --json", "[integration
   CHECK(absl::StrContains(text.out, snaps.snapshots(0).snapshot_id()));
 }
 
+TEST_CASE("watch: the changes after a token, filters, --count, --for, the resume token",
+          "[integration][cli]") {
+  auto c = StartCluster();
+  Cli cli(*c);
+  SetUp(cli);
+  CliResult first = cli.Run({"tell", "is_public", "Repository:a", "--print_token"});
+  REQUIRE(first.code == 0);
+  const std::string token(absl::StripAsciiWhitespace(first.out));
+  REQUIRE(cli.Run({"tell", "has_role", "User:alice", "admin", "Organization:acme"}).code == 0);
+  REQUIRE(cli.Run({"delete", "is_public", "Repository:a"}).code == 0);
+
+  CliResult all = cli.Run({"watch", "--after=" + token, "--count=2"});
+  CHECK(all.code == 0);
+  std::vector<std::string> lines = absl::StrSplit(all.out, '\n', absl::SkipEmpty());
+  REQUIRE(lines.size() == 2);
+  CHECK_THAT(lines[0], Catch::Matches(
+                           "insert [0-9]+ has_role\\(User:alice, String:admin, Organization:acme\\)"));
+  CHECK_THAT(lines[1], Catch::Matches("delete [0-9]+ is_public\\(Repository:a\\)"));
+  CHECK(absl::StrContains(all.err, "resume with --after="));
+
+  CliResult filtered = cli.Run({"watch", "is_public", "_", "--after=" + token, "--for=1s"});
+  CHECK(filtered.code == 0);
+  CHECK_THAT(filtered.out, Catch::Matches("delete [0-9]+ is_public\\(Repository:a\\)\n"));
+
+  CliResult json = cli.Run({"watch", "--after=" + token, "--count=1", "--json"});
+  CHECK(json.code == 0);
+  auto msg = ParseJson<v1::WatchResponse>(json.out.substr(0, json.out.find('\n')));
+  CHECK(msg.changes_size() >= 1);
+  CHECK_FALSE(msg.token().empty());
+
+  CHECK(cli.Run({"watch", "--count=0"}).code == 2);
+  CHECK(cli.Run({"watch", "--heartbeat=1ms"}).code == 2);
+}
+
 TEST_CASE("usage and server errors exit 2 and say why", "[integration][cli]") {
   auto c = StartCluster();
   Cli cli(*c);
