@@ -10,6 +10,11 @@
 namespace arbiter::reader {
 namespace {
 
+// GetFacts' pattern for "every stored fact": no predicate, no arguments.
+bool IsEveryFact(const v1::FactPattern& p) {
+  return p.predicate().empty() && p.args_size() == 0;
+}
+
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
 }
@@ -251,7 +256,9 @@ absl::StatusOr<RequestPlan> Validate(const v1::GetFactsRequest& r) {
       RequestPlan plan,
       ValidateCommon(r.tenant(), nullptr, r.has_consistency(), r.consistency()));
   if (!r.has_pattern()) return Invalid("pattern", "required");
-  ARBITER_RETURN_IF_ERROR(api::ValidatePattern(r.pattern(), "pattern"));
+  if (!IsEveryFact(r.pattern())) {
+    ARBITER_RETURN_IF_ERROR(api::ValidatePattern(r.pattern(), "pattern"));
+  }
   v1::GetFactsRequest unpaged = r;
   unpaged.clear_page_size();
   unpaged.clear_page_token();
@@ -431,9 +438,45 @@ absl::Status Execute(const ExecContext& c, const v1::QueryRequest& r,
   return absl::OkStatus();
 }
 
+namespace {
+
+// Every stored fact after `last`, at most `want`, ordered by (predicate,
+// arity, arguments): FactIndex::ForEachRelation's order, then Scan's.
+absl::Status ScanEveryFact(const eval::FactIndex& index, const std::optional<Fact>& last,
+                           uint32_t want, std::vector<Fact>* facts) {
+  absl::Status status;
+  index.ForEachRelation([&](std::string_view predicate, const eval::IndexedRelation& rel) {
+    if (!status.ok() || facts->size() >= want) return;
+    const size_t arity = static_cast<size_t>(rel.arity());
+    if (last && std::make_pair(predicate, arity) <
+                    std::make_pair(std::string_view(last->predicate), last->args.size())) {
+      return;
+    }
+    const bool same_relation =
+        last && predicate == last->predicate && arity == last->args.size();
+    std::vector<std::optional<Value>> any(arity);
+    status = index.Scan(predicate, any, [&](std::span<const Value> args) {
+      Fact f{std::string(predicate), std::vector<Value>(args.begin(), args.end())};
+      if (same_relation && f.args <= last->args) return true;
+      facts->push_back(std::move(f));
+      return facts->size() < want;
+    });
+  });
+  return status;
+}
+
+}  // namespace
+
 absl::Status Execute(const ExecContext& c, const v1::GetFactsRequest& r,
                      v1::GetFactsResponse* out) {
   ARBITER_ASSIGN_OR_RETURN(std::optional<Fact> last, LastFact(c.plan));
+  if (IsEveryFact(r.pattern())) {
+    std::vector<Fact> facts;
+    ARBITER_RETURN_IF_ERROR(ScanEveryFact(*c.tenant.facts, last, c.plan.page_size + 1, &facts));
+    FactsOut o{out};
+    EmitPage(c, facts, std::nullopt, &o);
+    return absl::OkStatus();
+  }
   std::vector<std::optional<Value>> pattern = api::PatternArgs(r.pattern());
   // The fact source matches exact values only; type-only wildcards are
   // checked below.
