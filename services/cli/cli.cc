@@ -109,6 +109,28 @@ Examples:
   arbiter batch facts.jsonl --request_id=import-2024-06-01
   generate_facts | arbiter batch -)",
        .min_args = 1, .max_args = 1, .flags = WriteFlags(), .run = RunBatch},
+      {.name = "import",
+       .args = "FILE",
+       .summary = "stream a JSON-lines file of inserts and deletes, in atomic writes",
+       .details = R"(Reads FILE (- for stdin) line by line, in batch's format (one operation
+per line; an export's output), and sends writes of at most --batch_size
+operations, each atomic, with request ids ID/1, ID/2, ... (--request_id,
+default import-<UTC time>, printed at the start). When a write fails, the
+ones before it stay applied and the command prints how to resume: the same
+command with the same --request_id skips the writes already applied (the
+log recognises their ids) and sends the rest. A progress bar on a terminal.
+
+Examples:
+  arbiter export --tenant=prod > prod.jsonl
+  arbiter import prod.jsonl --tenant=staging --request_id=copy-prod-1)",
+       .min_args = 1, .max_args = 1,
+       .flags = {{.name = "request_id", .value_name = "ID",
+                  .help = "prefix of the writes' request ids (ID/1, ID/2, ...); reuse it to resume"},
+                 {.name = "batch_size", .value_name = "N",
+                  .help = "operations per write, 1..1000 (default 1000)"},
+                 {.name = "print_token", .takes_value = false,
+                  .help = "print only the last write's consistency token"}},
+       .run = RunImport},
       {.name = "policy push",
        .args = "FILE",
        .summary = "install a policy (errors as file:line:col: message)",
@@ -255,6 +277,26 @@ Examples:
                  {.name = "heartbeats", .takes_value = false,
                   .help = "print heartbeats too (\"heartbeat OFFSET TOKEN\")"}},
        .run = RunWatch},
+      {.name = "export",
+       .args = "[FILE]",
+       .summary = "every fact of the tenant as JSON lines (import's and batch's format)",
+       .details = R"(Writes every stored fact, one {"insert": Fact} per line, ordered by
+predicate, arity and arguments, to FILE (written as FILE.tmp, then renamed)
+or stdout. Facts are read a page at a time (--page_size); stderr says the
+offset the export reflects, or the range when the tenant changed meanwhile
+(then the file may mix states: pause writes for an exact copy).
+
+Examples:
+  arbiter export facts.jsonl
+  arbiter export --fully_consistent | gzip > facts.jsonl.gz)",
+       .min_args = 0, .max_args = 1,
+       .flags = {{.name = "at_least", .value_name = "TOKEN",
+                  .help = "export data at least as new as this consistency token"},
+                 {.name = "fully_consistent", .takes_value = false,
+                  .help = "export data at least as new as the log's head now"},
+                 {.name = "page_size", .value_name = "N",
+                  .help = "facts per round trip, 1..10000 (default 1000)"}},
+       .run = RunExport},
       {.name = "explain",
        .args = "ACTOR ACTION RESOURCE",
        .summary = "why authorize allows (the proof) or denies (what was tried)",

@@ -13,6 +13,7 @@ namespace arbiter::cli {
 int RunTell(Context& ctx);
 int RunDelete(Context& ctx);
 int RunBatch(Context& ctx);
+int RunImport(Context& ctx);  // streamed, resumable
 
 // read_commands.cc: through arbiter-reader.
 int RunAuthorize(Context& ctx);
@@ -23,6 +24,7 @@ int RunQuery(Context& ctx);
 int RunFacts(Context& ctx);
 int RunExplain(Context& ctx);
 int RunWatch(Context& ctx);
+int RunExport(Context& ctx);
 
 // policy_commands.cc.
 int RunPolicyPush(Context& ctx);

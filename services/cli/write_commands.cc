@@ -5,7 +5,10 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/api/api.h"
 #include "services/cli/commands.h"
 #include "services/cli/progress_bar.h"
@@ -105,6 +108,106 @@ int RunBatch(Context& ctx) {
   return ctx.PrintWrite(response, response.offset(), response.consistency_token(),
                         absl::StrCat("applied ", ops->size(), " operation",
                                      ops->size() == 1 ? "" : "s"));
+}
+
+int RunImport(Context& ctx) {
+  const std::string& path = ctx.args().positional()[0];
+  const std::string shown = path == "-" ? "<stdin>" : path;
+  int64_t batch_size = api::kMaxOperationsPerWrite;
+  if (ctx.args().Has("batch_size") &&
+      (!absl::SimpleAtoi(ctx.args().Get("batch_size"), &batch_size) || batch_size < 1 ||
+       batch_size > api::kMaxOperationsPerWrite)) {
+    return ctx.UsageError(absl::StrCat("--batch_size: \"", ctx.args().Get("batch_size"),
+                                       "\" is not a number in 1..",
+                                       api::kMaxOperationsPerWrite));
+  }
+  std::string request_id = ctx.args().Get("request_id");
+  if (request_id.empty()) {
+    request_id = absl::StrCat(
+        "import-", absl::FormatTime("%Y%m%dT%H%M%E3SZ", absl::Now(), absl::UTCTimeZone()));
+  }
+  // The batch number is appended ("/N"): the id must leave room for it.
+  if (request_id.size() + 12 > api::kMaxRequestIdBytes) {
+    return ctx.UsageError(absl::StrCat("--request_id: at most ",
+                                       api::kMaxRequestIdBytes - 12, " bytes for import"));
+  }
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  int64_t total = 0;
+  if (path != "-") {
+    // Counted first, for the progress bar (a file is read twice, stdin once).
+    std::ifstream count(path);
+    if (!count) return ctx.Error(absl::StrCat(path, ": cannot open"));
+    std::string line;
+    while (std::getline(count, line)) {
+      absl::string_view l = absl::StripAsciiWhitespace(line);
+      if (!l.empty() && l[0] != '#') ++total;
+    }
+    file.open(path);
+    if (!file) return ctx.Error(absl::StrCat(path, ": cannot open"));
+    in = &file;
+  }
+  if (!ctx.json()) {
+    ctx.err() << "arbiter: importing " << shown << " in atomic writes of at most " << batch_size
+              << " operations, request ids " << request_id << "/1, /2, ...\n";
+  }
+  ProgressBar progress(ctx.err(), ctx.terminal().err, "ops", total);
+  v1::WriteRequest request;
+  v1::WriteResponse response;
+  int64_t batches = 0, ops = 0, line_number = 0;
+  size_t bytes = 0;
+  auto send = [&]() -> int {
+    if (request.operations_size() == 0) return kExitOk;
+    request.set_tenant(ctx.tenant());
+    request.set_request_id(absl::StrCat(request_id, "/", batches + 1));
+    auto call = ctx.NewCall();
+    grpc::Status s = ctx.log().Write(call.get(), request, &response);
+    if (!s.ok()) {
+      progress.Finish();
+      const int code = ctx.RpcError(s, "arbiter-log");
+      ctx.err() << "arbiter: " << batches << " writes (" << ops << " operations, up to line "
+                << line_number << ") were applied; resume with: arbiter import " << path
+                << " --request_id=" << request_id
+                << " (applied writes are recognised by their ids, not applied twice)\n";
+      return code;
+    }
+    ++batches;
+    ops += request.operations_size();
+    progress.Update(ops);
+    request.Clear();
+    bytes = 0;
+    return kExitOk;
+  };
+  std::string line;
+  while (std::getline(*in, line)) {
+    ++line_number;
+    absl::string_view l = absl::StripAsciiWhitespace(line);
+    if (l.empty() || l[0] == '#') continue;
+    auto op = ParseBatchLine(l);
+    if (!op.ok()) {
+      progress.Finish();
+      if (batches > 0) {
+        ctx.err() << "arbiter: " << batches << " writes (" << ops
+                  << " operations) were applied before this line\n";
+      }
+      return ctx.Error(absl::StrCat(shown, ":", line_number, ": ", op.status().message()));
+    }
+    const size_t size = op->ByteSizeLong() + 8;
+    if (bytes + size > api::kMaxRequestBytes / 2 && request.operations_size() > 0) {
+      if (int code = send(); code != kExitOk) return code;
+    }
+    bytes += size;
+    *request.add_operations() = *std::move(op);
+    if (request.operations_size() >= batch_size) {
+      if (int code = send(); code != kExitOk) return code;
+    }
+  }
+  if (int code = send(); code != kExitOk) return code;
+  progress.Finish();
+  if (batches == 0) return ctx.Error(absl::StrCat(shown, ": no operations"));
+  return ctx.PrintWrite(response, response.offset(), response.consistency_token(),
+                        absl::StrCat("imported ", ops, " operation", ops == 1 ? "" : "s", " in ",
+                                     batches, " write", batches == 1 ? "" : "s"));
 }
 
 }  // namespace arbiter::cli

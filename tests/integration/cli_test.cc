@@ -460,6 +460,83 @@ TEST_CASE("watch: the changes after a token, filters, --count, --for, the resume
   CHECK(cli.Run({"watch", "--heartbeat=1ms"}).code == 2);
 }
 
+TEST_CASE("export and import: every fact, paged, into another tenant; resumable by request ids",
+          "[integration][cli]") {
+  auto c = StartCluster();
+  Cli cli(*c);
+  SetUp(cli);
+  const std::vector<std::vector<std::string>> facts = {
+      {"has_role", "User:alice", "admin", "Organization:acme"},
+      {"has_role", "User:bob", "member", "Organization:acme"},
+      {"has_relation", "Repository:anvils", "parent", "Organization:acme"},
+      {"has_relation", "Repository:tools", "parent", "Organization:acme"},
+      {"is_public", "Repository:tools"},
+  };
+  for (auto f : facts) {
+    f.insert(f.begin(), "tell");
+    REQUIRE(cli.Run(f).code == 0);
+  }
+  const std::string file = cli.File("t.jsonl");
+  CliResult exported = cli.Run({"export", file, "--page_size=2", "--fully_consistent"});
+  REQUIRE(exported.code == 0);
+  CHECK_THAT(exported.err, Catch::Contains("exported 5 facts of tenant t at offset"));
+  const std::string text = ReadFile(file);
+  std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  REQUIRE(lines.size() == 5);
+  // Ordered by predicate, arity, arguments; each an insert.
+  CHECK_THAT(lines[0], Catch::Contains("\"has_relation\"") && Catch::Contains("anvils"));
+  CHECK_THAT(lines[2], Catch::Contains("\"has_role\"") && Catch::Contains("alice"));
+  CHECK_THAT(lines[4], Catch::Contains("\"is_public\""));
+  for (const auto& l : lines) CHECK_THAT(l, Catch::StartsWith("{\"insert\""));
+  CHECK_FALSE(std::filesystem::exists(file + ".tmp"));
+  // stdout gives the same lines.
+  CHECK(cli.Run({"export"}).out == text);
+
+  // Into tenant "u" (the Run helper names tenant t: these name u after it).
+  auto in_u = [&](std::vector<std::string> args) {
+    args.push_back("--log=127.0.0.1:" + std::to_string(c->log_port()));
+    args.push_back("--reader=127.0.0.1:" + std::to_string(c->reader_port(0)));
+    args.push_back("--tenant=u");
+    return cli.Run(args, /*with_addresses=*/false, {absl::StrCat("ARBITER_KEY=", kTestKey)});
+  };
+  REQUIRE(in_u({"tenants", "create", "u"}).code == 0);
+  REQUIRE(in_u({"policy", "push", Policy("github.polar")}).code == 0);
+  CliResult imported = in_u({"import", file, "--batch_size=2", "--request_id=copy"});
+  REQUIRE(imported.code == 0);
+  CHECK_THAT(imported.out, Catch::Contains("imported 5 operations in 3 writes"));
+  CHECK_THAT(imported.err, Catch::Contains("request ids copy/1"));
+  CliResult copy = in_u({"export", "--fully_consistent"});
+  REQUIRE(copy.code == 0);
+  CHECK(copy.out == text);
+  // Again with the same ids: recognised, nothing applied twice (the log's
+  // head does not move; the last write's original offset comes back).
+  auto head = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+    v1::GetHeadResponse h;
+    REQUIRE(c->log().GetHead(&ctx, v1::GetHeadRequest(), &h).ok());
+    return h.head_offset();
+  };
+  const uint64_t before = head();
+  CliResult again = in_u({"import", file, "--batch_size=2", "--request_id=copy", "--json"});
+  REQUIRE(again.code == 0);
+  CHECK(head() == before);
+  CHECK(ParseJson<v1::WriteResponse>(again.out).offset() <= before);
+
+  // A bad line: file:line, and what was applied before it.
+  const std::string bad = cli.File("bad.jsonl");
+  {
+    std::ofstream f(bad);
+    f << lines[0] << "\n" << lines[1] << "\n" << lines[2] << "\nnot json\n";
+  }
+  CliResult broken = in_u({"import", bad, "--batch_size=1", "--request_id=bad"});
+  CHECK(broken.code == 2);
+  CHECK_THAT(broken.err, Catch::Contains(bad + ":4:"));
+  CHECK_THAT(broken.err, Catch::Contains("3 writes (3 operations) were applied"));
+  CHECK(in_u({"import", cli.File("missing.jsonl")}).code == 2);
+  CHECK(in_u({"import", file, "--batch_size=0"}).code == 2);
+}
+
 TEST_CASE("usage and server errors exit 2 and say why", "[integration][cli]") {
   auto c = StartCluster();
   Cli cli(*c);
