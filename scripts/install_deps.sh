@@ -11,6 +11,7 @@ PACKAGES=(
   grpc-proto libabsl-dev libgoogle-glog-dev libsqlite3-dev libssl-dev
   catch2 libbenchmark-dev clang prometheus-cpp-dev prometheus
   python3-grpcio python3-grpc-tools
+  etcd-server etcd-client golang-etcd-server-dev
 )
 # Node.js and npm: the machine image may already ship them outside Debian's
 # packages (whose nodejs conflicts with that npm); install Debian's only when
