@@ -2,7 +2,7 @@
 #define ARBITER_COMMON_LOGSTORE_LOG_STORE_H_
 
 // The log's durable store, behind an interface so that a replicated backend
-// (NATS JetStream, Raft) can replace the embedded SQLite one (DESIGN.md §7)
+// (etcd: etcd_log_store.h) can replace the embedded SQLite one (DESIGN.md §7)
 // with no change to the sequencer, the subscribers or the materializer.
 //
 // Contract every implementation keeps (docs/LOG_FORMAT.md):
@@ -18,6 +18,7 @@
 //     the entries.
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ struct ClusterIdentity {
   std::string cluster_id;  // random, 32 lowercase hex digits
   uint64_t epoch = 1;
 };
+
+// A new cluster id: 32 lowercase hex digits from the system's random source.
+std::string RandomClusterId();
 
 // A tenant as the sequencer needs it at start-up (its registry lives in the
 // store so that truncating old entries never loses a tenant or its policy).
@@ -107,6 +111,11 @@ class LogStore {
   // Removes entries (and their request ids) with offset < `offset`.
   // REQUIRES: offset <= Head()+1. A no-op when offset <= OldestRetained().
   virtual absl::Status TruncateBefore(uint64_t offset) = 0;
+
+  // The largest LogEntry.payload one entry may carry (etcd: its request
+  // limit); the sequencer refuses a bigger write with RESOURCE_EXHAUSTED
+  // before giving it an offset.
+  virtual size_t MaxPayloadBytes() const { return std::numeric_limits<size_t>::max(); }
 
   // Moves the store to the next epoch, durably: for a store found behind
   // what it once acknowledged (entries lost and their offsets about to be

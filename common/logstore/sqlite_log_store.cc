@@ -3,8 +3,6 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-#include <random>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -76,13 +74,6 @@ absl::StatusOr<sqlite3*> OpenConnection(const std::string& path, bool create,
 int WalHook(void* arg, sqlite3*, const char*, int pages) {
   *static_cast<int*>(arg) = pages;
   return SQLITE_OK;
-}
-
-std::string RandomClusterId() {
-  std::random_device rd;
-  std::string out;
-  for (int i = 0; i < 4; ++i) absl::StrAppendFormat(&out, "%08x", rd());
-  return out;
 }
 
 }  // namespace
