@@ -14,6 +14,8 @@
 #include "common/auth/key_facts.h"
 #include "common/base/crash_point.h"
 #include "common/base/status_macros.h"
+#include "common/logstore/etcd_log_store.h"
+#include "common/logstore/sqlite_log_store.h"
 #include "common/replica/applied_offset_db.h"
 #include "common/replica/replica_dir.h"
 #include "common/replica/snapshot_install.h"
@@ -63,6 +65,17 @@ absl::Status LogOptions::Validate() const {
   if (wal_checkpoint_bytes < (1 << 16)) {
     return absl::InvalidArgumentError("--wal_checkpoint_bytes: must be >= 65536");
   }
+  if (store != "sqlite" && store != "etcd") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--store: \"", store, "\" is not sqlite or etcd"));
+  }
+  if (store == "etcd" && etcd_endpoints.empty()) {
+    return absl::InvalidArgumentError("--etcd_endpoints: required with --store=etcd");
+  }
+  if (store == "etcd" && (etcd_prefix.empty() || etcd_prefix.back() != '/')) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--etcd_prefix: \"", etcd_prefix, "\" must end with '/'"));
+  }
   if (policy_workers < 1 || policy_workers > 64) {
     return absl::InvalidArgumentError("--policy_workers: must be in 1..64");
   }
@@ -82,10 +95,16 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
   if (ec) {
     return absl::InternalError(absl::StrCat("create ", options.data_dir, ": ", ec.message()));
   }
-  ARBITER_ASSIGN_OR_RETURN(
-      core->store_, logstore::SqliteLogStore::Open(
-                        {.path = options.data_dir + "/log.db",
-                         .checkpoint_bytes = options.wal_checkpoint_bytes}));
+  if (options.store == "etcd") {
+    ARBITER_ASSIGN_OR_RETURN(core->store_,
+                             logstore::EtcdLogStore::Open({.endpoints = options.etcd_endpoints,
+                                                           .prefix = options.etcd_prefix}));
+  } else {
+    ARBITER_ASSIGN_OR_RETURN(
+        core->store_, logstore::SqliteLogStore::Open(
+                          {.path = options.data_dir + "/log.db",
+                           .checkpoint_bytes = options.wal_checkpoint_bytes}));
+  }
   core->snapshots_ = std::make_unique<snapshot::SnapshotStore>(options.data_dir + "/snapshots");
   ARBITER_RETURN_IF_ERROR(core->snapshots_->Cleanup());
   ARBITER_RETURN_IF_ERROR(core->StartNewEpochIfAhead());

@@ -3,7 +3,8 @@
 
 // arbiter-log's core, without gRPC types except the Subscribe reactor:
 //
-//   <data_dir>/log.db                 the durable log (SqliteLogStore)
+//   <data_dir>/log.db                 the durable log (SqliteLogStore), unless
+//                                     it is in etcd (--store=etcd: EtcdLogStore)
 //   <data_dir>/state/                 the materialized tenants (Materializer),
 //                                     a replica::ReplicaDir: tenants/<t>.db
 //                                     and materializer.db (its applied offset)
@@ -17,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -25,7 +27,7 @@
 #include "absl/time/time.h"
 #include "arbiter/v1/log.pb.h"
 #include "common/eval/engine.h"
-#include "common/logstore/sqlite_log_store.h"
+#include "common/logstore/log_store.h"
 #include "common/snapshot/snapshot.h"
 #include "services/log/materializer.h"
 #include "services/log/sequencer.h"
@@ -35,6 +37,13 @@ namespace arbiter::log {
 
 struct LogOptions {
   std::string data_dir = "./var/log";
+  // Where entries are stored: "sqlite" (<data_dir>/log.db) or "etcd" (the
+  // cluster at etcd_endpoints, host:port,..., under etcd_prefix). Issue #14:
+  // one front-end per prefix for now (a second one's appends fail the head
+  // compare, and it exits to recover).
+  std::string store = "sqlite";
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_prefix = "/arbiter/";
   // A snapshot is cut when, since the last one, any of these was reached
   // (0 turns a trigger off): entries applied; facts inserted + deleted (as
   // the applier counts them, since this process started); payload bytes of
@@ -89,7 +98,7 @@ class LogCore {
   Sequencer* sequencer() { return sequencer_.get(); }
   SubscriptionHub* subscriptions() { return hub_.get(); }
   snapshot::SnapshotStore* snapshots() { return snapshots_.get(); }
-  logstore::SqliteLogStore* store() { return store_.get(); }
+  logstore::LogStore* store() { return store_.get(); }
   Materializer* materializer() { return materializer_.get(); }
 
   v1::GetHeadResponse GetHead() const;
@@ -122,7 +131,7 @@ class LogCore {
   absl::Status ApplyRetention() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snap_mu_);
 
   const LogOptions options_;
-  std::unique_ptr<logstore::SqliteLogStore> store_;
+  std::unique_ptr<logstore::LogStore> store_;
   std::unique_ptr<Materializer> materializer_;
   std::unique_ptr<SubscriptionHub> hub_;
   std::unique_ptr<Sequencer> sequencer_;

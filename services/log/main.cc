@@ -4,6 +4,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -84,6 +85,12 @@ ABSL_FLAG(absl::Duration, policy_test_timeout, absl::Seconds(10),
 ABSL_FLAG(std::string, bootstrap_key_file, "",
           "On the log's first start: the operator key, read from this file, or generated "
           "and written there with mode 0600. Ignored on later starts");
+ABSL_FLAG(std::string, store, "sqlite",
+          "where entries are stored: sqlite (<data_dir>/log.db) or etcd (--etcd_endpoints)");
+ABSL_FLAG(std::vector<std::string>, etcd_endpoints, {},
+          "with --store=etcd: host:port of each etcd member's client URL, comma-separated");
+ABSL_FLAG(std::string, etcd_prefix, "/arbiter/",
+          "with --store=etcd: the key prefix of this log's keys (ends with '/')");
 ABSL_FLAG(std::string, crash_at, "", "(testing) _exit(3) at this named point");
 
 int main(int argc, char** argv) {
@@ -110,6 +117,9 @@ int main(int argc, char** argv) {
   server_options.metrics_port_file = absl::GetFlag(FLAGS_metrics_port_file);
   arbiter::log::LogOptions log_options{
       .data_dir = absl::GetFlag(FLAGS_data_dir),
+      .store = absl::GetFlag(FLAGS_store),
+      .etcd_endpoints = absl::GetFlag(FLAGS_etcd_endpoints),
+      .etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix),
       .snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every_entries),
       .snapshot_every_facts = absl::GetFlag(FLAGS_snapshot_every_facts),
       .snapshot_every_bytes = absl::GetFlag(FLAGS_snapshot_every_bytes),

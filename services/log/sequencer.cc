@@ -447,6 +447,11 @@ void Sequencer::Sequence(Pending& p) {
                                                         "].insert: ", s.message())));
       }
     }
+    if (const size_t bytes = r->ByteSizeLong(); bytes > store_->MaxPayloadBytes()) {
+      return fail(absl::ResourceExhaustedError(absl::StrCat(
+          "the write is ", bytes, " bytes; this log's store takes at most ",
+          store_->MaxPayloadBytes(), " per entry (etcd's --max-request-bytes): split it")));
+    }
     v1::LogPayload payload;
     auto* batch = payload.mutable_write();
     batch->mutable_operations()->Swap(r->mutable_operations());
