@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-${ARBITER_BUILD_DIR:-build}}
 [ -d "$BUILD_DIR/proto/arbiter" ] || { echo "no generated protos in $BUILD_DIR: build first"; exit 2; }
-FLAGS=(-std=c++20 -Wthread-safety -Werror -I. -Iproto -I"$BUILD_DIR/proto" -I"$BUILD_DIR/tests/testing")
+FLAGS=(-std=c++20 -Wthread-safety -Werror -I. -Iproto -I"$BUILD_DIR/proto" -I"$BUILD_DIR/proto/etcd" -I"$BUILD_DIR/tests/testing")
 printf '#include "common/precompiled.h"\n#include <glog/logging.h>\n' >"$BUILD_DIR/thread_safety_pch.h"
 clang++ "${FLAGS[@]}" -x c++-header "$BUILD_DIR/thread_safety_pch.h" -o "$BUILD_DIR/thread_safety.pch"
 find common services -name '*.cc' | sort | xargs -P "${ARBITER_JOBS:-2}" -n 4 \
