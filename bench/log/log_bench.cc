@@ -12,7 +12,10 @@
 //   4. the ceiling: raw SQLite (WAL, synchronous=FULL), the same rows (the
 //      same serialized LogPayload) inserted in transactions of that group
 //      size, on the same disk, pinned to --server_cpu;
-// then prints medians and the ratio log / ceiling.
+// then prints medians and the ratio log / ceiling. With --store=etcd the log
+// keeps its entries in a one-member etcd started here (not pinned), and the
+// ceiling is raw etcd Txns of the shape the log sends (compare the head, put
+// the group's entries and the head) at the group size the log achieved.
 //
 //   ninja -C build bench_log && build/bench/log/bench_log --runs=5
 
@@ -47,6 +50,8 @@
 #include "common/auth/client.h"
 #include "common/base/crc32c.h"
 #include "tests/testing/keys.h"
+#include "etcdserverpb/rpc.grpc.pb.h"
+#include "tests/testing/etcd.h"
 #include "tests/testing/process.h"
 
 ABSL_FLAG(int, runs, 5, "interleaved runs per writer count (median reported)");
@@ -55,6 +60,9 @@ ABSL_FLAG(std::string, writers, "1,8,64", "concurrent writer counts");
 ABSL_FLAG(int, server_cpu, 0, "CPU for arbiter-log and the raw SQLite ceiling");
 ABSL_FLAG(int, client_cpu, 1, "CPU for the load generator");
 ABSL_FLAG(std::string, dir, "./log-bench-data", "scratch directory (same disk for both)");
+ABSL_FLAG(std::string, store, "sqlite",
+          "arbiter-log's store: sqlite (ceiling: raw SQLite) or etcd (a local one-member etcd "
+          "started here; ceiling: raw etcd Txns of the log's shape)");
 
 namespace {
 
@@ -115,17 +123,36 @@ double CpuSeconds(pid_t pid) {
   return ticks / sysconf(_SC_CLK_TCK);
 }
 
+// --store=etcd: one etcd for the whole run, a fresh prefix per measurement.
+arbiter::testing::EtcdCluster* Etcd() {
+  static std::unique_ptr<arbiter::testing::EtcdCluster> etcd = [] {
+    auto c = arbiter::testing::EtcdCluster::Start(1);
+    if (!c.ok()) {
+      std::cerr << c.status() << "\n";
+      std::exit(1);
+    }
+    return std::move(*c);
+  }();
+  return etcd.get();
+}
+int prefix_number = 0;
+
 LogResult RunLog(int writers, const std::string& dir) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const std::string port_file = dir + "/port";
-  auto proc = arbiter::testing::Process::Start(
-      {"/usr/bin/taskset", "-c", absl::StrCat(absl::GetFlag(FLAGS_server_cpu)),
-       arbiter::testing::BinaryPath("services/log/arbiter-log"), "--listen=127.0.0.1:0",
-       "--port_file=" + port_file, "--data_dir=" + dir + "/data", "--drain_grace=0s",
-       "--snapshot_every_entries=0", "--snapshot_every_facts=0", "--snapshot_every_bytes=0",
-       "--snapshot_interval=24h", arbiter::testing::BootstrapKeyFlag(dir)},
-      dir + "/log.txt");
+  std::vector<std::string> argv = {
+      "/usr/bin/taskset", "-c", absl::StrCat(absl::GetFlag(FLAGS_server_cpu)),
+      arbiter::testing::BinaryPath("services/log/arbiter-log"), "--listen=127.0.0.1:0",
+      "--port_file=" + port_file, "--data_dir=" + dir + "/data", "--drain_grace=0s",
+      "--snapshot_every_entries=0", "--snapshot_every_facts=0", "--snapshot_every_bytes=0",
+      "--snapshot_interval=24h", arbiter::testing::BootstrapKeyFlag(dir)};
+  if (absl::GetFlag(FLAGS_store) == "etcd") {
+    argv.push_back("--store=etcd");
+    argv.push_back("--etcd_endpoints=" + Etcd()->endpoints()[0]);
+    argv.push_back(absl::StrCat("--etcd_prefix=/bench-", ++prefix_number, "/"));
+  }
+  auto proc = arbiter::testing::Process::Start(argv, dir + "/log.txt");
   if (!proc.ok()) {
     std::cerr << proc.status() << "\n";
     std::exit(1);
@@ -290,6 +317,65 @@ double RunCeiling(double group, int64_t entries, const std::string& dir) {
   return entries * 10 / secs;
 }
 
+// Raw etcd: Txns of the log's shape (compare the head's value, put the
+// group's entries and the new head), one after the other as the sequencer
+// sends them, `group` entries each.
+double RunEtcdCeiling(double group, int64_t entries) {
+  auto stub = etcdserverpb::KV::NewStub(
+      grpc::CreateChannel(Etcd()->endpoints()[0], grpc::InsecureChannelCredentials()));
+  const std::string prefix = absl::StrCat("/ceiling-", ++prefix_number, "/");
+  entries = std::max<int64_t>(std::min<int64_t>(entries, 20000), 200);
+  std::vector<std::string> values;
+  values.reserve(entries);
+  for (int64_t i = 0; i < entries; ++i) {
+    arbiter::v1::LogEntry e;
+    e.set_offset(i + 1);
+    e.set_tenant("bench");
+    arbiter::v1::LogPayload p;
+    *p.mutable_write()->mutable_operations() = Batch(0, i).operations();
+    p.SerializeToString(e.mutable_payload());
+    values.push_back(e.SerializeAsString());
+  }
+  const int64_t per_txn = std::max<int64_t>(1, static_cast<int64_t>(group + 0.5));
+  std::string head = "0 0";
+  absl::Time start = absl::Now();
+  for (int64_t i = 0; i < entries;) {
+    etcdserverpb::TxnRequest txn;
+    auto* c = txn.add_compare();
+    c->set_key(prefix + "meta/head");
+    c->set_target(etcdserverpb::Compare::VALUE);
+    c->set_result(etcdserverpb::Compare::EQUAL);
+    if (i == 0) {
+      c->set_target(etcdserverpb::Compare::CREATE);
+      c->set_create_revision(0);
+    } else {
+      c->set_value(head);
+    }
+    for (int64_t k = 0; k < per_txn && i < entries; ++k, ++i) {
+      auto* put = txn.add_success()->mutable_request_put();
+      put->set_key(absl::StrFormat("%se/%020d", prefix, i + 1));
+      // Encoding and CRC are part of what the log sends.
+      arbiter::v1::LogEntry e;
+      e.ParseFromString(values[i]);
+      e.set_payload_crc32c(arbiter::Crc32c(e.payload()));
+      put->set_value(e.SerializeAsString());
+    }
+    head = absl::StrCat(i, " 0");
+    auto* put = txn.add_success()->mutable_request_put();
+    put->set_key(prefix + "meta/head");
+    put->set_value(head);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    etcdserverpb::TxnResponse resp;
+    grpc::Status st = stub->Txn(&ctx, txn, &resp);
+    if (!st.ok() || !resp.succeeded()) {
+      std::cerr << "ceiling Txn failed: " << st.error_message() << "\n";
+      std::exit(1);
+    }
+  }
+  return entries * 10 / absl::ToDoubleSeconds(absl::Now() - start);
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -320,7 +406,9 @@ int main(int argc, char** argv) {
       double ceiling = 0;
       std::thread raw([&] {
         Pin(absl::GetFlag(FLAGS_server_cpu));
-        ceiling = RunCeiling(r.group, r.entries, dir + "/raw");
+        ceiling = absl::GetFlag(FLAGS_store) == "etcd"
+                      ? RunEtcdCeiling(r.group, r.entries)
+                      : RunCeiling(r.group, r.entries, dir + "/raw");
       });
       raw.join();
       Series& s = series[i];
@@ -343,8 +431,9 @@ int main(int argc, char** argv) {
   }
   std::printf("\n| writers | acked facts/s | Write p50 ms | Write p99 ms | entries/commit | "
               "server CPU us/write | write->subscriber p50 / p99 ms | "
-              "raw SQLite ceiling facts/s | log / ceiling |\n"
-              "|---|---|---|---|---|---|---|---|---|\n");
+              "raw %s ceiling facts/s | log / ceiling |\n"
+              "|---|---|---|---|---|---|---|---|---|\n",
+              absl::GetFlag(FLAGS_store) == "etcd" ? "etcd Txn" : "SQLite");
   for (size_t i = 0; i < writer_counts.size(); ++i) {
     const Series& s = series[i];
     std::printf("| %d | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f / %.2f | %.0f | %.2f |\n",
