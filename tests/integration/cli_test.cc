@@ -347,6 +347,11 @@ TEST_CASE("reads, status, snapshots and tenants: text and --json", "[integration
   CHECK(query.code == 0);
   CHECK(absl::StrContains(query.out, "has_role(User:alice, String:admin, Organization:acme)\n"));
   CHECK(!absl::StrContains(query.out, "Repository"));
+  // Every argument `_`: the matching facts themselves, not one wildcard row.
+  CliResult all_roles = cli.Run({"query", "has_role", "_", "_", "_", at});
+  CHECK(all_roles.code == 0);
+  CHECK(absl::StrContains(all_roles.out, "has_role(User:alice, String:admin, Organization:acme)\n"));
+  CHECK_FALSE(absl::StrContains(all_roles.out, "(_"));
   CliResult named = cli.Run({"query", "has_permission", "User:alice", "push", "?r", "--json", at});
   CHECK(named.code == 0);
   CHECK(ParseJson<v1::QueryResponse>(named.out).results_size() >= 2);
