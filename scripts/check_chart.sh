@@ -41,6 +41,9 @@ expect "$TMP/default-values.yaml" "type: OnDelete"
 expect "$TMP/tls-values.yaml" "--tls_client_ca=/etc/arbiter/tls/ca.crt"
 expect "$TMP/tls-values.yaml" "port: 8086"   # probes on the health-only port
 expect "$TMP/rolling-writer-values.yaml" "maxSurge: 0"
+expect "$TMP/etcd-log-values.yaml" "--store=etcd"
+expect "$TMP/etcd-log-values.yaml" "--etcd_endpoints=etcd-0.etcd:2379,etcd-1.etcd:2379,etcd-2.etcd:2379"
+if grep -qF -- "--store=etcd" "$TMP/default-values.yaml"; then fail "default-values: --store=etcd"; fi
 
 refuse() {  # refuse MESSAGE --set ...: the chart must not render
   local message="$1"; shift
@@ -52,7 +55,8 @@ refuse() {  # refuse MESSAGE --set ...: the chart must not render
 }
 refuse "maxSurge must be 0" --set writer.updateStrategy.type=RollingUpdate \
   --set writer.updateStrategy.rollingUpdate.maxSurge=1
-refuse "only \"sqlite\" exists" --set log.store=etcd
+refuse "log.store=nats: sqlite or etcd" --set log.store=nats
+refuse "log.etcd.endpoints" --set log.store=etcd
 refuse "reader.terminationGracePeriodSeconds" --set reader.terminationGracePeriodSeconds=5
 refuse "writer.terminationGracePeriodSeconds" --set writer.terminationGracePeriodSeconds=30
 echo "check_chart: every rendering is valid"

@@ -28,8 +28,11 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Checks that make a wrong install fail at `helm install`, not at 3 am. */}}
 {{- define "arbiter.validate" -}}
-{{- if ne .Values.log.store "sqlite" -}}
-{{- fail (printf "log.store=%s: only \"sqlite\" exists (the etcd store is issue #14)" .Values.log.store) -}}
+{{- if not (has .Values.log.store (list "sqlite" "etcd")) -}}
+{{- fail (printf "log.store=%s: sqlite or etcd" .Values.log.store) -}}
+{{- end -}}
+{{- if and (eq .Values.log.store "etcd") (empty .Values.log.etcd.endpoints) -}}
+{{- fail "log.etcd.endpoints: the etcd members' host:port, required with log.store=etcd" -}}
 {{- end -}}
 {{- $ws := .Values.writer.updateStrategy -}}
 {{- if not (has $ws.type (list "OnDelete" "RollingUpdate")) -}}
