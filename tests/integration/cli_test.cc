@@ -465,7 +465,7 @@ TEST_CASE("watch: the changes after a token, filters, --count, --for, the resume
   CHECK(cli.Run({"watch", "--heartbeat=1ms"}).code == 2);
 }
 
-TEST_CASE("export and import: every fact, paged, into another tenant; resumable by request ids",
+TEST_CASE("export and import: every fact, paged, into another tenant, resumable by request ids",
           "[integration][cli]") {
   auto c = StartCluster();
   Cli cli(*c);

@@ -234,7 +234,7 @@ TEST_CASE("etcd: an append compares the head, so a second writer never overwrite
   CHECK(all[1].payload() == "from b");
 }
 
-TEST_CASE("etcd: appends over etcd's Txn limits are split; one entry over them is refused",
+TEST_CASE("etcd: appends over etcd's Txn limits are split, and one entry over them is refused",
           "[unit][logstore][etcd]") {
   auto store = OpenEtcd(SharedEtcd().endpoints(), "/limits/");
   std::vector<AppendRecord> recs;
@@ -272,7 +272,7 @@ TEST_CASE("etcd: a store touches only its prefix", "[unit][logstore][etcd]") {
             .code() == absl::StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("etcd: three members; a member killed with SIGKILL loses nothing and stops nothing",
+TEST_CASE("etcd: three members, each killed with SIGKILL in turn under appends: nothing is lost",
           "[unit][logstore][etcd]") {
   auto etcd = testing::EtcdCluster::Start(3);
   INFO(etcd.status().ToString());
