@@ -142,7 +142,13 @@ absl::StatusOr<std::unique_ptr<EtcdLogStore>> EtcdLogStore::Open(EtcdLogStoreOpt
     return absl::InvalidArgumentError(
         absl::StrCat("--etcd_prefix: \"", options.prefix, "\" must end with '/'"));
   }
+  if (options.prefix.size() > 256) {
+    return absl::InvalidArgumentError("--etcd_prefix: at most 256 bytes");
+  }
   if (options.max_txn_ops < 8) return absl::InvalidArgumentError("max_txn_ops: at least 8");
+  if (options.max_txn_bytes < (256u << 10)) {
+    return absl::InvalidArgumentError("--etcd_max_request_bytes: at least 262144");
+  }
   std::unique_ptr<EtcdLogStore> store(new EtcdLogStore(std::move(options)));
   ARBITER_RETURN_IF_ERROR(store->Init());
   return store;
@@ -352,13 +358,21 @@ absl::StatusOr<size_t> EtcdLogStore::Read(uint64_t from_offset, const ReadOption
   uint64_t expect = from_offset;
   // Pages grow from a few entries, so that one Range answer stays far below
   // the receive limit whatever the entries' size (each is at most one Txn).
-  int64_t page = 16;
+  int64_t page = 16, max_page = 1024;
   while (expect <= head && count < options.max_entries) {
     RangeRequest get;
     get.set_key(EntryKey(expect));
     get.set_range_end(EntryKey(head + 1));
     get.set_limit(std::min<int64_t>(page, static_cast<int64_t>(options.max_entries - count)));
-    ARBITER_ASSIGN_OR_RETURN(RangeResponse got, Range(get));
+    absl::StatusOr<RangeResponse> ranged = Range(get);
+    if (!ranged.ok() && ranged.status().code() == absl::StatusCode::kResourceExhausted &&
+        page > 1) {
+      // Over the receive limit (large entries): smaller pages from here on.
+      max_page = page = std::max<int64_t>(1, page / 4);
+      continue;
+    }
+    if (!ranged.ok()) return ranged.status();
+    RangeResponse& got = *ranged;
     if (got.kvs_size() == 0) {
       if (expect < oldest_.load()) break;  // truncated meanwhile: caught below
       return absl::DataLossError(absl::StrCat("log store (etcd): offset ", expect, " is missing"));
@@ -388,7 +402,7 @@ absl::StatusOr<size_t> EtcdLogStore::Read(uint64_t from_offset, const ReadOption
       if (!fn(std::move(e))) return count;
       if (count >= options.max_entries || bytes >= options.max_bytes) return count;
     }
-    page = std::min<int64_t>(page * 4, 1024);
+    page = std::min<int64_t>(page * 4, max_page);
   }
   if (count == 0 && expect < oldest_.load()) {
     return absl::OutOfRangeError(absl::StrCat(
@@ -510,6 +524,7 @@ absl::Status EtcdLogStore::TruncateBefore(uint64_t offset) {
     revision = resp.header().revision();
   }
   // 4. etcd's history of them (the space of the deleted values).
+  if (!options_.compact) return absl::OkStatus();
   etcdserverpb::CompactionRequest compact;
   compact.set_revision(revision);
   etcdserverpb::CompactionResponse compacted;

@@ -9,7 +9,7 @@
 //
 // Keys, under `prefix` (default "/arbiter/"; nothing else of the cluster is
 // touched):
-//   meta/identity        "v1 <cluster_id> <epoch>"
+//   meta/identity        "v1 <cluster_id> <epoch>"     (prefix: at most 256 bytes)
 //   meta/head            "<offset> <chain>": the newest entry and its chain
 //   meta/oldest          "<offset>": the oldest retained entry
 //   e/<offset, 20 digits> a serialized LogEntry (payload, CRC32C, chain)
@@ -31,7 +31,8 @@
 //
 // TruncateBefore raises meta/oldest first (reads below it are then
 // OUT_OF_RANGE), deletes the entries below it with one range delete and
-// their request ids, then compacts etcd's history at that revision.
+// their request ids, then (options.compact) compacts etcd's history at that
+// revision — cluster-wide, as etcd's history is.
 //
 // Thread-safe: appends and truncation are serialized by a mutex; reads run
 // concurrently (gRPC stubs are thread-safe).
@@ -62,6 +63,11 @@ struct EtcdLogStoreOptions {
   // 1.5 MiB, by default), less a margin for the request's framing.
   int max_txn_ops = 128;
   size_t max_txn_bytes = (3u << 19) - 4096;
+  // Compact etcd's history after a truncation. etcd keeps one revision
+  // history for the whole cluster: compaction also drops other
+  // applications' old revisions (run the log on its own etcd, or turn this
+  // off and rely on etcd's --auto-compaction-retention).
+  bool compact = true;
 };
 
 class EtcdLogStore final : public LogStore {
@@ -85,8 +91,8 @@ class EtcdLogStore final : public LogStore {
   absl::StatusOr<std::vector<auth::KeyGrant>> Keys() override;
   absl::Status TruncateBefore(uint64_t offset) override;
   absl::Status StartNewEpoch() override;
-  // max_txn_bytes less the room of one entry's key, envelope and records.
-  size_t MaxPayloadBytes() const override { return options_.max_txn_bytes - 8192; }
+  // max_txn_bytes less the room of the head compare, keys and envelopes.
+  size_t MaxRecordBytes() const override { return options_.max_txn_bytes - 16384; }
 
   // The etcd key of the entry at `offset` (tests).
   std::string EntryKey(uint64_t offset) const;

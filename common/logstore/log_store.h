@@ -112,10 +112,11 @@ class LogStore {
   // REQUIRES: offset <= Head()+1. A no-op when offset <= OldestRetained().
   virtual absl::Status TruncateBefore(uint64_t offset) = 0;
 
-  // The largest LogEntry.payload one entry may carry (etcd: its request
-  // limit); the sequencer refuses a bigger write with RESOURCE_EXHAUSTED
-  // before giving it an offset.
-  virtual size_t MaxPayloadBytes() const { return std::numeric_limits<size_t>::max(); }
+  // The most bytes one AppendRecord may hold: its payload plus the registry
+  // rows it writes (a SetPolicy's tenant row repeats the policy source).
+  // etcd: its request limit. The sequencer refuses a bigger write or policy
+  // with RESOURCE_EXHAUSTED before giving it an offset.
+  virtual size_t MaxRecordBytes() const { return std::numeric_limits<size_t>::max(); }
 
   // Moves the store to the next epoch, durably: for a store found behind
   // what it once acknowledged (entries lost and their offsets about to be

@@ -72,6 +72,9 @@ absl::Status LogOptions::Validate() const {
   if (store == "etcd" && etcd_endpoints.empty()) {
     return absl::InvalidArgumentError("--etcd_endpoints: required with --store=etcd");
   }
+  if (etcd_max_request_bytes < (1 << 19) || etcd_max_request_bytes > (int64_t{1} << 30)) {
+    return absl::InvalidArgumentError("--etcd_max_request_bytes: must be in 524288..2^30");
+  }
   if (store == "etcd" && (etcd_prefix.empty() || etcd_prefix.back() != '/')) {
     return absl::InvalidArgumentError(
         absl::StrCat("--etcd_prefix: \"", etcd_prefix, "\" must end with '/'"));
@@ -97,8 +100,12 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
   }
   if (options.store == "etcd") {
     ARBITER_ASSIGN_OR_RETURN(core->store_,
-                             logstore::EtcdLogStore::Open({.endpoints = options.etcd_endpoints,
-                                                           .prefix = options.etcd_prefix}));
+                             logstore::EtcdLogStore::Open(
+                                 {.endpoints = options.etcd_endpoints,
+                                  .prefix = options.etcd_prefix,
+                                  .max_txn_bytes =
+                                      static_cast<size_t>(options.etcd_max_request_bytes) - 4096,
+                                  .compact = options.etcd_compact}));
   } else {
     ARBITER_ASSIGN_OR_RETURN(
         core->store_, logstore::SqliteLogStore::Open(

@@ -44,6 +44,10 @@ struct LogOptions {
   std::string store = "sqlite";
   std::vector<std::string> etcd_endpoints;
   std::string etcd_prefix = "/arbiter/";
+  // The etcd cluster's --max-request-bytes (what one Txn may hold) and
+  // whether truncation compacts etcd's (cluster-wide) history.
+  int64_t etcd_max_request_bytes = 3 << 19;
+  bool etcd_compact = true;
   // A snapshot is cut when, since the last one, any of these was reached
   // (0 turns a trigger off): entries applied; facts inserted + deleted (as
   // the applier counts them, since this process started); payload bytes of

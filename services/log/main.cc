@@ -91,6 +91,12 @@ ABSL_FLAG(std::vector<std::string>, etcd_endpoints, {},
           "with --store=etcd: host:port of each etcd member's client URL, comma-separated");
 ABSL_FLAG(std::string, etcd_prefix, "/arbiter/",
           "with --store=etcd: the key prefix of this log's keys (ends with '/')");
+ABSL_FLAG(int64_t, etcd_max_request_bytes, 3 << 19,
+          "with --store=etcd: the etcd members' --max-request-bytes (one Txn's limit); a write "
+          "or policy that cannot fit one entry is refused with RESOURCE_EXHAUSTED");
+ABSL_FLAG(bool, etcd_compact, true,
+          "with --store=etcd: compact etcd's history after truncating old entries (etcd's "
+          "history is cluster-wide: turn off when other applications share the cluster)");
 ABSL_FLAG(std::string, crash_at, "", "(testing) _exit(3) at this named point");
 
 int main(int argc, char** argv) {
@@ -120,6 +126,8 @@ int main(int argc, char** argv) {
       .store = absl::GetFlag(FLAGS_store),
       .etcd_endpoints = absl::GetFlag(FLAGS_etcd_endpoints),
       .etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix),
+      .etcd_max_request_bytes = absl::GetFlag(FLAGS_etcd_max_request_bytes),
+      .etcd_compact = absl::GetFlag(FLAGS_etcd_compact),
       .snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every_entries),
       .snapshot_every_facts = absl::GetFlag(FLAGS_snapshot_every_facts),
       .snapshot_every_bytes = absl::GetFlag(FLAGS_snapshot_every_bytes),

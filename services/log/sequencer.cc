@@ -447,10 +447,11 @@ void Sequencer::Sequence(Pending& p) {
                                                         "].insert: ", s.message())));
       }
     }
-    if (const size_t bytes = r->ByteSizeLong(); bytes > store_->MaxPayloadBytes()) {
+    if (const size_t bytes = r->ByteSizeLong(); bytes > store_->MaxRecordBytes()) {
       return fail(absl::ResourceExhaustedError(absl::StrCat(
           "the write is ", bytes, " bytes; this log's store takes at most ",
-          store_->MaxPayloadBytes(), " per entry (etcd's --max-request-bytes): split it")));
+          store_->MaxRecordBytes(),
+          " per entry (etcd's --max-request-bytes, --etcd_max_request_bytes): split it")));
     }
     v1::LogPayload payload;
     auto* batch = payload.mutable_write();
@@ -470,6 +471,14 @@ void Sequencer::Sequence(Pending& p) {
   auto found = FindRequest(r->tenant(), r->request_id());
   if (!found.ok()) return fail(found.status());
   if (found->has_value()) return duplicate(**found);
+  // The entry and the tenant's registry row both hold the source.
+  if (const size_t bytes = 2 * (r->source().size() + r->filename().size()) + r->request_id().size();
+      bytes > store_->MaxRecordBytes()) {
+    return fail(absl::ResourceExhaustedError(absl::StrCat(
+        "source: the policy is ", r->source().size(), " bytes; this log's store writes it twice "
+        "in one entry (the entry and the tenant's record), at most ", store_->MaxRecordBytes(),
+        " bytes in all (etcd's --max-request-bytes, --etcd_max_request_bytes)")));
+  }
   if (p.check_id == 0 && checker_) {
     // The tenant was created after the worker looked: its facts are all in
     // this group or later ones, and none were recorded. Prepare it again.

@@ -146,6 +146,15 @@ TEST_CASE("with --store=etcd: acknowledged writes survive kill -9 and a crash be
   LogServer log(dir, {"--store=etcd", "--etcd_endpoints=" + absl::StrJoin((*etcd)->endpoints(), ","),
                       "--etcd_prefix=/durability/"});
   KillRounds(log);
+  // What cannot fit one etcd Txn is refused before it gets an offset, and
+  // the log stays up: a policy of 900 KB (its entry and its tenant record
+  // both hold the source, over etcd's 1.5 MiB).
+  const std::string big_policy =
+      std::string(kTestPolicy) + "\n# " + std::string(900 << 10, 'x') + "\n";
+  grpc::Status too_big = log.SetPolicy("acme", big_policy);
+  CHECK(too_big.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK_THAT(too_big.error_message(), Catch::Contains("--etcd_max_request_bytes"));
+  CHECK(log.process()->running());
   // Nothing in the data directory holds the log: a front-end with an empty
   // one continues the same log.
   log.Kill();

@@ -253,9 +253,16 @@ TEST_CASE("etcd: appends over etcd's Txn limits are split, and one entry over th
   CHECK(store->Head() == 300);
   // Large entries still fit one by one, and reads page them.
   std::vector<AppendRecord> large;
-  for (uint64_t i = 301; i <= 340; ++i) large.push_back(Rec(i, "t", std::string(1 << 20, 'z')));
+  for (uint64_t i = 301; i <= 400; ++i) large.push_back(Rec(i, "t", std::string(1 << 20, 'z')));
   REQUIRE(store->Append(large).ok());
   CHECK(ReadAll(store.get(), 301).size() == 4);  // max_bytes (4 MiB) stops a read
+  // A read allowed 1 GiB: its etcd pages shrink when one would exceed the
+  // client's receive limit (64 MiB of large entries), and every entry comes.
+  size_t n = 0;
+  auto read = store->Read(1, {.max_entries = 1000, .max_bytes = size_t{1} << 30},
+                          [&](v1::LogEntry&& e) { return e.offset() == ++n; });
+  REQUIRE(read.ok());
+  CHECK(*read == 400);
 }
 
 TEST_CASE("etcd: a store touches only its prefix", "[unit][logstore][etcd]") {
