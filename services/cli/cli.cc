@@ -97,7 +97,7 @@ Examples:
        .summary = "apply a JSON-lines file of inserts and deletes in one write",
        .details = R"(Applies FILE (- for stdin) atomically: one operation per line, in
 protobuf's JSON mapping; blank lines and lines starting with # are skipped.
-A file of more than 1000 operations is sent as several writes (each atomic).
+A file of more than 1000 operations or 1 MiB is sent as several writes (each atomic).
 
   {"insert": {"predicate": "has_role", "args": [{"type": "User", "id": "alice"},
               {"type": "String", "id": "admin"}, {"type": "Organization", "id": "acme"}]}}
@@ -114,11 +114,12 @@ Examples:
        .summary = "stream a JSON-lines file of inserts and deletes, in atomic writes",
        .details = R"(Reads FILE (- for stdin) line by line, in batch's format (one operation
 per line; an export's output), and sends writes of at most --batch_size
-operations, each atomic, with request ids ID/1, ID/2, ... (--request_id,
-default import-<UTC time>, printed at the start). When a write fails, the
-ones before it stay applied and the command prints how to resume: the same
-command with the same --request_id skips the writes already applied (the
-log recognises their ids) and sends the rest. A progress bar on a terminal.
+operations (and at most 1 MiB), each atomic, with request ids
+ID/b<batch size>/1, /2, ... (--request_id, default import-<UTC time>,
+printed at the start). When a write fails, the ones before it stay applied
+and the command prints how to resume: the same command with the same
+--request_id and --batch_size skips the writes already applied (the log
+recognises their ids) and sends the rest. A progress bar on a terminal.
 
 Examples:
   arbiter export --tenant=prod > prod.jsonl
@@ -295,7 +296,7 @@ Examples:
                  {.name = "fully_consistent", .takes_value = false,
                   .help = "export data at least as new as the log's head now"},
                  {.name = "page_size", .value_name = "N",
-                  .help = "facts per round trip, 1..10000 (default 1000)"}},
+                  .help = "facts per round trip, 1..10000 (default 10000)"}},
        .run = RunExport},
       {.name = "explain",
        .args = "ACTOR ACTION RESOURCE",

@@ -406,7 +406,9 @@ int RunExport(Context& ctx) {
   request.set_tenant(ctx.tenant());
   if (options->consistency) *request.mutable_consistency() = *options->consistency;
   request.mutable_pattern();  // empty: every fact
-  request.set_page_size(options->page_size);
+  // Each page scans its relation from the start (read_requests.cc): big
+  // pages by default.
+  request.set_page_size(ctx.args().Has("page_size") ? options->page_size : 10000);
   ProgressBar progress(ctx.err(), ctx.terminal().err, "facts", /*total=*/0);
   int64_t n = 0;
   uint64_t first_offset = 0, last_offset = 0;

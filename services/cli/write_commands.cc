@@ -17,6 +17,10 @@
 namespace arbiter::cli {
 namespace {
 
+// A request of batch or import is cut before this many bytes of operations:
+// under the log's limits with either store (etcd takes about 1.5 MiB).
+constexpr size_t kMaxWriteBytes = 1 << 20;
+
 std::vector<std::string> Rest(const Context& ctx) {
   const auto& p = ctx.args().positional();
   return std::vector<std::string>(p.begin() + 1, p.end());
@@ -68,7 +72,7 @@ int RunBatch(Context& ctx) {
   for (auto& op : *ops) {
     size_t size = op.ByteSizeLong() + 8;
     if (requests.back().operations_size() >= api::kMaxOperationsPerWrite ||
-        (bytes + size > api::kMaxRequestBytes / 2 && requests.back().operations_size() > 0)) {
+        (bytes + size > kMaxWriteBytes && requests.back().operations_size() > 0)) {
       requests.emplace_back();
       bytes = 0;
     }
@@ -126,10 +130,12 @@ int RunImport(Context& ctx) {
     request_id = absl::StrCat(
         "import-", absl::FormatTime("%Y%m%dT%H%M%E3SZ", absl::Now(), absl::UTCTimeZone()));
   }
-  // The batch number is appended ("/N"): the id must leave room for it.
-  if (request_id.size() + 12 > api::kMaxRequestIdBytes) {
+  // The batch size and number are appended ("/b<size>/<n>"): the id must
+  // leave room for them. (With the size in the id, a resume with another
+  // --batch_size sends the file again rather than skip lines wrongly.)
+  if (request_id.size() + 20 > api::kMaxRequestIdBytes) {
     return ctx.UsageError(absl::StrCat("--request_id: at most ",
-                                       api::kMaxRequestIdBytes - 12, " bytes for import"));
+                                       api::kMaxRequestIdBytes - 20, " bytes for import"));
   }
   std::ifstream file;
   std::istream* in = &std::cin;
@@ -149,7 +155,8 @@ int RunImport(Context& ctx) {
   }
   if (!ctx.json()) {
     ctx.err() << "arbiter: importing " << shown << " in atomic writes of at most " << batch_size
-              << " operations, request ids " << request_id << "/1, /2, ...\n";
+              << " operations, request ids " << request_id << "/b" << batch_size
+              << "/1, /2, ...\n";
   }
   ProgressBar progress(ctx.err(), ctx.terminal().err, "ops", total);
   v1::WriteRequest request;
@@ -159,7 +166,7 @@ int RunImport(Context& ctx) {
   auto send = [&]() -> int {
     if (request.operations_size() == 0) return kExitOk;
     request.set_tenant(ctx.tenant());
-    request.set_request_id(absl::StrCat(request_id, "/", batches + 1));
+    request.set_request_id(absl::StrCat(request_id, "/b", batch_size, "/", batches + 1));
     auto call = ctx.NewCall();
     grpc::Status s = ctx.log().Write(call.get(), request, &response);
     if (!s.ok()) {
@@ -167,7 +174,7 @@ int RunImport(Context& ctx) {
       const int code = ctx.RpcError(s, "arbiter-log");
       ctx.err() << "arbiter: " << batches << " writes (" << ops << " operations, up to line "
                 << line_number << ") were applied; resume with: arbiter import " << path
-                << " --request_id=" << request_id
+                << " --request_id=" << request_id << " --batch_size=" << batch_size
                 << " (applied writes are recognised by their ids, not applied twice)\n";
       return code;
     }
@@ -193,7 +200,7 @@ int RunImport(Context& ctx) {
       return ctx.Error(absl::StrCat(shown, ":", line_number, ": ", op.status().message()));
     }
     const size_t size = op->ByteSizeLong() + 8;
-    if (bytes + size > api::kMaxRequestBytes / 2 && request.operations_size() > 0) {
+    if (bytes + size > kMaxWriteBytes && request.operations_size() > 0) {
       if (int code = send(); code != kExitOk) return code;
     }
     bytes += size;

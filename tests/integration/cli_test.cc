@@ -509,7 +509,7 @@ TEST_CASE("export and import: every fact, paged, into another tenant, resumable 
   CliResult imported = in_u({"import", file, "--batch_size=2", "--request_id=copy"});
   REQUIRE(imported.code == 0);
   CHECK_THAT(imported.out, Catch::Contains("imported 5 operations in 3 writes"));
-  CHECK_THAT(imported.err, Catch::Contains("request ids copy/1"));
+  CHECK_THAT(imported.err, Catch::Contains("request ids copy/b2/1"));
   CliResult copy = in_u({"export", "--fully_consistent"});
   REQUIRE(copy.code == 0);
   CHECK(copy.out == text);
@@ -538,6 +538,7 @@ TEST_CASE("export and import: every fact, paged, into another tenant, resumable 
   CHECK(broken.code == 2);
   CHECK_THAT(broken.err, Catch::Contains(bad + ":4:"));
   CHECK_THAT(broken.err, Catch::Contains("3 writes (3 operations) were applied"));
+  CHECK_THAT(broken.err, Catch::Contains("--request_id=bad --batch_size=1"));
   CHECK(in_u({"import", cli.File("missing.jsonl")}).code == 2);
   CHECK(in_u({"import", file, "--batch_size=0"}).code == 2);
 }
