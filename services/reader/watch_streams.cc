@@ -60,6 +60,9 @@ absl::StatusOr<ChangeBatch> ReadChanges(storage::TenantDb& db, int64_t upto,
                                               " are no longer held by this host"));
   }
   ChangeCursor c = *cursor;
+  // Outside an entry the offset is the place to page from (last_* may be
+  // far behind it once a stream moved past changes it did not see).
+  if (c.skip == 0) c.has_last = false;
   // A cursor from a token names its place inside an entry by a count: the
   // entry's first `skip` changes are consumed again without being sent.
   int64_t to_skip = 0;
@@ -173,7 +176,16 @@ class WatchStream : public grpc::ServerWriteReactor<v1::WatchResponse>,
   bool Step(const ReplicaView& view, absl::Time now, storage::TenantDbCache& dbs)
       ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock l(&mu_);
-    if (finished_) return false;
+    if (finished_) {
+      if (writing_ && !cancelled_ && now - finished_at_ > hub_->options_.stall_timeout) {
+        // Its status waits behind a write the client does not read: cancel
+        // the call to free it. (writing_ is set, so OnDone has not run and
+        // ctx_ is alive; gRPC runs OnCancel on its own threads.)
+        cancelled_ = true;
+        ctx_->TryCancel();
+      }
+      return false;
+    }
     if (writing_) {
       if (now - write_started_ > hub_->options_.stall_timeout) {
         LOG(WARNING) << "watch stream " << ctx_->peer() << " read nothing for "
@@ -181,6 +193,7 @@ class WatchStream : public grpc::ServerWriteReactor<v1::WatchResponse>,
         FinishLocked(absl::ResourceExhaustedError(absl::StrCat(
             "the client read nothing for ", absl::FormatDuration(hub_->options_.stall_timeout),
             " (--watch_stall_timeout); resume from the last token")));
+        cancelled_ = true;
         ctx_->TryCancel();
       }
       return false;
@@ -288,6 +301,7 @@ class WatchStream : public grpc::ServerWriteReactor<v1::WatchResponse>,
   void FinishLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
+    finished_at_ = absl::Now();
     Finish(server::ToGrpcStatus(status));
   }
 
@@ -304,6 +318,8 @@ class WatchStream : public grpc::ServerWriteReactor<v1::WatchResponse>,
   bool sent_any_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time finished_at_ ABSL_GUARDED_BY(mu_);
   absl::Time write_started_ ABSL_GUARDED_BY(mu_);
   absl::Time last_sent_ ABSL_GUARDED_BY(mu_);
   v1::WatchResponse msg_ ABSL_GUARDED_BY(mu_);
