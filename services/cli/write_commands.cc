@@ -197,7 +197,13 @@ int RunImport(Context& ctx) {
         ctx.err() << "arbiter: " << batches << " writes (" << ops
                   << " operations) were applied before this line\n";
       }
-      return ctx.Error(absl::StrCat(shown, ":", line_number, ": ", op.status().message()));
+      const int code =
+          ctx.Error(absl::StrCat(shown, ":", line_number, ": ", op.status().message()));
+      if (batches > 0 && path != "-") {
+        ctx.err() << "arbiter: fix the line, then resume with: arbiter import " << path
+                  << " --request_id=" << request_id << " --batch_size=" << batch_size << "\n";
+      }
+      return code;
     }
     const size_t size = op->ByteSizeLong() + 8;
     if (bytes + size > kMaxWriteBytes && request.operations_size() > 0) {
