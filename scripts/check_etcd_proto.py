@@ -1,15 +1,16 @@
 #!/usr/bin/python3
 """Checks that proto/etcd declares etcd's messages as etcd does: every field
 and enum value of proto/etcd/{etcdserverpb/rpc,mvccpb/kv}.proto has the same
-name, number and type in Debian's copy of etcd 3.4's API
-(golang-etcd-server-dev, installed by scripts/install_deps.sh).
+name, number and type in etcd 3.4's own API files (Debian's
+golang-etcd-server-dev, of which scripts/install_deps.sh keeps the two files in
+.cache/etcd-api-3.4.23).
   scripts/check_etcd_proto.py [SOURCE_DIR]
 """
 import os
 import re
 import sys
 
-ETCD = "/usr/share/gocode/src/go.etcd.io/etcd"
+ETCD_API = ".cache/etcd-api-3.4.23"
 
 
 def fields(path):
@@ -35,11 +36,12 @@ def main():
     src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
     ours = {**fields(os.path.join(src, "proto/etcd/etcdserverpb/rpc.proto")),
             **fields(os.path.join(src, "proto/etcd/mvccpb/kv.proto"))}
-    theirs_files = [os.path.join(ETCD, "etcdserver/etcdserverpb/rpc.proto"),
-                    os.path.join(ETCD, "mvcc/mvccpb/kv.proto")]
+    etcd = os.path.join(src, ETCD_API)
+    theirs_files = [os.path.join(etcd, "etcdserver/etcdserverpb/rpc.proto"),
+                    os.path.join(etcd, "mvcc/mvccpb/kv.proto")]
     for f in theirs_files:
         if not os.path.exists(f):
-            print(f"{f} is missing: run scripts/install_deps.sh (golang-etcd-server-dev)")
+            print(f"{f} is missing: run scripts/install_deps.sh")
             return 1
     theirs = {**fields(theirs_files[0]), **fields(theirs_files[1])}
     bad = 0

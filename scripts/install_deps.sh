@@ -11,7 +11,7 @@ PACKAGES=(
   grpc-proto libabsl-dev libgoogle-glog-dev libsqlite3-dev libssl-dev
   catch2 libbenchmark-dev clang prometheus-cpp-dev prometheus
   python3-grpcio python3-grpc-tools
-  etcd-server etcd-client golang-etcd-server-dev
+  etcd-server etcd-client
 )
 # Node.js and npm: the machine image may already ship them outside Debian's
 # packages (whose nodejs conflicts with that npm); install Debian's only when
@@ -59,5 +59,29 @@ with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2] + ".tmp", "wb") as out:
 os.chmod(sys.argv[2] + ".tmp", 0o755)
 os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 PY
+  rm -rf "$tmp"
+fi
+
+# etcd 3.4's API protos, the reference scripts/check_etcd_proto.py compares
+# proto/etcd with: the two files out of Debian's golang-etcd-server-dev .deb
+# (`apt-get download`: the package alone, without its 40 Go dependencies),
+# into .cache/.
+ETCD_API=.cache/etcd-api-3.4.23
+if [ ! -f "$ETCD_API/etcdserver/etcdserverpb/rpc.proto" ]; then
+  echo "==> fetching etcd 3.4.23's API protos (Debian golang-etcd-server-dev)"
+  tmp=$(mktemp -d)
+  chmod 0777 "$tmp"  # apt downloads as _apt when it can
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  (cd "$tmp" && apt-get download -q=2 golang-etcd-server-dev=3.4.23-4) ||
+    { $SUDO apt-get update -qq && (cd "$tmp" && apt-get download -q=2 golang-etcd-server-dev=3.4.23-4); }
+  mkdir -p "$tmp/x" "$ETCD_API.tmp"
+  dpkg-deb -x "$tmp"/golang-etcd-server-dev_*.deb "$tmp/x"
+  src="$tmp/x/usr/share/gocode/src/go.etcd.io/etcd"
+  mkdir -p "$ETCD_API.tmp/etcdserver/etcdserverpb" "$ETCD_API.tmp/mvcc/mvccpb"
+  cp "$src/etcdserver/etcdserverpb/rpc.proto" "$ETCD_API.tmp/etcdserver/etcdserverpb/"
+  cp "$src/mvcc/mvccpb/kv.proto" "$ETCD_API.tmp/mvcc/mvccpb/"
+  rm -rf "$ETCD_API"
+  mv "$ETCD_API.tmp" "$ETCD_API"
   rm -rf "$tmp"
 fi
