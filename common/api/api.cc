@@ -78,11 +78,12 @@ bool Matches(const v1::FactPattern& pattern, const Fact& fact) {
 }
 
 std::string EncodeConsistencyToken(absl::string_view cluster_id,
-                                   uint64_t offset, uint64_t watch_skip) {
+                                   uint64_t offset, uint64_t watch_skip, uint64_t epoch) {
   v1::ConsistencyTokenPayload payload;
   payload.set_cluster_id(std::string(cluster_id));
   payload.set_offset(offset);
   payload.set_watch_skip(watch_skip);
+  payload.set_epoch(epoch);
   std::string out;
   absl::WebSafeBase64Escape(payload.SerializeAsString(), &out);
   return out;

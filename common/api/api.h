@@ -62,9 +62,11 @@ std::vector<std::optional<Value>> PatternArgs(const v1::FactPattern& p);
 bool Matches(const v1::FactPattern& pattern, const Fact& fact);
 
 // ---- consistency tokens ----
-// `watch_skip`: Watch positions only (ConsistencyTokenPayload.watch_skip).
+// `watch_skip`: Watch positions only (ConsistencyTokenPayload.watch_skip);
+// `epoch`: the log epoch of the offset (0: not recorded).
 std::string EncodeConsistencyToken(absl::string_view cluster_id,
-                                   uint64_t offset, uint64_t watch_skip = 0);
+                                   uint64_t offset, uint64_t watch_skip = 0,
+                                   uint64_t epoch = 0);
 // INVALID_ARGUMENT "malformed consistency token" when it is not base64url of
 // a ConsistencyTokenPayload, or carries no cluster id; FAILED_PRECONDITION
 // when its offset is beyond int64 (no log has such an offset).

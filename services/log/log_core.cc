@@ -326,7 +326,8 @@ v1::GetHeadResponse LogCore::GetHead() const {
 }
 
 std::string LogCore::Token(uint64_t offset) const {
-  return api::EncodeConsistencyToken(store_->identity().cluster_id, offset);
+  return api::EncodeConsistencyToken(store_->identity().cluster_id, offset, /*watch_skip=*/0,
+                                     store_->identity().epoch);
 }
 
 void LogCore::SnapshotLoop() {

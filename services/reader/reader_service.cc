@@ -263,7 +263,8 @@ void ReaderService::Run(const std::shared_ptr<Call<Req, Resp>>& call,
     v1::Evaluation* e = call->resp->mutable_evaluation();
     e->set_offset(static_cast<uint64_t>(tenant->complete_offset));
     e->set_consistency_token(api::EncodeConsistencyToken(
-        view.cluster_id, static_cast<uint64_t>(tenant->complete_offset)));
+        view.cluster_id, static_cast<uint64_t>(tenant->complete_offset), /*watch_skip=*/0,
+        static_cast<uint64_t>(view.epoch)));
     e->set_staleness_ms(
         static_cast<uint64_t>(absl::ToInt64Milliseconds(*staleness)));
     e->set_policy_version(static_cast<uint64_t>(tenant->snapshot->policy_version));
@@ -339,6 +340,14 @@ grpc::ServerWriteReactor<v1::WatchResponse>* ReaderService::Watch(
       return refuse(absl::FailedPreconditionError(absl::StrCat(
           "after_token is from cluster \"", plan->after->cluster_id(),
           "\"; this host holds cluster \"", view->cluster_id, "\"")));
+    }
+    // An offset of another epoch may name other changes now (DESIGN.md
+    // §9.1): the client must read the state again.
+    if (plan->after->epoch() != 0 && plan->after->epoch() != static_cast<uint64_t>(view->epoch)) {
+      return refuse(absl::AbortedError(absl::StrCat(
+          "after_token is from log epoch ", plan->after->epoch(), "; this host is at epoch ",
+          view->epoch, " (the log was restored since): read the state again and watch from a "
+          "token of this epoch")));
     }
     cursor = ChangeCursor{.offset = static_cast<int64_t>(plan->after->offset()),
                           .skip = static_cast<int64_t>(plan->after->watch_skip())};

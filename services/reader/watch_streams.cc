@@ -238,7 +238,8 @@ class WatchStream : public grpc::ServerWriteReactor<v1::WatchResponse>,
           FinishLocked(absl::OutOfRangeError(absl::StrCat(
               read.status().message(), " (its oldest resumable position is offset ", oldest,
               "): read the state with GetFacts at that token, then watch from it: ",
-              api::EncodeConsistencyToken(cluster_id_, static_cast<uint64_t>(oldest)))));
+              api::EncodeConsistencyToken(cluster_id_, static_cast<uint64_t>(oldest),
+                                          /*watch_skip=*/0, static_cast<uint64_t>(epoch_)))));
         } else {
           FinishLocked(absl::UnavailableError(absl::StrCat(
               "reading the changes of tenant \"", plan_.tenant, "\": ", read.status().message(),
@@ -266,7 +267,8 @@ class WatchStream : public grpc::ServerWriteReactor<v1::WatchResponse>,
     }
     msg_.set_offset(static_cast<uint64_t>(cursor_.offset));
     msg_.set_token(api::EncodeConsistencyToken(cluster_id_, static_cast<uint64_t>(cursor_.offset),
-                                               static_cast<uint64_t>(cursor_.skip)));
+                                               static_cast<uint64_t>(cursor_.skip),
+                                               static_cast<uint64_t>(epoch_)));
     msg_.set_staleness_ms(static_cast<uint64_t>(absl::ToInt64Milliseconds(*staleness)));
     hub_->changes_sent_ += msg_.changes_size();
     sent_any_ = true;

@@ -50,11 +50,12 @@ void ConsistencyToken(absl::string_view token) {
     return;
   }
   Check(!payload->cluster_id().empty(), "a decoded token names its cluster");
-  const std::string again =
-      api::EncodeConsistencyToken(payload->cluster_id(), payload->offset());
+  const std::string again = api::EncodeConsistencyToken(
+      payload->cluster_id(), payload->offset(), payload->watch_skip(), payload->epoch());
   auto round = api::DecodeConsistencyToken(again);
   Check(round.ok() && round->cluster_id() == payload->cluster_id() &&
-            round->offset() == payload->offset(),
+            round->offset() == payload->offset() &&
+            round->watch_skip() == payload->watch_skip() && round->epoch() == payload->epoch(),
         "a consistency token round-trips");
 }
 

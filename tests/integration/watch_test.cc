@@ -310,6 +310,10 @@ TEST_CASE("watch: heartbeats while idle, filters, a stale host ends the stream, 
     REQUIRE(s.ok());
     CHECK(idle.changes.empty());
     CHECK(idle.heartbeats >= 5);  // every 200 ms for 2 s, generously
+    // Its tokens name the log's epoch.
+    auto t = api::DecodeConsistencyToken(idle.token);
+    REQUIRE(t.ok());
+    CHECK(t->epoch() == 1);
     const uint64_t head = WriteOps(*c, "acme", {Viewer("alice", "d1")});
     Stream next;
     s = Follow(c->reader(1), "acme", idle.token, &next, UntilOffset(head));
@@ -384,6 +388,11 @@ TEST_CASE("watch: heartbeats while idle, filters, a stale host ends the stream, 
     grpc::Status s = refused(r);
     CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
     CHECK_THAT(s.error_message(), Catch::Contains("another-cluster"));
+    // A token of another log epoch (from before a restore of the log).
+    r.set_after_token(api::EncodeConsistencyToken(ClusterId(*c), 3, 0, 99));
+    s = refused(r);
+    CHECK(s.error_code() == grpc::StatusCode::ABORTED);
+    CHECK_THAT(s.error_message(), Catch::Contains("epoch 99"));
     r.clear_after_token();
     r.add_filters()->set_predicate("has_role");
     s = refused(r);

@@ -125,6 +125,12 @@ TEST_CASE("consistency tokens round-trip, unpadded base64url", "[unit][api]") {
   REQUIRE(p.ok());
   CHECK(p->cluster_id() == "cluster-1");
   CHECK(p->offset() == 1234567);
+  CHECK(p->epoch() == 0);  // not recorded
+  auto full = DecodeConsistencyToken(EncodeConsistencyToken("cluster-1", 9, 4, 2));
+  REQUIRE(full.ok());
+  CHECK(full->offset() == 9);
+  CHECK(full->watch_skip() == 4);
+  CHECK(full->epoch() == 2);
   CHECK(!DecodeConsistencyToken("").ok());
   CHECK(!DecodeConsistencyToken("!!!").ok());
 }
