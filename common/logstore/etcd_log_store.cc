@@ -102,6 +102,15 @@ bool DecodeKey(absl::string_view text, auth::KeyGrant* k) {
 
 std::string HeadValue(uint64_t offset, uint64_t chain) { return absl::StrCat(offset, " ", chain); }
 
+// The Txn applies only while `key` holds `value`.
+void CompareValue(TxnRequest* txn, std::string key, std::string value) {
+  Compare* c = txn->add_compare();
+  c->set_key(std::move(key));
+  c->set_target(Compare::VALUE);
+  c->set_result(Compare::EQUAL);
+  c->set_value(std::move(value));
+}
+
 void AddPut(TxnRequest* txn, std::string key, std::string value) {
   auto* put = txn->add_success()->mutable_request_put();
   put->set_key(std::move(key));
@@ -185,6 +194,30 @@ absl::StatusOr<RangeResponse> EtcdLogStore::Range(RangeRequest req) const {
   return resp;
 }
 
+absl::Status EtcdLogStore::Txn(const TxnRequest& req, TxnResponse* resp) const {
+  return Call(
+      [](etcdserverpb::KV::Stub& s, grpc::ClientContext* c, const TxnRequest& r,
+         TxnResponse* out) { return s.Txn(c, r, out); },
+      req, resp);
+}
+
+absl::Status EtcdLogStore::ForEachUnder(
+    const std::string& prefix,
+    absl::FunctionRef<absl::Status(const mvccpb::KeyValue&)> fn) const {
+  std::string from = prefix;
+  const std::string end = PrefixEnd(prefix);
+  while (true) {
+    RangeRequest get;
+    get.set_key(from);
+    get.set_range_end(end);
+    get.set_limit(256);
+    ARBITER_ASSIGN_OR_RETURN(RangeResponse got, Range(get));
+    for (const auto& kv : got.kvs()) ARBITER_RETURN_IF_ERROR(fn(kv));
+    if (!got.more() || got.kvs_size() == 0) return absl::OkStatus();
+    from = got.kvs(got.kvs_size() - 1).key() + std::string(1, '\0');
+  }
+}
+
 absl::Status EtcdLogStore::Init() {
   const std::string identity_key = options_.prefix + "meta/identity";
   const std::string head_key = options_.prefix + "meta/head";
@@ -200,10 +233,7 @@ absl::Status EtcdLogStore::Init() {
   AddPut(&txn, head_key, HeadValue(0, 0));
   AddPut(&txn, oldest_key, "1");
   TxnResponse created;
-  ARBITER_RETURN_IF_ERROR(Call(
-      [](etcdserverpb::KV::Stub& s, grpc::ClientContext* c, const TxnRequest& r,
-         TxnResponse* out) { return s.Txn(c, r, out); },
-      txn, &created));
+  ARBITER_RETURN_IF_ERROR(Txn(txn, &created));
 
   RangeRequest get;
   get.set_key(identity_key);
@@ -291,11 +321,7 @@ absl::Status EtcdLogStore::Append(const std::vector<AppendRecord>& records) {
 absl::Status EtcdLogStore::AppendTxn(const std::vector<const AppendRecord*>& part) {
   const std::string head_key = options_.prefix + "meta/head";
   TxnRequest txn;
-  Compare* same = txn.add_compare();
-  same->set_key(head_key);
-  same->set_target(Compare::VALUE);
-  same->set_result(Compare::EQUAL);
-  same->set_value(head_value_);
+  CompareValue(&txn, head_key, head_value_);
   // etcd refuses a Txn that names a key twice: a registry row written by
   // two entries of the part (a tenant created, then given a policy; a key
   // created, then revoked) is written once, as the last entry left it.
@@ -328,10 +354,7 @@ absl::Status EtcdLogStore::AppendTxn(const std::vector<const AppendRecord*>& par
   std::string new_head = HeadValue(last.offset(), last.chain());
   AddPut(&txn, head_key, new_head);
   TxnResponse resp;
-  ARBITER_RETURN_IF_ERROR(Call(
-      [](etcdserverpb::KV::Stub& s, grpc::ClientContext* c, const TxnRequest& r,
-         TxnResponse* out) { return s.Txn(c, r, out); },
-      txn, &resp));
+  ARBITER_RETURN_IF_ERROR(Txn(txn, &resp));
   if (!resp.succeeded()) {
     const uint64_t expected = head_.load();
     ARBITER_RETURN_IF_ERROR(LoadHead());
@@ -424,31 +447,10 @@ absl::StatusOr<std::optional<uint64_t>> EtcdLogStore::LookupRequest(
   return std::optional<uint64_t>(offset);
 }
 
-namespace {
-
-// Every key-value under `prefix`, a page at a time, in key order.
-template <typename RangeFn, typename Fn>
-absl::Status ForEachUnder(const std::string& prefix, RangeFn range, Fn fn) {
-  std::string from = prefix;
-  const std::string end = PrefixEnd(prefix);
-  while (true) {
-    RangeRequest get;
-    get.set_key(from);
-    get.set_range_end(end);
-    get.set_limit(256);
-    ARBITER_ASSIGN_OR_RETURN(RangeResponse got, range(get));
-    for (const auto& kv : got.kvs()) ARBITER_RETURN_IF_ERROR(fn(kv));
-    if (!got.more() || got.kvs_size() == 0) return absl::OkStatus();
-    from = got.kvs(got.kvs_size() - 1).key() + std::string(1, '\0');
-  }
-}
-
-}  // namespace
-
 absl::StatusOr<std::vector<TenantRecord>> EtcdLogStore::Tenants() {
   std::vector<TenantRecord> out;
   ARBITER_RETURN_IF_ERROR(ForEachUnder(
-      options_.prefix + "t/", [this](const RangeRequest& r) { return Range(r); },
+      options_.prefix + "t/",
       [&](const mvccpb::KeyValue& kv) {
         TenantRecord t;
         if (!DecodeTenant(kv.value(), &t)) {
@@ -464,7 +466,7 @@ absl::StatusOr<std::vector<TenantRecord>> EtcdLogStore::Tenants() {
 absl::StatusOr<std::vector<auth::KeyGrant>> EtcdLogStore::Keys() {
   std::vector<auth::KeyGrant> out;
   ARBITER_RETURN_IF_ERROR(ForEachUnder(
-      options_.prefix + "k/", [this](const RangeRequest& r) { return Range(r); },
+      options_.prefix + "k/",
       [&](const mvccpb::KeyValue& kv) {
         auth::KeyGrant k;
         if (!DecodeKey(kv.value(), &k)) {
@@ -484,14 +486,12 @@ absl::Status EtcdLogStore::TruncateBefore(uint64_t offset) {
     return absl::InvalidArgumentError(absl::StrCat("log store: truncate before ", offset,
                                                    " is past the head ", head_.load()));
   }
-  auto txn_call = [](etcdserverpb::KV::Stub& s, grpc::ClientContext* c, const TxnRequest& r,
-                     TxnResponse* out) { return s.Txn(c, r, out); };
   // 1. The new floor first: from here on, reads below it are OUT_OF_RANGE.
   {
     TxnRequest txn;
     AddPut(&txn, options_.prefix + "meta/oldest", absl::StrCat(offset));
     TxnResponse resp;
-    ARBITER_RETURN_IF_ERROR(Call(txn_call, txn, &resp));
+    ARBITER_RETURN_IF_ERROR(Txn(txn, &resp));
     oldest_.store(offset);
   }
   // 2. The entries below it, in one range delete.
@@ -502,13 +502,13 @@ absl::Status EtcdLogStore::TruncateBefore(uint64_t offset) {
     del->set_key(EntryKey(0));
     del->set_range_end(EntryKey(offset));
     TxnResponse resp;
-    ARBITER_RETURN_IF_ERROR(Call(txn_call, txn, &resp));
+    ARBITER_RETURN_IF_ERROR(Txn(txn, &resp));
     revision = resp.header().revision();
   }
   // 3. Their request ids.
   std::vector<std::string> stale;
   ARBITER_RETURN_IF_ERROR(ForEachUnder(
-      options_.prefix + "r/", [this](const RangeRequest& r) { return Range(r); },
+      options_.prefix + "r/",
       [&](const mvccpb::KeyValue& kv) {
         uint64_t o = 0;
         if (absl::SimpleAtoi(kv.value(), &o) && o < offset) stale.push_back(kv.key());
@@ -520,7 +520,7 @@ absl::Status EtcdLogStore::TruncateBefore(uint64_t offset) {
       txn.add_success()->mutable_request_delete_range()->set_key(stale[i]);
     }
     TxnResponse resp;
-    ARBITER_RETURN_IF_ERROR(Call(txn_call, txn, &resp));
+    ARBITER_RETURN_IF_ERROR(Txn(txn, &resp));
     revision = resp.header().revision();
   }
   // 4. etcd's history of them (the space of the deleted values).
@@ -542,17 +542,10 @@ absl::Status EtcdLogStore::StartNewEpoch() {
   absl::MutexLock l(&write_mu_);
   const std::string key = options_.prefix + "meta/identity";
   TxnRequest txn;
-  Compare* same = txn.add_compare();
-  same->set_key(key);
-  same->set_target(Compare::VALUE);
-  same->set_result(Compare::EQUAL);
-  same->set_value(absl::StrCat("v1 ", identity_.cluster_id, " ", identity_.epoch));
+  CompareValue(&txn, key, absl::StrCat("v1 ", identity_.cluster_id, " ", identity_.epoch));
   AddPut(&txn, key, absl::StrCat("v1 ", identity_.cluster_id, " ", identity_.epoch + 1));
   TxnResponse resp;
-  ARBITER_RETURN_IF_ERROR(Call(
-      [](etcdserverpb::KV::Stub& s, grpc::ClientContext* c, const TxnRequest& r,
-         TxnResponse* out) { return s.Txn(c, r, out); },
-      txn, &resp));
+  ARBITER_RETURN_IF_ERROR(Txn(txn, &resp));
   if (!resp.succeeded()) {
     return absl::FailedPreconditionError(
         "log store (etcd): the identity changed under this store (another process started a "

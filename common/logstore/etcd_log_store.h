@@ -45,6 +45,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/logstore/log_store.h"
@@ -105,6 +106,11 @@ class EtcdLogStore final : public LogStore {
   template <typename Req, typename Resp, typename Method>
   absl::Status Call(Method method, const Req& req, Resp* resp) const;
   absl::StatusOr<etcdserverpb::RangeResponse> Range(etcdserverpb::RangeRequest req) const;
+  absl::Status Txn(const etcdserverpb::TxnRequest& req, etcdserverpb::TxnResponse* resp) const;
+  // Calls `fn` with every key-value under `prefix`, a page at a time, in key
+  // order; stops at the first error.
+  absl::Status ForEachUnder(const std::string& prefix,
+                            absl::FunctionRef<absl::Status(const mvccpb::KeyValue&)> fn) const;
   // Reads meta/head into head_ and head_chain_.
   absl::Status LoadHead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status AppendTxn(const std::vector<const AppendRecord*>& part)
