@@ -37,18 +37,7 @@ resource Doc {
 )";
 
 v1::Fact Viewer(const std::string& user, const std::string& doc) {
-  v1::Fact f;
-  f.set_predicate("has_role");
-  auto* a = f.add_args();
-  a->set_type("User");
-  a->set_id(user);
-  a = f.add_args();
-  a->set_type("String");
-  a->set_id("viewer");
-  a = f.add_args();
-  a->set_type("Doc");
-  a->set_id(doc);
-  return f;
+  return api::ToProto(Fact{"has_role", {{"User", user}, {"String", "viewer"}, {"Doc", doc}}});
 }
 
 // One change as compared: "offset I|D fact".
