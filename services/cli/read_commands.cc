@@ -360,16 +360,21 @@ int RunWatch(Context& ctx) {
   int64_t seen = 0;
   bool done = false;
   while (!done && stream->Read(&msg)) {
-    token = msg.token();
     if (ctx.json()) {
       if (heartbeats || msg.changes_size() > 0) ctx.PrintJson(msg);
       seen += msg.changes_size();
+      token = msg.token();
     } else {
+      int printed = 0;
       for (const v1::FactChange& c : msg.changes()) {
         ctx.out() << (c.operation() == v1::FactChange::OPERATION_INSERT ? "insert " : "delete ")
                   << c.offset() << " " << FormatFact(c.fact()) << "\n";
+        ++printed;
         if (count >= 0 && ++seen >= count) break;
       }
+      // Stopped inside a message: its token would skip the changes not
+      // printed; the previous one repeats the printed ones instead.
+      if (printed == msg.changes_size()) token = msg.token();
       if (heartbeats && msg.changes_size() == 0) {
         ctx.out() << "heartbeat " << msg.offset() << " " << msg.token() << "\n";
       }

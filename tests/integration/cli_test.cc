@@ -450,6 +450,15 @@ TEST_CASE("watch: the changes after a token, filters, --count, --for, the resume
                            "insert [0-9]+ has_role\\(User:alice, String:admin, Organization:acme\\)"));
   CHECK_THAT(lines[1], Catch::Matches("delete [0-9]+ is_public\\(Repository:a\\)"));
   CHECK(absl::StrContains(all.err, "resume with --after="));
+  // Stopped inside a message: the resume token repeats what was printed
+  // rather than skip what was not.
+  CliResult one = cli.Run({"watch", "--after=" + token, "--count=1"});
+  CHECK(one.code == 0);
+  const size_t at = one.err.find("--after=");
+  REQUIRE(at != std::string::npos);
+  const std::string resume(absl::StripAsciiWhitespace(one.err.substr(at + 8)));
+  CliResult again = cli.Run({"watch", "--after=" + resume, "--count=2", "--for=20s"});
+  CHECK(again.out == all.out);
 
   CliResult filtered = cli.Run({"watch", "is_public", "_", "--after=" + token, "--for=1s"});
   CHECK(filtered.code == 0);
