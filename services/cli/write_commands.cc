@@ -141,13 +141,15 @@ int RunImport(Context& ctx) {
   std::istream* in = &std::cin;
   int64_t total = 0;
   if (path != "-") {
-    // Counted first, for the progress bar (a file is read twice, stdin once).
-    std::ifstream count(path);
-    if (!count) return ctx.Error(absl::StrCat(path, ": cannot open"));
-    std::string line;
-    while (std::getline(count, line)) {
-      absl::string_view l = absl::StripAsciiWhitespace(line);
-      if (!l.empty() && l[0] != '#') ++total;
+    // On a terminal the lines are counted first, for the bar's total (the
+    // file is read twice); elsewhere progress lines need no total.
+    if (ctx.terminal().err) {
+      std::ifstream count(path);
+      std::string line;
+      while (std::getline(count, line)) {
+        absl::string_view l = absl::StripAsciiWhitespace(line);
+        if (!l.empty() && l[0] != '#') ++total;
+      }
     }
     file.open(path);
     if (!file) return ctx.Error(absl::StrCat(path, ": cannot open"));

@@ -456,9 +456,12 @@ absl::Status ScanEveryFact(const eval::FactIndex& index, const std::optional<Fac
         last && predicate == last->predicate && arity == last->args.size();
     std::vector<std::optional<Value>> any(arity);
     status = index.Scan(predicate, any, [&](std::span<const Value> args) {
-      Fact f{std::string(predicate), std::vector<Value>(args.begin(), args.end())};
-      if (same_relation && f.args <= last->args) return true;
-      facts->push_back(std::move(f));
+      // Up to the last page's end: compared in place, not copied.
+      if (same_relation && !std::lexicographical_compare(last->args.begin(), last->args.end(),
+                                                         args.begin(), args.end())) {
+        return true;
+      }
+      facts->push_back(Fact{std::string(predicate), std::vector<Value>(args.begin(), args.end())});
       return facts->size() < want;
     });
   });
