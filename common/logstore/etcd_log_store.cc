@@ -16,23 +16,10 @@
 namespace arbiter::logstore {
 namespace {
 
-using etcdserverpb::Compare;
 using etcdserverpb::RangeRequest;
 using etcdserverpb::RangeResponse;
 using etcdserverpb::TxnRequest;
 using etcdserverpb::TxnResponse;
-
-// The first key after every key that starts with `prefix`.
-std::string PrefixEnd(std::string prefix) {
-  while (!prefix.empty()) {
-    if (static_cast<unsigned char>(prefix.back()) != 0xff) {
-      prefix.back() = static_cast<char>(prefix.back() + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return std::string(1, '\0');  // etcd: every key
-}
 
 // Records as length-prefixed fields: "<size>:<bytes>" each.
 void PutField(std::string* out, absl::string_view field) {
@@ -100,48 +87,26 @@ bool DecodeKey(absl::string_view text, auth::KeyGrant* k) {
          f.Next(&k->name) && f.NextNumber(&k->created_offset) && f.done();
 }
 
-std::string HeadValue(uint64_t offset, uint64_t chain) { return absl::StrCat(offset, " ", chain); }
-
-// The Txn applies only while `key` holds `value`.
-void CompareValue(TxnRequest* txn, std::string key, std::string value) {
-  Compare* c = txn->add_compare();
-  c->set_key(std::move(key));
-  c->set_target(Compare::VALUE);
-  c->set_result(Compare::EQUAL);
-  c->set_value(std::move(value));
+// meta/head: "<offset> <chain> <registry>" (the last entry that changed a
+// registry; absent in stores written before it was added: read as 0).
+std::string HeadValue(uint64_t offset, uint64_t chain, uint64_t registry) {
+  return absl::StrCat(offset, " ", chain, " ", registry);
 }
 
-void AddPut(TxnRequest* txn, std::string key, std::string value) {
-  auto* put = txn->add_success()->mutable_request_put();
-  put->set_key(std::move(key));
-  put->set_value(std::move(value));
-}
-
-absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
-  absl::StatusCode code = static_cast<absl::StatusCode>(s.error_code());
-  // A deadline on an etcd call says nothing about the request's fate:
-  // report it as the store being unavailable, like a lost connection.
-  if (code == absl::StatusCode::kDeadlineExceeded) code = absl::StatusCode::kUnavailable;
-  return absl::Status(code, absl::StrCat("log store (etcd): ", what, ": ", s.error_message()));
+struct HeadFields {
+  uint64_t offset = 0, chain = 0, registry = 0;
+};
+bool ParseHead(absl::string_view text, HeadFields* h) {
+  std::vector<absl::string_view> words = absl::StrSplit(text, ' ');
+  return (words.size() == 2 || words.size() == 3) && absl::SimpleAtoi(words[0], &h->offset) &&
+         absl::SimpleAtoi(words[1], &h->chain) &&
+         (words.size() == 2 || absl::SimpleAtoi(words[2], &h->registry));
 }
 
 }  // namespace
 
-EtcdLogStore::EtcdLogStore(EtcdLogStoreOptions options) : options_(std::move(options)) {
-  grpc::ChannelArguments args;
-  // Range answers are bounded by Read's paging below; etcd's own request
-  // limit is 1.5 MiB by default.
-  args.SetMaxReceiveMessageSize(64 << 20);
-  // A member back after a restart is used again within a second, not after
-  // gRPC's default backoff of up to two minutes.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);  // the connect timeout
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  for (const std::string& e : options_.endpoints) {
-    stubs_.push_back(etcdserverpb::KV::NewStub(
-        grpc::CreateCustomChannel(e, grpc::InsecureChannelCredentials(), args)));
-  }
-}
+EtcdLogStore::EtcdLogStore(EtcdLogStoreOptions options)
+    : options_(std::move(options)), client_(options_.endpoints, options_.call_timeout) {}
 
 absl::StatusOr<std::unique_ptr<EtcdLogStore>> EtcdLogStore::Open(EtcdLogStoreOptions options) {
   if (options.endpoints.empty()) {
@@ -167,77 +132,22 @@ std::string EtcdLogStore::EntryKey(uint64_t offset) const {
   return absl::StrFormat("%se/%020d", options_.prefix, offset);
 }
 
-template <typename Req, typename Resp, typename Method>
-absl::Status EtcdLogStore::Call(Method method, const Req& req, Resp* resp) const {
-  grpc::Status last;
-  const size_t first = current_.load();
-  for (size_t i = 0; i < stubs_.size(); ++i) {
-    const size_t at = (first + i) % stubs_.size();
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
-    last = method(*stubs_[at], &ctx, req, resp);
-    if (last.ok()) {
-      current_.store(at);
-      return absl::OkStatus();
-    }
-    if (last.error_code() != grpc::StatusCode::UNAVAILABLE) break;
-  }
-  return FromGrpc(last, "etcd call");
-}
-
-absl::StatusOr<RangeResponse> EtcdLogStore::Range(RangeRequest req) const {
-  RangeResponse resp;
-  ARBITER_RETURN_IF_ERROR(Call(
-      [](etcdserverpb::KV::Stub& s, grpc::ClientContext* c, const RangeRequest& r,
-         RangeResponse* out) { return s.Range(c, r, out); },
-      req, &resp));
-  return resp;
-}
-
-absl::Status EtcdLogStore::Txn(const TxnRequest& req, TxnResponse* resp) const {
-  return Call(
-      [](etcdserverpb::KV::Stub& s, grpc::ClientContext* c, const TxnRequest& r,
-         TxnResponse* out) { return s.Txn(c, r, out); },
-      req, resp);
-}
-
-absl::Status EtcdLogStore::ForEachUnder(
-    const std::string& prefix,
-    absl::FunctionRef<absl::Status(const mvccpb::KeyValue&)> fn) const {
-  std::string from = prefix;
-  const std::string end = PrefixEnd(prefix);
-  while (true) {
-    RangeRequest get;
-    get.set_key(from);
-    get.set_range_end(end);
-    get.set_limit(256);
-    ARBITER_ASSIGN_OR_RETURN(RangeResponse got, Range(get));
-    for (const auto& kv : got.kvs()) ARBITER_RETURN_IF_ERROR(fn(kv));
-    if (!got.more() || got.kvs_size() == 0) return absl::OkStatus();
-    from = got.kvs(got.kvs_size() - 1).key() + std::string(1, '\0');
-  }
-}
-
 absl::Status EtcdLogStore::Init() {
   const std::string identity_key = options_.prefix + "meta/identity";
   const std::string head_key = options_.prefix + "meta/head";
   const std::string oldest_key = options_.prefix + "meta/oldest";
   // Created once, by whichever process gets there first.
   TxnRequest txn;
-  Compare* absent = txn.add_compare();
-  absent->set_key(identity_key);
-  absent->set_target(Compare::CREATE);
-  absent->set_result(Compare::EQUAL);
-  absent->set_create_revision(0);
+  CompareAbsent(&txn, identity_key);
   AddPut(&txn, identity_key, absl::StrCat("v1 ", RandomClusterId(), " 1"));
-  AddPut(&txn, head_key, HeadValue(0, 0));
+  AddPut(&txn, head_key, HeadValue(0, 0, 0));
   AddPut(&txn, oldest_key, "1");
   TxnResponse created;
-  ARBITER_RETURN_IF_ERROR(Txn(txn, &created));
+  ARBITER_RETURN_IF_ERROR(client_.Txn(txn, &created));
 
   RangeRequest get;
   get.set_key(identity_key);
-  ARBITER_ASSIGN_OR_RETURN(RangeResponse id, Range(get));
+  ARBITER_ASSIGN_OR_RETURN(RangeResponse id, client_.Range(get));
   if (id.kvs_size() != 1) return absl::DataLossError("log store (etcd): no identity key");
   std::vector<std::string> words = absl::StrSplit(id.kvs(0).value(), ' ');
   if (words.size() != 3 || words[0] != "v1" || words[1].empty() ||
@@ -247,7 +157,7 @@ absl::Status EtcdLogStore::Init() {
   }
   identity_.cluster_id = words[1];
   get.set_key(oldest_key);
-  ARBITER_ASSIGN_OR_RETURN(RangeResponse oldest, Range(get));
+  ARBITER_ASSIGN_OR_RETURN(RangeResponse oldest, client_.Range(get));
   uint64_t o = 0;
   if (oldest.kvs_size() != 1 || !absl::SimpleAtoi(oldest.kvs(0).value(), &o) || o < 1) {
     return absl::DataLossError(absl::StrCat("log store (etcd): ", oldest_key, " is not an offset"));
@@ -258,20 +168,44 @@ absl::Status EtcdLogStore::Init() {
 }
 
 absl::Status EtcdLogStore::LoadHead() {
-  RangeRequest get;
-  get.set_key(options_.prefix + "meta/head");
-  ARBITER_ASSIGN_OR_RETURN(RangeResponse head, Range(get));
-  uint64_t offset = 0, chain = 0;
-  std::vector<std::string> words;
-  if (head.kvs_size() == 1) words = absl::StrSplit(head.kvs(0).value(), ' ');
-  if (words.size() != 2 || !absl::SimpleAtoi(words[0], &offset) ||
-      !absl::SimpleAtoi(words[1], &chain)) {
+  const std::string key = options_.prefix + "meta/head";
+  absl::StatusOr<mvccpb::KeyValue> head = client_.Get(key);
+  HeadFields h;
+  if (head.status().code() != absl::StatusCode::kNotFound) ARBITER_RETURN_IF_ERROR(head.status());
+  if (!head.ok() || !ParseHead(head->value(), &h)) {
     return absl::DataLossError(
-        absl::StrCat("log store (etcd): ", get.key(), " is not \"<offset> <chain>\""));
+        absl::StrCat("log store (etcd): ", key, " is not \"<offset> <chain> <registry>\""));
   }
-  head_value_ = head.kvs(0).value();
-  head_chain_ = chain;
-  head_ = offset;
+  if (h.offset < head_.load()) {
+    return absl::DataLossError(absl::StrCat("log store (etcd): ", key, " went back from ",
+                                            head_.load(), " to ", h.offset));
+  }
+  head_value_ = head->value();
+  head_chain_ = h.chain;
+  registry_ = h.registry;
+  head_ = h.offset;
+  return absl::OkStatus();
+}
+
+absl::Status EtcdLogStore::Refresh() {
+  const std::string identity_key = options_.prefix + "meta/identity";
+  ARBITER_ASSIGN_OR_RETURN(mvccpb::KeyValue id, client_.Get(identity_key));
+  const std::string expected =
+      absl::StrCat("v1 ", identity_.cluster_id, " ", identity_.epoch);
+  if (id.value() != expected) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "log store (etcd): ", identity_key, " is now \"", id.value(), "\", not \"", expected,
+        "\": the store was restored or moved to a new epoch under this process"));
+  }
+  ARBITER_ASSIGN_OR_RETURN(mvccpb::KeyValue oldest,
+                           client_.Get(options_.prefix + "meta/oldest"));
+  uint64_t o = 0;
+  if (!absl::SimpleAtoi(oldest.value(), &o) || o < 1) {
+    return absl::DataLossError("log store (etcd): meta/oldest is not an offset");
+  }
+  absl::MutexLock l(&write_mu_);
+  ARBITER_RETURN_IF_ERROR(LoadHead());
+  if (o > oldest_.load()) oldest_.store(o);
   return absl::OkStatus();
 }
 
@@ -351,19 +285,36 @@ absl::Status EtcdLogStore::AppendTxn(const std::vector<const AppendRecord*>& par
     }
   }
   const v1::LogEntry& last = part.back()->entry;
-  std::string new_head = HeadValue(last.offset(), last.chain());
+  uint64_t registry = registry_.load();
+  for (const AppendRecord* r : part) {
+    if (r->tenant || !r->keys_revoked.empty() || !r->keys_created.empty()) {
+      registry = r->entry.offset();
+    }
+  }
+  std::string new_head = HeadValue(last.offset(), last.chain(), registry);
   AddPut(&txn, head_key, new_head);
   TxnResponse resp;
-  ARBITER_RETURN_IF_ERROR(Txn(txn, &resp));
+  ARBITER_RETURN_IF_ERROR(client_.Txn(txn, &resp));
   if (!resp.succeeded()) {
     const uint64_t expected = head_.load();
     ARBITER_RETURN_IF_ERROR(LoadHead());
+    // A Txn sent again after a lost answer (Call moves to the next member on
+    // UNAVAILABLE) finds what it wrote itself the first time.
+    if (head_.load() >= last.offset()) {
+      absl::StatusOr<mvccpb::KeyValue> stored = client_.Get(EntryKey(last.offset()));
+      if (stored.ok() && stored->value() == last.SerializeAsString()) return absl::OkStatus();
+      if (!stored.ok() && stored.status().code() != absl::StatusCode::kNotFound) {
+        return stored.status();
+      }
+    }
     return absl::FailedPreconditionError(absl::StrCat(
         "log store (etcd): the head moved from ", expected, " to ", head_.load(),
-        " under this store (another writer appended); nothing of this append was written"));
+        " under this store (another writer appended: another front-end); nothing of this "
+        "append was written"));
   }
   head_value_ = std::move(new_head);
   head_chain_.store(last.chain());
+  registry_.store(registry);
   head_.store(last.offset());
   return absl::OkStatus();
 }
@@ -387,7 +338,7 @@ absl::StatusOr<size_t> EtcdLogStore::Read(uint64_t from_offset, const ReadOption
     get.set_key(EntryKey(expect));
     get.set_range_end(EntryKey(head + 1));
     get.set_limit(std::min<int64_t>(page, static_cast<int64_t>(options.max_entries - count)));
-    absl::StatusOr<RangeResponse> ranged = Range(get);
+    absl::StatusOr<RangeResponse> ranged = client_.Range(get);
     if (!ranged.ok() && ranged.status().code() == absl::StatusCode::kResourceExhausted &&
         page > 1) {
       // Over the receive limit (large entries): smaller pages from here on.
@@ -438,7 +389,7 @@ absl::StatusOr<std::optional<uint64_t>> EtcdLogStore::LookupRequest(
     const std::string& tenant, const std::string& request_id) {
   RangeRequest get;
   get.set_key(absl::StrCat(options_.prefix, "r/", tenant, "/", request_id));
-  ARBITER_ASSIGN_OR_RETURN(RangeResponse got, Range(get));
+  ARBITER_ASSIGN_OR_RETURN(RangeResponse got, client_.Range(get));
   if (got.kvs_size() == 0) return std::optional<uint64_t>();
   uint64_t offset = 0;
   if (!absl::SimpleAtoi(got.kvs(0).value(), &offset)) {
@@ -449,7 +400,7 @@ absl::StatusOr<std::optional<uint64_t>> EtcdLogStore::LookupRequest(
 
 absl::StatusOr<std::vector<TenantRecord>> EtcdLogStore::Tenants() {
   std::vector<TenantRecord> out;
-  ARBITER_RETURN_IF_ERROR(ForEachUnder(
+  ARBITER_RETURN_IF_ERROR(client_.ForEachUnder(
       options_.prefix + "t/",
       [&](const mvccpb::KeyValue& kv) {
         TenantRecord t;
@@ -465,7 +416,7 @@ absl::StatusOr<std::vector<TenantRecord>> EtcdLogStore::Tenants() {
 
 absl::StatusOr<std::vector<auth::KeyGrant>> EtcdLogStore::Keys() {
   std::vector<auth::KeyGrant> out;
-  ARBITER_RETURN_IF_ERROR(ForEachUnder(
+  ARBITER_RETURN_IF_ERROR(client_.ForEachUnder(
       options_.prefix + "k/",
       [&](const mvccpb::KeyValue& kv) {
         auth::KeyGrant k;
@@ -491,7 +442,7 @@ absl::Status EtcdLogStore::TruncateBefore(uint64_t offset) {
     TxnRequest txn;
     AddPut(&txn, options_.prefix + "meta/oldest", absl::StrCat(offset));
     TxnResponse resp;
-    ARBITER_RETURN_IF_ERROR(Txn(txn, &resp));
+    ARBITER_RETURN_IF_ERROR(client_.Txn(txn, &resp));
     oldest_.store(offset);
   }
   // 2. The entries below it, in one range delete.
@@ -502,12 +453,12 @@ absl::Status EtcdLogStore::TruncateBefore(uint64_t offset) {
     del->set_key(EntryKey(0));
     del->set_range_end(EntryKey(offset));
     TxnResponse resp;
-    ARBITER_RETURN_IF_ERROR(Txn(txn, &resp));
+    ARBITER_RETURN_IF_ERROR(client_.Txn(txn, &resp));
     revision = resp.header().revision();
   }
   // 3. Their request ids.
   std::vector<std::string> stale;
-  ARBITER_RETURN_IF_ERROR(ForEachUnder(
+  ARBITER_RETURN_IF_ERROR(client_.ForEachUnder(
       options_.prefix + "r/",
       [&](const mvccpb::KeyValue& kv) {
         uint64_t o = 0;
@@ -520,19 +471,12 @@ absl::Status EtcdLogStore::TruncateBefore(uint64_t offset) {
       txn.add_success()->mutable_request_delete_range()->set_key(stale[i]);
     }
     TxnResponse resp;
-    ARBITER_RETURN_IF_ERROR(Txn(txn, &resp));
+    ARBITER_RETURN_IF_ERROR(client_.Txn(txn, &resp));
     revision = resp.header().revision();
   }
   // 4. etcd's history of them (the space of the deleted values).
   if (!options_.compact) return absl::OkStatus();
-  etcdserverpb::CompactionRequest compact;
-  compact.set_revision(revision);
-  etcdserverpb::CompactionResponse compacted;
-  absl::Status c = Call(
-      [](etcdserverpb::KV::Stub& s, grpc::ClientContext* ctx,
-         const etcdserverpb::CompactionRequest& r,
-         etcdserverpb::CompactionResponse* out) { return s.Compact(ctx, r, out); },
-      compact, &compacted);
+  absl::Status c = client_.Compact(revision);
   // Already compacted past it (by etcd's own auto-compaction): fine.
   if (!c.ok() && c.code() != absl::StatusCode::kOutOfRange) return c;
   return absl::OkStatus();
@@ -545,7 +489,7 @@ absl::Status EtcdLogStore::StartNewEpoch() {
   CompareValue(&txn, key, absl::StrCat("v1 ", identity_.cluster_id, " ", identity_.epoch));
   AddPut(&txn, key, absl::StrCat("v1 ", identity_.cluster_id, " ", identity_.epoch + 1));
   TxnResponse resp;
-  ARBITER_RETURN_IF_ERROR(Txn(txn, &resp));
+  ARBITER_RETURN_IF_ERROR(client_.Txn(txn, &resp));
   if (!resp.succeeded()) {
     return absl::FailedPreconditionError(
         "log store (etcd): the identity changed under this store (another process started a "

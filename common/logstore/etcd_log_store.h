@@ -10,7 +10,8 @@
 // Keys, under `prefix` (default "/arbiter/"; nothing else of the cluster is
 // touched):
 //   meta/identity        "v1 <cluster_id> <epoch>"     (prefix: at most 256 bytes)
-//   meta/head            "<offset> <chain>": the newest entry and its chain
+//   meta/head            "<offset> <chain> <registry>": the newest entry, its
+//                        chain, and the newest entry that changed t/ or k/
 //   meta/oldest          "<offset>": the oldest retained entry
 //   e/<offset, 20 digits> a serialized LogEntry (payload, CRC32C, chain)
 //   r/<tenant>/<request id>  "<offset>"
@@ -34,8 +35,12 @@
 // their request ids, then (options.compact) compacts etcd's history at that
 // revision — cluster-wide, as etcd's history is.
 //
-// Thread-safe: appends and truncation are serialized by a mutex; reads run
-// concurrently (gRPC stubs are thread-safe).
+// Several processes may append to one prefix (the log's front-ends): a
+// compare that fails leaves this store's view at the store's new head, and
+// Refresh() learns what the others appended (Shared()).
+//
+// Thread-safe: appends, refreshes and truncation are serialized by a mutex;
+// reads run concurrently (gRPC stubs are thread-safe).
 
 #include <atomic>
 #include <memory>
@@ -49,7 +54,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/logstore/log_store.h"
-#include "etcdserverpb/rpc.grpc.pb.h"
+#include "common/logstore/etcd_client.h"
 
 namespace arbiter::logstore {
 
@@ -94,6 +99,12 @@ class EtcdLogStore final : public LogStore {
   absl::Status StartNewEpoch() override;
   // max_txn_bytes less the room of the head compare, keys and envelopes.
   size_t MaxRecordBytes() const override { return options_.max_txn_bytes - 16384; }
+  bool Shared() const override { return true; }
+  // Reads the identity, meta/oldest and meta/head: FAILED_PRECONDITION when
+  // the identity changed (a restore, a new epoch), DATA_LOSS when the head
+  // went back.
+  absl::Status Refresh() override;
+  uint64_t RegistryVersion() const override { return registry_.load(); }
 
   // The etcd key of the entry at `offset` (tests).
   std::string EntryKey(uint64_t offset) const;
@@ -101,29 +112,20 @@ class EtcdLogStore final : public LogStore {
  private:
   explicit EtcdLogStore(EtcdLogStoreOptions options);
   absl::Status Init();
-  // One call on the current endpoint, moving to the next on UNAVAILABLE
-  // (reads and compare-guarded writes are safe to send again).
-  template <typename Req, typename Resp, typename Method>
-  absl::Status Call(Method method, const Req& req, Resp* resp) const;
-  absl::StatusOr<etcdserverpb::RangeResponse> Range(etcdserverpb::RangeRequest req) const;
-  absl::Status Txn(const etcdserverpb::TxnRequest& req, etcdserverpb::TxnResponse* resp) const;
-  // Calls `fn` with every key-value under `prefix`, a page at a time, in key
-  // order; stops at the first error.
-  absl::Status ForEachUnder(const std::string& prefix,
-                            absl::FunctionRef<absl::Status(const mvccpb::KeyValue&)> fn) const;
-  // Reads meta/head into head_ and head_chain_.
+  // Reads meta/head into head_, head_chain_ and registry_ (DATA_LOSS if it
+  // went back).
   absl::Status LoadHead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status AppendTxn(const std::vector<const AppendRecord*>& part)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const EtcdLogStoreOptions options_;
-  std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> stubs_;
-  mutable std::atomic<size_t> current_{0};
+  const EtcdClient client_;
 
   ClusterIdentity identity_;
   std::atomic<uint64_t> head_{0};
   std::atomic<uint64_t> head_chain_{0};
   std::atomic<uint64_t> oldest_{1};
+  std::atomic<uint64_t> registry_{0};
 
   absl::Mutex write_mu_;
   std::string head_value_ ABSL_GUARDED_BY(write_mu_);  // meta/head as last seen

@@ -118,6 +118,22 @@ class LogStore {
   // with RESOURCE_EXHAUSTED before giving it an offset.
   virtual size_t MaxRecordBytes() const { return std::numeric_limits<size_t>::max(); }
 
+  // Whether other processes may append to this store (etcd: the log's
+  // front-ends). Then an Append may fail with FAILED_PRECONDITION (another
+  // one appended first: nothing of this append was written), and an I/O
+  // error leaves the outcome unknown without making the process's state
+  // unrecoverable: Refresh() and the registries tell what the store holds.
+  virtual bool Shared() const { return false; }
+  // Re-reads Head(), HeadChain(), OldestRetained() and RegistryVersion()
+  // from the store, by a linearizable read: what any process appended
+  // before the call is then visible. FAILED_PRECONDITION when the store's
+  // identity changed under this process (a restore). Not shared: a no-op.
+  virtual absl::Status Refresh() { return absl::OkStatus(); }
+  // Changes whenever Tenants() or Keys() may have changed (the offset of the
+  // newest entry that changed them; a store that does not track it returns
+  // Head()).
+  virtual uint64_t RegistryVersion() const { return Head(); }
+
   // Moves the store to the next epoch, durably: for a store found behind
   // what it once acknowledged (entries lost and their offsets about to be
   // handed out again), so that every host that saw the lost history

@@ -1,7 +1,14 @@
 #include "services/log/log_core.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
+#include <chrono>
 #include <filesystem>
 #include <optional>
 
@@ -13,6 +20,7 @@
 #include "common/auth/api_key.h"
 #include "common/auth/key_facts.h"
 #include "common/base/crash_point.h"
+#include "common/base/file_util.h"
 #include "common/base/status_macros.h"
 #include "common/logstore/etcd_log_store.h"
 #include "common/logstore/sqlite_log_store.h"
@@ -79,6 +87,17 @@ absl::Status LogOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--etcd_prefix: \"", etcd_prefix, "\" must end with '/'"));
   }
+  if (leader_lease_ttl < absl::Seconds(2) ||
+      leader_lease_ttl != absl::Seconds(absl::ToInt64Seconds(leader_lease_ttl))) {
+    return absl::InvalidArgumentError("--leader_lease_ttl: whole seconds, at least 2s");
+  }
+  if (etcd_poll_interval < absl::Milliseconds(1) || etcd_poll_interval > absl::Seconds(10)) {
+    return absl::InvalidArgumentError("--etcd_poll_interval: must be in 1ms..10s");
+  }
+  if (head_confirm_interval < 2 * etcd_poll_interval) {
+    return absl::InvalidArgumentError(
+        "--head_confirm_interval: must be at least twice --etcd_poll_interval");
+  }
   if (policy_workers < 1 || policy_workers > 64) {
     return absl::InvalidArgumentError("--policy_workers: must be in 1..64");
   }
@@ -91,6 +110,33 @@ absl::Status LogOptions::Validate() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+// <data_dir>/front_end_id: this front-end's id in the leader election, kept
+// across restarts so that a restarted front-end recognizes the leadership of
+// its own previous run (leadership.h).
+absl::StatusOr<std::string> FrontEndId(const std::string& data_dir) {
+  const std::string path = data_dir + "/front_end_id";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[64] = {};
+    const ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+    ::close(fd);
+    std::string id(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    while (!id.empty() && id.back() == '\n') id.pop_back();
+    if (id.size() == 16) return id;
+    return absl::DataLossError(absl::StrCat(path, ": not a front-end id"));
+  }
+  if (errno != ENOENT) {
+    return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
+  }
+  std::string id = logstore::RandomClusterId().substr(0, 16);
+  ARBITER_RETURN_IF_ERROR(WriteFileAtomically(path, id + "\n"));
+  return id;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options) {
   std::unique_ptr<LogCore> core(new LogCore(options));
   std::error_code ec;
@@ -98,6 +144,15 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
   if (ec) {
     return absl::InternalError(absl::StrCat("create ", options.data_dir, ": ", ec.message()));
   }
+  // One process per data directory (its store, state and snapshots).
+  const std::string lock = options.data_dir + "/lock";
+  core->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (core->lock_fd_ < 0 || ::flock(core->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot lock ", lock, " (", std::strerror(errno),
+        "): another arbiter-log uses --data_dir ", options.data_dir));
+  }
+  ARBITER_ASSIGN_OR_RETURN(core->front_end_id_, FrontEndId(options.data_dir));
   if (options.store == "etcd") {
     ARBITER_ASSIGN_OR_RETURN(core->store_,
                              logstore::EtcdLogStore::Open(
@@ -121,6 +176,7 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
       Materializer::Start(core->store_.get(),
                           {.state_dir = core->StateDir(),
                            .cluster_id = core->store_->identity().cluster_id}));
+  LogCore* raw = core.get();
   core->hub_ = std::make_unique<SubscriptionHub>(
       core->store_.get(),
       SubscriptionOptions{.heartbeat_interval = options.heartbeat_interval,
@@ -128,8 +184,8 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
                           .cancel_grace = options.subscriber_stall_timeout,
                           .max_total_buffer_bytes =
                               static_cast<size_t>(options.subscribers_max_buffer_bytes),
-                          .max_subscribers = static_cast<size_t>(options.max_subscribers)});
-  LogCore* raw = core.get();
+                          .max_subscribers = static_cast<size_t>(options.max_subscribers),
+                          .head_confirmed = [raw] { return raw->HeadConfirmed(); }});
   ARBITER_ASSIGN_OR_RETURN(
       core->sequencer_,
       Sequencer::Start(
@@ -168,7 +224,8 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
     }
   }
   core->snapshotter_ = std::thread([raw] { raw->SnapshotLoop(); });
-  ARBITER_RETURN_IF_ERROR(core->Bootstrap());
+  // etcd: the first leader bootstraps (OnElected).
+  if (!core->store_->Shared()) ARBITER_RETURN_IF_ERROR(core->Bootstrap());
   LOG(INFO) << "log open: cluster " << core->store_->identity().cluster_id << " epoch "
             << core->store_->identity().epoch << " head " << core->store_->Head()
             << " oldest " << core->store_->OldestRetained();
@@ -296,7 +353,10 @@ absl::Status LogCore::RestoreStateIfBehind() {
   return install.Commit().status();
 }
 
-LogCore::~LogCore() { Stop(); }
+LogCore::~LogCore() {
+  Stop();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
 
 void LogCore::Stop() {
   {
@@ -304,6 +364,9 @@ void LogCore::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
+  // The leadership first: another front-end takes over at once.
+  if (leadership_) leadership_->Stop();
+  if (follower_.joinable()) follower_.join();
   if (hub_) hub_->Stop();
   if (sequencer_) {
     sequencer_->Stop();
@@ -313,6 +376,108 @@ void LogCore::Stop() {
   }
   if (snapshotter_.joinable()) snapshotter_.join();
   if (materializer_) materializer_->Stop();
+}
+
+namespace {
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+void LogCore::StartFrontEnd(const std::string& address) {
+  if (!store_->Shared() || leadership_ != nullptr) return;
+  confirmed_at_ns_ = SteadyNanos();  // Open just read the store
+  follower_ = std::thread([this] { FollowLoop(); });
+  leadership_ = std::make_unique<Leadership>(
+      std::make_unique<logstore::EtcdClient>(options_.etcd_endpoints, absl::Seconds(2)),
+      LeadershipOptions{.prefix = options_.etcd_prefix,
+                        .id = front_end_id_,
+                        .address = address,
+                        .lease_ttl = options_.leader_lease_ttl},
+      [this] { OnElected(); });
+  absl::MutexLock l(&snap_mu_);
+  leadership_->SetSnapshotOffset(last_snapshot_offset_);
+}
+
+void LogCore::OnElected() {
+  // Catch up before the first write is sequenced here (the sequencer would
+  // otherwise find out from a failed head compare).
+  if (absl::Status s = store_->Refresh(); !s.ok()) {
+    LOG(WARNING) << "new leader cannot read the store: " << s;
+  }
+  sequencer_->CatchUp();
+  if (!sequencer_->CreatedOffset(auth::kSystemTenant).has_value()) {
+    if (absl::Status s = Bootstrap(); !s.ok()) LOG(ERROR) << "bootstrap: " << s;
+  }
+}
+
+absl::Status LogCore::AwaitBootstrap(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    std::optional<uint64_t> system = sequencer_->CreatedOffset(auth::kSystemTenant);
+    if (system.has_value() &&
+        (options_.bootstrap_key_file.empty() || store_->Head() > *system) && Route().ok()) {
+      return absl::OkStatus();
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          "no front-end leads, or none created the \"_system\" tenant and the bootstrap key, "
+          "in time");
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+absl::StatusOr<std::string> LogCore::Route() const {
+  if (leadership_ == nullptr || leadership_->IsLeader()) return std::string();
+  std::string leader = leadership_->LeaderAddress();
+  if (leader.empty() || leadership_->IsLeader()) {
+    return absl::UnavailableError(
+        "no arbiter-log front-end leads right now (an election is in progress, or etcd "
+        "cannot be reached); retry");
+  }
+  return leader;
+}
+
+bool LogCore::HeadConfirmed() const {
+  if (!store_->Shared()) return true;
+  return SteadyNanos() - confirmed_at_ns_.load() <=
+         absl::ToInt64Nanoseconds(options_.head_confirm_interval);
+}
+
+void LogCore::FollowLoop() {
+  pthread_setname_np(pthread_self(), "log-follower");
+  uint64_t passed = store_->Head();
+  while (true) {
+    {
+      absl::MutexLock l(&stop_mu_);
+      if (stop_mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.etcd_poll_interval)) {
+        return;
+      }
+    }
+    const int64_t started = SteadyNanos();
+    absl::Status s = store_->Refresh();
+    if (s.code() == absl::StatusCode::kFailedPrecondition ||
+        s.code() == absl::StatusCode::kDataLoss) {
+      // Its materialized state and snapshots belong to another history.
+      LOG(FATAL) << "the log store changed under this front-end; exiting so that a restart "
+                 << "starts from the store: " << s;
+    }
+    if (!s.ok()) {
+      LOG_EVERY_N(WARNING, 50) << "cannot confirm the log's head: " << s;
+      continue;
+    }
+    confirmed_at_ns_ = started;
+    const uint64_t head = store_->Head();
+    if (head != passed) {
+      passed = head;
+      hub_->OnHead(head);
+      materializer_->Notify();
+      sequencer_->CatchUp();
+    }
+  }
 }
 
 v1::GetHeadResponse LogCore::GetHead() const {
@@ -431,6 +596,7 @@ absl::StatusOr<v1::SnapshotManifest> LogCore::CutSnapshot() {
                               sources, +[] { MaybeCrash("mid_snapshot"); }));
   last_snapshot_offset_ = offset;
   last_snapshot_time_ = now;
+  if (leadership_) leadership_->SetSnapshotOffset(offset);
   last_snapshot_totals_ = totals;
   LOG(INFO) << "snapshot " << m.snapshot_id() << ": " << m.tenants_size() << " tenants";
   return m;
@@ -446,6 +612,13 @@ absl::Status LogCore::ApplyRetention() {
   if (keep_after == 0) return absl::OkStatus();
   // Never past what the materializer applied (it reads the log).
   uint64_t upto = std::min(keep_after, materializer_->applied());
+  if (store_->Shared()) {
+    // Only the leader, and only below every front-end's newest snapshot:
+    // each must be able to restore its state from its own.
+    if (leadership_ == nullptr || !leadership_->IsLeader()) return absl::OkStatus();
+    ARBITER_ASSIGN_OR_RETURN(uint64_t all_hold, leadership_->MinSnapshotOffset());
+    upto = std::min(upto, all_hold);
+  }
   if (upto + 1 > store_->OldestRetained()) {
     ARBITER_RETURN_IF_ERROR(store_->TruncateBefore(upto + 1));
     LOG(INFO) << "truncated the log before offset " << upto + 1;

@@ -14,6 +14,7 @@
 // Threads: the sequencer, the materializer, the subscription pump and
 // ticker, and the snapshotter (cuts snapshots, applies retention).
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,6 +30,7 @@
 #include "common/eval/engine.h"
 #include "common/logstore/log_store.h"
 #include "common/snapshot/snapshot.h"
+#include "services/log/leadership.h"
 #include "services/log/materializer.h"
 #include "services/log/sequencer.h"
 #include "services/log/subscriptions.h"
@@ -38,12 +40,19 @@ namespace arbiter::log {
 struct LogOptions {
   std::string data_dir = "./var/log";
   // Where entries are stored: "sqlite" (<data_dir>/log.db) or "etcd" (the
-  // cluster at etcd_endpoints, host:port,..., under etcd_prefix). Issue #14:
-  // one front-end per prefix for now (a second one's appends fail the head
-  // compare, and it exits to recover).
+  // cluster at etcd_endpoints, host:port,..., under etcd_prefix). Any number
+  // of front-ends may share one etcd prefix (see LogCore).
   std::string store = "sqlite";
   std::vector<std::string> etcd_endpoints;
   std::string etcd_prefix = "/arbiter/";
+  // etcd: the lease of the leader election and of this front-end's
+  // registration (leadership.h); how often the store's head is re-read
+  // (what other front-ends appended reaches this one's subscribers within
+  // it); and how old the last confirmation of the head may be before this
+  // front-end stops sending to subscribers (DESIGN.md §9.2).
+  absl::Duration leader_lease_ttl = absl::Seconds(5);
+  absl::Duration etcd_poll_interval = absl::Milliseconds(50);
+  absl::Duration head_confirm_interval = absl::Seconds(1);
   // The etcd cluster's --max-request-bytes (what one Txn may hold) and
   // whether truncation compacts etcd's (cluster-wide) history.
   int64_t etcd_max_request_bytes = 3 << 19;
@@ -91,6 +100,16 @@ struct LogOptions {
   absl::Status Validate() const;
 };
 
+// With --store=etcd, several LogCores (front-ends, in separate processes)
+// may share one prefix (DESIGN.md §9.2): each follows the store (re-reads
+// its head every etcd_poll_interval: the subscribers, the materializer and
+// the sequencer's registries catch up), materializes the tenants and cuts
+// its own snapshots; one elected leader (leadership.h) sequences, and the
+// others' LogService forwards writes to it (Route). Only the leader
+// truncates, and only below the newest snapshot of every registered
+// front-end. The "_system" tenant and the bootstrap key are created by the
+// first leader.
+//
 // Thread-safe.
 class LogCore {
  public:
@@ -104,6 +123,25 @@ class LogCore {
   snapshot::SnapshotStore* snapshots() { return snapshots_.get(); }
   logstore::LogStore* store() { return store_.get(); }
   Materializer* materializer() { return materializer_.get(); }
+
+  // etcd: starts the leader election and the store follower, with
+  // `address` (host:port) as where peers forward writes to this front-end.
+  // Call once the server listens. A no-op for the embedded store.
+  void StartFrontEnd(const std::string& address);
+
+  // etcd: waits until a leader is known, the "_system" tenant exists and,
+  // with a bootstrap key file, an entry follows it (whichever front-end
+  // leads created them), so that the first calls can authenticate and be
+  // sequenced. DEADLINE_EXCEEDED after `timeout`.
+  absl::Status AwaitBootstrap(absl::Duration timeout);
+
+  // Where a write (and any call answered from the sequencer's state) goes:
+  // here (""), or the leader's address. UNAVAILABLE while no leader is
+  // known.
+  absl::StatusOr<std::string> Route() const;
+  // Whether the store confirmed the head within head_confirm_interval
+  // (always, for the embedded store).
+  bool HeadConfirmed() const;
 
   v1::GetHeadResponse GetHead() const;
   std::string Token(uint64_t offset) const;
@@ -130,6 +168,11 @@ class LogCore {
   // Creates the "_system" tenant if missing, then the bootstrap key (see
   // LogOptions::bootstrap_key_file). Waits for both to be durable.
   absl::Status Bootstrap();
+  // etcd: re-reads the store's head every etcd_poll_interval and passes
+  // what other front-ends appended on.
+  void FollowLoop();
+  // Runs when this front-end becomes the leader.
+  void OnElected();
   void SnapshotLoop();
   absl::StatusOr<v1::SnapshotManifest> CutSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snap_mu_);
   absl::Status ApplyRetention() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snap_mu_);
@@ -140,6 +183,12 @@ class LogCore {
   std::unique_ptr<SubscriptionHub> hub_;
   std::unique_ptr<Sequencer> sequencer_;
   std::unique_ptr<snapshot::SnapshotStore> snapshots_;
+  int lock_fd_ = -1;          // flock on <data_dir>/lock, held while open
+  std::string front_end_id_;  // <data_dir>/front_end_id
+  std::unique_ptr<Leadership> leadership_;  // etcd only
+  std::thread follower_;                     // etcd only
+  // When the store last confirmed the head (steady clock, ns).
+  std::atomic<int64_t> confirmed_at_ns_{0};
 
   absl::Mutex snap_mu_;  // one snapshot / retention pass at a time
   uint64_t last_snapshot_offset_ ABSL_GUARDED_BY(snap_mu_) = 0;

@@ -98,7 +98,7 @@ absl::Status ValidateKeyId(const std::string& id) {
 
 }  // namespace
 
-LogService::LogService(LogCore* core, auth::AccessOptions access)
+LogService::LogService(LogCore* core, auth::AccessOptions access, auth::ClientTls peer_tls)
     : core_(core),
       guard_(
           [seq = core->sequencer()](
@@ -108,11 +108,66 @@ LogService::LogService(LogCore* core, auth::AccessOptions access)
             if (it == keys->end()) return std::nullopt;
             return it->second;
           },
-          access) {}
+          access),
+      peer_tls_(std::move(peer_tls)) {}
+
+namespace {
+// Marks a call one front-end forwarded to the leader.
+constexpr char kForwardedHeader[] = "arbiter-forwarded";
+}  // namespace
+
+v1::LogService::Stub* LogService::Peer(const std::string& address) {
+  absl::MutexLock l(&peers_mu_);
+  auto& stub = peers_[address];
+  if (stub == nullptr) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    stub = v1::LogService::NewStub(grpc::CreateCustomChannel(
+        address, auth::ChannelCredentials(peer_tls_), args));
+  }
+  return stub.get();
+}
+
+template <typename Call>
+bool LogService::Forwarded(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor** out,
+                           Call call) {
+  absl::StatusOr<std::string> route = core_->Route();
+  if (route.ok() && route->empty()) return false;
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  *out = reactor;
+  if (!route.ok()) {
+    reactor->Finish(ToGrpcStatus(route.status()));
+    return true;
+  }
+  const auto& md = ctx->client_metadata();
+  if (md.find(kForwardedHeader) != md.end()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "forwarded to an arbiter-log front-end that does not lead "
+                                 "(the leadership is moving); retry"));
+    return true;
+  }
+  auto client = std::make_shared<grpc::ClientContext>();
+  client->set_deadline(ctx->deadline());
+  client->AddMetadata(kForwardedHeader, "1");
+  if (auto it = md.find("authorization"); it != md.end()) {
+    client->AddMetadata("authorization", std::string(it->second.data(), it->second.size()));
+  }
+  call(Peer(*route)->async(), client.get(), [reactor, client](grpc::Status s) {
+    reactor->Finish(std::move(s));
+  });
+  return true;
+}
 
 grpc::ServerUnaryReactor* LogService::CreateTenant(grpc::CallbackServerContext* ctx,
                                                    const v1::CreateTenantRequest* req,
                                                    v1::CreateTenantResponse* resp) {
+  if (grpc::ServerUnaryReactor* r; Forwarded(ctx, &r, [&](auto* leader, auto* c, auto done) {
+        leader->CreateTenant(c, req, resp, std::move(done));
+      })) {
+    return r;
+  }
   absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
   if (!caller.ok()) return server::FinishNow(ctx, caller.status());
   auto* reactor = ctx->DefaultReactor();
@@ -129,6 +184,11 @@ grpc::ServerUnaryReactor* LogService::CreateTenant(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* LogService::Write(grpc::CallbackServerContext* ctx,
                                             const v1::WriteRequest* req,
                                             v1::WriteResponse* resp) {
+  if (grpc::ServerUnaryReactor* r; Forwarded(ctx, &r, [&](auto* leader, auto* c, auto done) {
+        leader->Write(c, req, resp, std::move(done));
+      })) {
+    return r;
+  }
   absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
   if (!caller.ok()) return server::FinishNow(ctx, caller.status());
   auto* reactor = ctx->DefaultReactor();
@@ -145,6 +205,11 @@ grpc::ServerUnaryReactor* LogService::Write(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* LogService::SetPolicy(grpc::CallbackServerContext* ctx,
                                                 const v1::SetPolicyRequest* req,
                                                 v1::SetPolicyResponse* resp) {
+  if (grpc::ServerUnaryReactor* r; Forwarded(ctx, &r, [&](auto* leader, auto* c, auto done) {
+        leader->SetPolicy(c, req, resp, std::move(done));
+      })) {
+    return r;
+  }
   absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
   if (!caller.ok()) return server::FinishNow(ctx, caller.status());
   auto* reactor = ctx->DefaultReactor();
@@ -166,6 +231,11 @@ grpc::ServerUnaryReactor* LogService::SetPolicy(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* LogService::GetPolicy(grpc::CallbackServerContext* ctx,
                                                 const v1::GetPolicyRequest* req,
                                                 v1::GetPolicyResponse* resp) {
+  if (grpc::ServerUnaryReactor* r; Forwarded(ctx, &r, [&](auto* leader, auto* c, auto done) {
+        leader->GetPolicy(c, req, resp, std::move(done));
+      })) {
+    return r;
+  }
   if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
     return server::FinishNow(ctx, c.status());
   }
@@ -186,6 +256,11 @@ grpc::ServerUnaryReactor* LogService::GetPolicy(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* LogService::ListTenants(grpc::CallbackServerContext* ctx,
                                                   const v1::ListTenantsRequest* req,
                                                   v1::ListTenantsResponse* resp) {
+  if (grpc::ServerUnaryReactor* r; Forwarded(ctx, &r, [&](auto* leader, auto* c, auto done) {
+        leader->ListTenants(c, req, resp, std::move(done));
+      })) {
+    return r;
+  }
   if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
     return server::FinishNow(ctx, c.status());
   }
@@ -202,6 +277,13 @@ grpc::ServerUnaryReactor* LogService::GetHead(grpc::CallbackServerContext* ctx,
     return server::FinishNow(ctx, c.status());
   }
   auto* reactor = ctx->DefaultReactor();
+  if (!core_->HeadConfirmed()) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        "this arbiter-log front-end cannot confirm the log's head with its store (etcd) "
+        "within --head_confirm_interval"));
+    return reactor;
+  }
   *resp = core_->GetHead();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -273,6 +355,11 @@ void LogService::CreateKeys(grpc::ServerUnaryReactor* reactor, KeyChange change,
 grpc::ServerUnaryReactor* LogService::CreateKey(grpc::CallbackServerContext* ctx,
                                                 const v1::CreateKeyRequest* req,
                                                 v1::CreateKeyResponse* resp) {
+  if (grpc::ServerUnaryReactor* r; Forwarded(ctx, &r, [&](auto* leader, auto* c, auto done) {
+        leader->CreateKey(c, req, resp, std::move(done));
+      })) {
+    return r;
+  }
   absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
   if (!caller.ok()) return server::FinishNow(ctx, caller.status());
   if (absl::Status s = ValidateKeyTenant(req->tenant()); !s.ok()) return server::FinishNow(ctx, s);
@@ -296,6 +383,11 @@ grpc::ServerUnaryReactor* LogService::CreateKey(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* LogService::RotateKey(grpc::CallbackServerContext* ctx,
                                                 const v1::RotateKeyRequest* req,
                                                 v1::RotateKeyResponse* resp) {
+  if (grpc::ServerUnaryReactor* r; Forwarded(ctx, &r, [&](auto* leader, auto* c, auto done) {
+        leader->RotateKey(c, req, resp, std::move(done));
+      })) {
+    return r;
+  }
   absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
   if (!caller.ok()) return server::FinishNow(ctx, caller.status());
   if (absl::Status s = ValidateKeyTenant(req->tenant()); !s.ok()) return server::FinishNow(ctx, s);
@@ -318,6 +410,11 @@ grpc::ServerUnaryReactor* LogService::RotateKey(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* LogService::RevokeKey(grpc::CallbackServerContext* ctx,
                                                 const v1::RevokeKeyRequest* req,
                                                 v1::RevokeKeyResponse* resp) {
+  if (grpc::ServerUnaryReactor* r; Forwarded(ctx, &r, [&](auto* leader, auto* c, auto done) {
+        leader->RevokeKey(c, req, resp, std::move(done));
+      })) {
+    return r;
+  }
   absl::StatusOr<auth::Caller> caller = guard_.Admit(*ctx, *req);
   if (!caller.ok()) return server::FinishNow(ctx, caller.status());
   if (absl::Status s = ValidateKeyTenant(req->tenant()); !s.ok()) return server::FinishNow(ctx, s);
@@ -340,6 +437,11 @@ grpc::ServerUnaryReactor* LogService::RevokeKey(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* LogService::ListKeys(grpc::CallbackServerContext* ctx,
                                                const v1::ListKeysRequest* req,
                                                v1::ListKeysResponse* resp) {
+  if (grpc::ServerUnaryReactor* r; Forwarded(ctx, &r, [&](auto* leader, auto* c, auto done) {
+        leader->ListKeys(c, req, resp, std::move(done));
+      })) {
+    return r;
+  }
   if (absl::StatusOr<auth::Caller> c = guard_.Admit(*ctx, *req); !c.ok()) {
     return server::FinishNow(ctx, c.status());
   }

@@ -1,7 +1,13 @@
 #ifndef ARBITER_SERVICES_LOG_LOG_SERVICE_H_
 #define ARBITER_SERVICES_LOG_LOG_SERVICE_H_
 
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
 #include "arbiter/v1/log.grpc.pb.h"
+#include "common/auth/client.h"
 #include "common/auth/access.h"
 #include "services/log/log_core.h"
 
@@ -16,7 +22,14 @@ class LogService final : public v1::LogService::CallbackService {
   // Every call is admitted by auth::Admit against the sequencer's keys as of
   // the durable head (docs/SECURITY.md); a write's key is checked again as
   // of the write's own offset.
-  LogService(LogCore* core, auth::AccessOptions access);
+  //
+  // With several front-ends (LogCore::Route), a call that needs the
+  // sequencer (writes, policies, tenants, keys) is forwarded to the leader
+  // over a channel with `peer_tls`, carrying the caller's authorization
+  // header, deadline and a marker: the leader admits it, and a marked call
+  // that reaches a front-end that does not lead is UNAVAILABLE (never
+  // forwarded twice). GetHead, Subscribe and snapshots are served here.
+  LogService(LogCore* core, auth::AccessOptions access, auth::ClientTls peer_tls = {});
 
   grpc::ServerUnaryReactor* CreateTenant(grpc::CallbackServerContext* ctx,
                                          const v1::CreateTenantRequest* req,
@@ -62,8 +75,19 @@ class LogService final : public v1::LogService::CallbackService {
   void CreateKeys(grpc::ServerUnaryReactor* reactor, KeyChange change, std::string text,
                   std::string key_id, Response* resp);
 
+  // True when the call was forwarded (or refused) instead: then `*out` is
+  // the reactor to return. `call(async stub, client context, done)` starts
+  // the same method on the leader.
+  template <typename Call>
+  bool Forwarded(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor** out, Call call);
+  v1::LogService::Stub* Peer(const std::string& address) ABSL_LOCKS_EXCLUDED(peers_mu_);
+
   LogCore* const core_;
   const auth::Guard guard_;
+  const auth::ClientTls peer_tls_;
+  absl::Mutex peers_mu_;
+  std::map<std::string, std::unique_ptr<v1::LogService::Stub>> peers_
+      ABSL_GUARDED_BY(peers_mu_);
 };
 
 }  // namespace arbiter::log

@@ -1,5 +1,7 @@
 // arbiter-log: the central, durable, ordered log (DESIGN.md §1).
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -9,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/base/crash_point.h"
@@ -97,7 +100,36 @@ ABSL_FLAG(int64_t, etcd_max_request_bytes, 3 << 19,
 ABSL_FLAG(bool, etcd_compact, true,
           "with --store=etcd: compact etcd's history after truncating old entries (etcd's "
           "history is cluster-wide: turn off when other applications share the cluster)");
+ABSL_FLAG(absl::Duration, leader_lease_ttl, absl::Seconds(5),
+          "with --store=etcd: the etcd lease of the front-ends' leader election (whole seconds, "
+          ">= 2s): a leader that dies or loses etcd is replaced within it");
+ABSL_FLAG(absl::Duration, etcd_poll_interval, absl::Milliseconds(50),
+          "with --store=etcd: how often the store's head is re-read (what other front-ends "
+          "appended reaches this one's subscribers within it; each read confirms the head)");
+ABSL_FLAG(absl::Duration, head_confirm_interval, absl::Seconds(1),
+          "with --store=etcd: stop sending to subscribers (their hosts go stale and fail "
+          "closed) while the store has not confirmed the head for this long");
+ABSL_FLAG(std::string, advertise_address, "",
+          "with --store=etcd: HOST:PORT where the other front-ends reach this one (writes are "
+          "forwarded to the leader); empty: --listen's host (this host's name if it is a "
+          "wildcard) and the port it listens on");
 ABSL_FLAG(std::string, crash_at, "", "(testing) _exit(3) at this named point");
+
+namespace {
+
+// --advertise_address, or --listen's host with the port listened on.
+std::string AdvertiseAddress(const std::string& listen, int port) {
+  std::string flag = absl::GetFlag(FLAGS_advertise_address);
+  if (!flag.empty()) return flag;
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") {
+    char name[256] = {};
+    host = gethostname(name, sizeof(name) - 1) == 0 ? name : "localhost";
+  }
+  return absl::StrCat(host, ":", port);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   arbiter::server::BlockTerminationSignals();
@@ -126,6 +158,9 @@ int main(int argc, char** argv) {
       .store = absl::GetFlag(FLAGS_store),
       .etcd_endpoints = absl::GetFlag(FLAGS_etcd_endpoints),
       .etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix),
+      .leader_lease_ttl = absl::GetFlag(FLAGS_leader_lease_ttl),
+      .etcd_poll_interval = absl::GetFlag(FLAGS_etcd_poll_interval),
+      .head_confirm_interval = absl::GetFlag(FLAGS_head_confirm_interval),
       .etcd_max_request_bytes = absl::GetFlag(FLAGS_etcd_max_request_bytes),
       .etcd_compact = absl::GetFlag(FLAGS_etcd_compact),
       .snapshot_every_entries = absl::GetFlag(FLAGS_snapshot_every_entries),
@@ -163,12 +198,33 @@ int main(int argc, char** argv) {
     return 1;
   }
   arbiter::log::AddLogGauges(core->get());
-  arbiter::log::LogService service(core->get(), arbiter::auth::AccessOptionsFromFlags());
+  arbiter::log::LogService service(core->get(), arbiter::auth::AccessOptionsFromFlags(),
+                                   arbiter::auth::LogTlsFromFlags());
+  // etcd: the port file is written once the front-end can authenticate
+  // calls (the bootstrap is the first leader's, after the election).
+  const bool shared = log_options.store == "etcd";
+  const std::string port_file = server_options.port_file;
+  if (shared) server_options.port_file.clear();
   arbiter::server::ServerRunner runner(server_options);
   runner.AddService(&service, arbiter::v1::LogService::service_full_name());
   if (absl::Status s = runner.Start(); !s.ok()) {
     LOG(ERROR) << s;
     return 1;
+  }
+  (*core)->StartFrontEnd(AdvertiseAddress(server_options.listen, runner.port()));
+  if (shared) {
+    if (absl::Status s = (*core)->AwaitBootstrap(3 * log_options.leader_lease_ttl +
+                                                 absl::Seconds(10));
+        !s.ok()) {
+      LOG(WARNING) << s;
+    }
+    if (!port_file.empty()) {
+      if (absl::Status s = arbiter::WriteFileAtomically(port_file, absl::StrCat(runner.port(), "\n"));
+          !s.ok()) {
+        LOG(ERROR) << "--port_file: " << s;
+        return 1;
+      }
+    }
   }
   runner.WaitForTerminationSignal();
   // Subscribe streams never end by themselves: end them when the grace

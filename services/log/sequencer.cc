@@ -76,40 +76,8 @@ absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Start(
     StoredFactChecker checker, HeadListener on_head) {
   std::unique_ptr<Sequencer> seq(
       new Sequencer(store, options, std::move(checker), std::move(on_head)));
-  absl::StatusOr<std::vector<logstore::TenantRecord>> tenants = store->Tenants();
-  if (!tenants.ok()) return tenants.status();
-  for (auto& t : *tenants) {
-    TenantState st;
-    st.created_offset = t.created_offset;
-    st.policy_version = t.policy_version;
-    st.policy_source = t.policy_source;
-    st.policy_filename = t.policy_filename;
-    st.policy_forced = t.policy_forced;
-    if (t.policy_version > 0) {
-      // Compiled as stored: a policy accepted once stays accepted (its tests
-      // ran when it was set).
-      absl::StatusOr<polar::Program> p =
-          polar::CompilePolicy(t.policy_source, t.policy_filename);
-      if (!p.ok()) {
-        return absl::DataLossError(absl::StrCat("stored policy of tenant \"", t.name,
-                                                "\" no longer compiles: ",
-                                                p.status().message()));
-      }
-      st.program = std::make_shared<const polar::Program>(*std::move(p));
-    }
-    seq->working_[t.name] = st;
-  }
-  absl::StatusOr<std::vector<auth::KeyGrant>> keys = store->Keys();
-  if (!keys.ok()) return keys.status();
-  for (auth::KeyGrant& k : *keys) {
-    std::string id = k.id;
-    seq->working_keys_.emplace(std::move(id), std::move(k));
-  }
-  {
-    absl::MutexLock l(&seq->published_mu_);
-    seq->published_ = seq->working_;
-    seq->published_keys_ = std::make_shared<const KeyMap>(seq->working_keys_);
-  }
+  if (absl::Status st = seq->LoadRegistry(); !st.ok()) return st;
+  seq->Publish();
   seq->next_offset_ = store->Head() + 1;
   seq->last_chain_ = store->HeadChain();
   {
@@ -121,6 +89,87 @@ absl::StatusOr<std::unique_ptr<Sequencer>> Sequencer::Start(
     seq->policy_threads_.emplace_back([s = seq.get()] { s->RunPolicyWorker(); });
   }
   return seq;
+}
+
+absl::Status Sequencer::LoadRegistry() {
+  // Read before the registries: a change after this read shows as a newer
+  // version at the next resync.
+  const uint64_t version = store_->RegistryVersion();
+  absl::StatusOr<std::vector<logstore::TenantRecord>> tenants = store_->Tenants();
+  if (!tenants.ok()) return tenants.status();
+  std::map<std::string, TenantState> loaded;
+  for (auto& t : *tenants) {
+    TenantState st;
+    st.created_offset = t.created_offset;
+    st.policy_version = t.policy_version;
+    st.policy_source = t.policy_source;
+    st.policy_filename = t.policy_filename;
+    st.policy_forced = t.policy_forced;
+    auto known = working_.find(t.name);
+    if (known != working_.end() && known->second.policy_version == t.policy_version &&
+        known->second.policy_source == t.policy_source) {
+      st.program = known->second.program;  // compiled at an earlier load
+    } else if (t.policy_version > 0) {
+      // Compiled as stored: a policy accepted once stays accepted (its tests
+      // ran when it was set).
+      absl::StatusOr<polar::Program> p =
+          polar::CompilePolicy(t.policy_source, t.policy_filename);
+      if (!p.ok()) {
+        return absl::DataLossError(absl::StrCat("stored policy of tenant \"", t.name,
+                                                "\" no longer compiles: ",
+                                                p.status().message()));
+      }
+      st.program = std::make_shared<const polar::Program>(*std::move(p));
+    }
+    loaded[t.name] = std::move(st);
+  }
+  absl::StatusOr<std::vector<auth::KeyGrant>> keys = store_->Keys();
+  if (!keys.ok()) return keys.status();
+  KeyMap loaded_keys;
+  for (auth::KeyGrant& k : *keys) {
+    std::string id = k.id;
+    loaded_keys.emplace(std::move(id), std::move(k));
+  }
+  working_ = std::move(loaded);
+  working_keys_ = std::move(loaded_keys);
+  loaded_registry_ = version;
+  return absl::OkStatus();
+}
+
+void Sequencer::Publish() {
+  absl::MutexLock l(&published_mu_);
+  published_ = working_;
+  published_keys_ = std::make_shared<const KeyMap>(working_keys_);
+}
+
+absl::Status Sequencer::Resync() {
+  if (resync_needed_) {
+    if (absl::Status s = store_->Refresh(); !s.ok()) return s;
+  } else if (store_->Head() + 1 == next_offset_) {
+    return absl::OkStatus();
+  }
+  if (resync_needed_ || store_->RegistryVersion() != loaded_registry_) {
+    if (absl::Status s = LoadRegistry(); !s.ok()) return s;
+    Publish();
+  }
+  next_offset_ = store_->Head() + 1;
+  last_chain_ = store_->HeadChain();
+  {
+    absl::MutexLock l(&checks_mu_);
+    last_assigned_ = store_->Head();
+    // Facts that other front-ends' entries inserted were not recorded.
+    for (auto& [id, check] : checks_) {
+      check.overflow = true;
+      check.inserted.clear();
+    }
+  }
+  resync_needed_ = false;
+  return absl::OkStatus();
+}
+
+void Sequencer::CatchUp() {
+  absl::MutexLock l(&queue_mu_);
+  catch_up_ = true;
 }
 
 Sequencer::~Sequencer() { Stop(); }
@@ -308,9 +357,10 @@ void Sequencer::Run() {
       absl::MutexLock l(&queue_mu_);
       queue_mu_.Await(absl::Condition(
           +[](Sequencer* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return s->stopping_ || !s->queue_.empty();
+            return s->stopping_ || !s->queue_.empty() || s->catch_up_;
           },
           this));
+      catch_up_ = false;
       if (stopping_) {
         batch.swap(queue_);
         queue_mu_.Unlock();
@@ -326,6 +376,23 @@ void Sequencer::Run() {
         bytes += queue_.front().bytes;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
+      }
+    }
+    // Shared store: what other front-ends appended first (DESIGN.md §9.2:
+    // they forward to one leader, so this happens when the leadership
+    // moves, or on followers, which only keep their published state fresh).
+    if (store_->Shared()) {
+      if (absl::Status st = Resync(); !st.ok()) {
+        LOG_EVERY_N(WARNING, 20) << "cannot catch up with the log store: " << st;
+        for (auto& p : batch) {
+          if (p.check_id != 0) {
+            absl::MutexLock l(&checks_mu_);
+            checks_.erase(p.check_id);
+          }
+          p.done({.status = absl::UnavailableError(absl::StrCat(
+                      "the log cannot read its store; nothing was written: ", st.message()))});
+        }
+        continue;
       }
     }
     for (auto& p : batch) Sequence(p);
@@ -570,20 +637,37 @@ void Sequencer::Commit() {
     const absl::Time append_start = absl::Now();
     absl::Status s = store_->Append(group_);
     RecordGroupCommit(group_.size(), absl::Now() - append_start);
-    if (!s.ok()) {
+    if (!s.ok() && !store_->Shared()) {
       // The in-memory state is ahead of the disk now; a restart recovers
       // the durable state from the store (docs/LOG_FORMAT.md).
       LOG(FATAL) << "log append failed, exiting to recover from disk: " << s;
     }
-    MaybeCrash("after_commit_before_ack");
-    groups_.fetch_add(1, std::memory_order_relaxed);
-    entries_.fetch_add(group_.size(), std::memory_order_relaxed);
-    {
-      absl::MutexLock l(&published_mu_);
-      for (auto& [name, st] : group_tenants_) published_[name] = st;
-      if (group_keys_) published_keys_ = std::make_shared<const KeyMap>(working_keys_);
+    if (s.ok()) {
+      MaybeCrash("after_commit_before_ack");
+      groups_.fetch_add(1, std::memory_order_relaxed);
+      entries_.fetch_add(group_.size(), std::memory_order_relaxed);
+      {
+        absl::MutexLock l(&published_mu_);
+        for (auto& [name, st] : group_tenants_) published_[name] = st;
+        if (group_keys_) published_keys_ = std::make_shared<const KeyMap>(working_keys_);
+      }
+      if (on_head_) on_head_(group_.back().entry.offset());
+    } else {
+      // A shared store (etcd): nothing is acknowledged, and the next batch
+      // starts from what the store holds (Resync).
+      LOG_EVERY_N(WARNING, 20) << "log append failed: " << s;
+      const absl::Status failed = absl::UnavailableError(
+          s.code() == absl::StatusCode::kFailedPrecondition
+              ? absl::StrCat("another log front-end appended first (the log's leadership "
+                             "moved); nothing was written; retry: ", s.message())
+              : absl::StrCat("the log store did not confirm the append; it may or may not be "
+                             "written: retry with the same request_id to apply it once: ",
+                             s.message()));
+      for (auto& slot : slots_) {
+        if (slot.result.status.ok()) slot.result = {.status = failed};
+      }
+      resync_needed_ = true;
     }
-    if (on_head_) on_head_(group_.back().entry.offset());
   }
   for (auto& slot : slots_) slot.done(std::move(slot.result));
   group_.clear();

@@ -25,6 +25,16 @@
 // An I/O error while appending is fatal (LOG(FATAL)): the sequencer's
 // in-memory state may then be ahead of the disk; a restart recovers the
 // exact durable state from the store (docs/LOG_FORMAT.md).
+//
+// A shared store (etcd, LogStore::Shared) may be appended to by other
+// front-ends: before each group the sequencer catches up with what they
+// wrote (Resync: the registries are reloaded when they changed, offsets
+// continue from the store's head, and SetPolicy checks in progress are
+// ABORTED, since other front-ends' inserts were not recorded). An append
+// that fails there is not fatal: the group's requests get UNAVAILABLE
+// (FAILED_PRECONDITION from the store: another front-end appended first,
+// nothing was written; any other error: the outcome is unknown, retry with
+// the same request id) and the next group starts from the store's state.
 
 #include <atomic>
 #include <cstdint>
@@ -165,6 +175,11 @@ class Sequencer {
   // The live keys as of the durable head.
   std::shared_ptr<const KeyMap> keys() ABSL_LOCKS_EXCLUDED(published_mu_);
 
+  // Shared store: wakes the sequencer thread to catch up with the store's
+  // head (Refresh()ed by the caller) and publish its registries, with or
+  // without requests queued.
+  void CatchUp() ABSL_LOCKS_EXCLUDED(queue_mu_);
+
   // Stops accepting requests, fails queued ones with UNAVAILABLE, joins.
   void Stop();
 
@@ -222,6 +237,13 @@ class Sequencer {
       : store_(store), options_(options), checker_(std::move(checker)),
         on_head_(std::move(on_head)) {}
   void Enqueue(Pending p);
+  // Reads the tenant and key registries from the store into working_ and
+  // working_keys_ (policies compiled unless unchanged since the last load).
+  absl::Status LoadRegistry();
+  // published_ = working_ (tenants and keys).
+  void Publish() ABSL_LOCKS_EXCLUDED(published_mu_);
+  // Brings the sequencer-thread state to the store's head (see above).
+  absl::Status Resync() ABSL_LOCKS_EXCLUDED(checks_mu_, published_mu_);
   void Run();
   void RunPolicyWorker() ABSL_LOCKS_EXCLUDED(policy_mu_);
   void PreparePolicy(PolicyJob job) ABSL_LOCKS_EXCLUDED(checks_mu_, published_mu_);
@@ -243,6 +265,7 @@ class Sequencer {
   absl::Mutex queue_mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool catch_up_ ABSL_GUARDED_BY(queue_mu_) = false;
 
   // Sequencer-thread state: the tenants as of the last assigned offset.
   std::map<std::string, TenantState> working_;
@@ -254,6 +277,10 @@ class Sequencer {
   std::map<std::string, TenantState> group_tenants_;  // changed in this group
   KeyMap working_keys_;       // as of the last assigned offset
   bool group_keys_ = false;   // working_keys_ changed in this group
+  // Shared store: the registry version working_ was loaded at, and whether
+  // an append failed (then the store is re-read before the next group).
+  uint64_t loaded_registry_ = 0;
+  bool resync_needed_ = false;
 
   // Policy workers' queue. pending_policies_ counts calls queued or being
   // prepared (the admission bound).

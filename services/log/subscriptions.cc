@@ -133,6 +133,7 @@ class Subscriber : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
     if (finished_ || writing_) return false;
     const bool heartbeat_due = now - last_sent_ >= hub_->options_.heartbeat_interval;
     if (!heartbeat_due && buffer_.empty()) return false;
+    if (hub_->options_.head_confirmed && !hub_->options_.head_confirmed()) return false;
     const logstore::LogStore* store = hub_->store_;
     msg_.Clear();
     msg_.set_cluster_id(store->identity().cluster_id);

@@ -57,6 +57,12 @@ struct SubscriptionOptions {
   size_t max_buffer_bytes = 4 << 20;
   size_t max_total_buffer_bytes = 256 << 20;  // --subscribers_max_buffer_bytes
   size_t max_subscribers = 1000;              // --max_subscribers
+  // Whether the head this process knows was confirmed by the store recently
+  // (DESIGN.md §9.2, --head_confirm_interval); while it returns false no
+  // message (entry or heartbeat, both carry the head) is sent, so the hosts
+  // of a front-end cut off from the store go stale and fail closed. Empty:
+  // always confirmed (the embedded store).
+  std::function<bool()> head_confirmed;
 };
 
 class Subscriber;

@@ -45,7 +45,8 @@ ABSL_FLAG(std::string, data_dir, kDefaults.data_dir,
           "the host's data directory (tenant replicas, control.db)");
 ABSL_FLAG(std::string, log_address,
           EnvOr("ARBITER_LOG_ADDRESS", "127.0.0.1:50051"),
-          "arbiter-log's HOST:PORT (default from $ARBITER_LOG_ADDRESS)");
+          "arbiter-log's HOST:PORT, or several front-ends' comma-separated (the writer "
+          "moves to the next when one fails); default from $ARBITER_LOG_ADDRESS");
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(5),
           "on SIGTERM, how long to keep serving after health goes "
           "NOT_SERVING");
@@ -58,6 +59,9 @@ ABSL_FLAG(absl::Duration, live_enter, kDefaults.live_enter,
           "become LIVE once the replica was fresh within this long");
 ABSL_FLAG(absl::Duration, live_exit, kDefaults.live_exit,
           "stop being LIVE once the replica has not been fresh for this long");
+ABSL_FLAG(absl::Duration, log_silence_timeout, kDefaults.log_silence_timeout,
+          "abandon a Subscribe stream that brought no message (the log sends a heartbeat "
+          "every ~250 ms) for this long, and reconnect (to the next --log_address)");
 ABSL_FLAG(int, max_batch_entries, kDefaults.max_batch_entries,
           "most log entries applied in one batch (one transaction per tenant)");
 ABSL_FLAG(absl::Duration, apply_slice_target, kDefaults.apply_slice_target,
@@ -125,6 +129,7 @@ int main(int argc, char** argv) {
   options.log_key = *log_key;
   options.log_tls = arbiter::auth::LogTlsFromFlags();
   options.live_enter = absl::GetFlag(FLAGS_live_enter);
+  options.log_silence_timeout = absl::GetFlag(FLAGS_log_silence_timeout);
   options.live_exit = absl::GetFlag(FLAGS_live_exit);
   options.max_batch_entries = absl::GetFlag(FLAGS_max_batch_entries);
   options.reconnect_max = absl::GetFlag(FLAGS_reconnect_max);

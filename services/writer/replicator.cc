@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/api/api.h"
 #include "common/auth/client.h"
 #include "common/base/crash_point.h"
@@ -100,18 +101,26 @@ Replicator::Replicator(const WriterOptions& options, const storage::BootClock* c
       on_fatal_(std::move(on_fatal)),
       dir_(options.data_dir),
       control_(std::move(control)) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  // Reconnect quickly when the log comes back (our own loop backs off).
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options.reconnect_max)));
-  channel_ = auth::CreateKeyedChannel(options.log_address, options.log_key,
-                                      auth::ChannelCredentials(options.log_tls), args);
-  log_ = v1::LogService::NewStub(channel_);
+  for (absl::string_view a : absl::StrSplit(options.log_address, ',')) {
+    addresses_.emplace_back(a);
+  }
+  Connect(0);
   if (absl::Status s = signal_.Open(dir_.ChangeSignalPath()); !s.ok()) {
     LOG(WARNING) << "readers will not be signalled (they poll): " << s;
   }
   index_ = std::make_unique<IndexMaintainer>(options.index, [this] { WakeForIndex(); });
+}
+
+void Replicator::Connect(size_t index) {
+  address_index_ = index % addresses_.size();
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  // Reconnect quickly when the log comes back (our own loop backs off).
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options_.reconnect_max)));
+  channel_ = auth::CreateKeyedChannel(log_address(), options_.log_key,
+                                      auth::ChannelCredentials(options_.log_tls), args);
+  log_ = v1::LogService::NewStub(channel_);
 }
 
 Replicator::~Replicator() { Stop(); }
@@ -174,9 +183,12 @@ void Replicator::Run() {
     if (absl::Now() - started > options_.reconnect_max) {
       backoff = options_.reconnect_min;
     }
-    LOG(WARNING) << "log " << options_.log_address << ": " << s
-                 << "; retrying in " << backoff;
+    LOG(WARNING) << "log " << log_address() << ": " << s << "; retrying in " << backoff
+                 << (addresses_.size() > 1 ? " through the next front-end" : "");
     if (!SleepUnlessStopped(backoff)) break;
+    // Several front-ends: the next one (the subscription resumes from the
+    // applied offset; the identity is checked again against its GetHead).
+    if (addresses_.size() > 1) Connect(address_index_ + 1);
     backoff = std::min(backoff * 2, options_.reconnect_max);
   }
 }
@@ -204,7 +216,7 @@ absl::StatusOr<bool> Replicator::NeedsRestore(const v1::GetHeadResponse& head,
     if (state.cluster_id != head.cluster_id()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the data directory ", dir_.root(), " holds cluster ", state.cluster_id,
-          " but the log at ", options_.log_address, " is cluster ", head.cluster_id(),
+          " but the log at ", log_address(), " is cluster ", head.cluster_id(),
           ": point --log_address at the right log, or move the data directory "
           "away to start this host afresh"));
     }
@@ -344,7 +356,7 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
   req.set_from_offset(static_cast<uint64_t>(applied_) + 1);
   req.set_expected_cluster_id(head.cluster_id());
   auto stream = log_->Subscribe(&ctx, req);
-  LOG(INFO) << "subscribed to " << options_.log_address << " from offset "
+  LOG(INFO) << "subscribed to " << log_address() << " from offset "
             << applied_ + 1 << " (log head " << head.head_offset() << ")";
 
   // A receiver thread queues messages as they arrive; this thread moves
@@ -404,7 +416,15 @@ absl::Status Replicator::Follow(const v1::GetHeadResponse& head,
         return inbox.done || !inbox.queue.empty() || inbox.index_ready ||
                !lanes.empty();
       };
-      inbox.mu.Await(absl::Condition(&ready));
+      // The log sends at least a heartbeat every ~250 ms: a stream silent
+      // for --log_silence_timeout has lost its front-end (one cut off from
+      // its store sends nothing, DESIGN.md §9.2), so move to the next.
+      if (!inbox.mu.AwaitWithTimeout(absl::Condition(&ready), options_.log_silence_timeout)) {
+        result = absl::UnavailableError(absl::StrCat(
+            "no message from the log for ", absl::FormatDuration(options_.log_silence_timeout),
+            " (--log_silence_timeout)"));
+        break;
+      }
       if (inbox.queue.empty() && lanes.empty() && !inbox.index_ready) break;  // ended
       taken.swap(inbox.queue);
       index_ready = std::exchange(inbox.index_ready, false);

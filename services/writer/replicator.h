@@ -117,6 +117,11 @@ class Replicator {
   const std::function<void()> on_fatal_;
   const host::DataDir dir_;
   std::unique_ptr<storage::ControlDb> control_;  // loop thread only
+  // --log_address's front-ends and the one followed (apply-loop thread).
+  void Connect(size_t index);
+  const std::string& log_address() const { return addresses_[address_index_]; }
+  std::vector<std::string> addresses_;
+  size_t address_index_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::LogService::Stub> log_;
 

@@ -1,18 +1,24 @@
 #include "services/writer/writer_options.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace arbiter::writer {
 
 absl::Status WriterOptions::Validate() const {
   if (data_dir.empty()) return absl::InvalidArgumentError("--data_dir: must not be empty");
-  if (log_address.empty() || log_address.find(':') == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--log_address: expected HOST:PORT, got \"", log_address, "\""));
+  for (absl::string_view a : absl::StrSplit(log_address, ',')) {
+    if (a.empty() || a.find(':') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--log_address: expected HOST:PORT[,HOST:PORT...], got \"", log_address, "\""));
+    }
   }
   if (live_enter <= absl::ZeroDuration() || live_exit < live_enter) {
     return absl::InvalidArgumentError(
         "--live_enter / --live_exit: need 0 < live_enter <= live_exit");
+  }
+  if (log_silence_timeout < absl::Milliseconds(500)) {
+    return absl::InvalidArgumentError("--log_silence_timeout: must be at least 500ms");
   }
   if (max_batch_entries < 1) {
     return absl::InvalidArgumentError("--max_batch_entries: must be at least 1");

@@ -15,6 +15,9 @@ struct WriterOptions {
   // The host's data directory (created if missing).
   std::string data_dir = "./var/host";
   // arbiter-log's HOST:PORT.
+  // HOST:PORT of arbiter-log, or of several front-ends of one log,
+  // comma-separated: the writer follows one and moves to the next when a
+  // connection or a stream fails.
   std::string log_address = "127.0.0.1:50051";
   // The API key sent to the log (replicate or operator scope); "" for none.
   std::string log_key;
@@ -51,6 +54,9 @@ struct WriterOptions {
   absl::Duration reconnect_max = absl::Seconds(5);
   // Deadline of unary calls to the log, and of each snapshot chunk.
   absl::Duration rpc_timeout = absl::Seconds(10);
+  // A Subscribe stream with no message (entries or heartbeats, ~4 a second)
+  // for this long is abandoned, and the next --log_address is tried.
+  absl::Duration log_silence_timeout = absl::Seconds(3);
   // How often the host monitor re-derives LIVE and the drain state.
   absl::Duration monitor_interval = absl::Milliseconds(100);
   // How often every tenant file of the current generation is checked to

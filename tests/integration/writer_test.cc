@@ -23,6 +23,7 @@
 #include "common/storage/sqlite.h"
 #include "common/storage/tenant_db.h"
 #include "tests/testing/cluster.h"
+#include "tests/testing/host.h"
 #include "tests/testing/http.h"
 
 namespace arbiter::testing {
@@ -96,23 +97,10 @@ uint64_t WriteLoad(Cluster& c, const std::string& tenant, int batches, uint32_t 
 
 // The facts in the host's replica of `tenant` (current generation).
 std::set<Fact> ReplicaFacts(const Cluster& c, const std::string& tenant) {
-  auto control = storage::ControlDb::Open(
-      host::DataDir(c.host_data_dir()).ControlDbPath(), {.read_only = true});
-  REQUIRE(control.ok());
-  auto state = (*control)->Read();
-  REQUIRE(state.ok());
-  auto db = storage::TenantDb::Open(
-      host::DataDir(c.host_data_dir())
-          .TenantPath(state->current_generation,
-                      replica::ReplicaDir::TenantRelativePath(tenant)),
-      {.read_only = true});
-  REQUIRE(db.ok());
-  std::set<Fact> facts;
-  REQUIRE((*db)->ForEachFact([&](const Fact& f) {
-    facts.insert(f);
-    return true;
-  }).ok());
-  return facts;
+  absl::StatusOr<std::set<Fact>> facts = testing::ReplicaFacts(c.host_data_dir(), tenant);
+  INFO(facts.status().ToString());
+  REQUIRE(facts.ok());
+  return *std::move(facts);
 }
 
 std::unique_ptr<Cluster> StartCluster(std::vector<std::string> writer_flags = {},

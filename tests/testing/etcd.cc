@@ -1,5 +1,9 @@
 #include "tests/testing/etcd.h"
 
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -110,6 +114,34 @@ std::vector<std::string> EtcdCluster::endpoints() const {
   std::vector<std::string> out;
   for (const Member& m : members_) out.push_back(absl::StrCat("127.0.0.1:", m.client_port));
   return out;
+}
+
+absl::StatusOr<int> EtcdCluster::Leader() const {
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (!members_[i].process) continue;
+    const std::string out = root_.File(absl::StrCat("status.", i, ".json"));
+    std::remove(out.c_str());
+    auto p = Process::Start({"/usr/bin/etcdctl",
+                             absl::StrCat("--endpoints=127.0.0.1:", members_[i].client_port),
+                             "--command-timeout=2s", "endpoint", "status", "--write-out=json"},
+                            out, {"ETCDCTL_API=3"});
+    if (!p.ok()) return p.status();
+    auto exited = p->Wait(absl::Seconds(10));
+    if (!exited.ok()) continue;
+    std::ifstream in(out);
+    std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // {"header":{..."member_id":M,...},..."leader":L,...}
+    auto number_after = [&](const std::string& key) -> std::string {
+      size_t at = json.find("\"" + key + "\":");
+      if (at == std::string::npos) return "";
+      at += key.size() + 3;
+      size_t end = json.find_first_not_of("0123456789", at);
+      return json.substr(at, end - at);
+    };
+    const std::string member = number_after("member_id");
+    if (!member.empty() && member == number_after("leader")) return static_cast<int>(i);
+  }
+  return absl::NotFoundError("no etcd member is the leader");
 }
 
 absl::Status EtcdCluster::WaitReady(int i, absl::Duration timeout) const {

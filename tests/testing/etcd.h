@@ -37,6 +37,11 @@ class EtcdCluster {
   absl::Status Stop(int i, int sig = SIGKILL);
   // Starts member i again (it rejoins with its data).
   absl::Status Restart(int i);
+  // The index of the member that is the Raft leader now (etcdctl endpoint
+  // status of every running member); NOT_FOUND while none is.
+  absl::StatusOr<int> Leader() const;
+  // Whether member i is running.
+  bool running(int i) const { return members_[i].process.has_value(); }
   // Waits until a linearizable read through member i succeeds.
   absl::Status WaitReady(int i, absl::Duration timeout = absl::Seconds(30)) const;
 

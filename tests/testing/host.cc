@@ -3,6 +3,11 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/host/data_dir.h"
+#include "common/replica/replica_dir.h"
+#include "common/storage/control_db.h"
+#include "common/storage/tenant_db.h"
 #include "tests/testing/cluster.h"
 #include "tests/testing/grpc_probe.h"
 #include "tests/testing/keys.h"
@@ -125,6 +130,25 @@ absl::StatusOr<v1::GetStatusResponse> Host::WaitForWriter(v1::ReplicationState s
       " at offset >= ", min_applied, "; last status: ", last.ShortDebugString(), " ",
       last_status.error_message(), "\nwriter log:\n",
       writer_ ? writer_->LogTail() : std::string("(not running)")));
+}
+
+absl::StatusOr<std::set<Fact>> ReplicaFacts(const std::string& data_dir,
+                                            const std::string& tenant) {
+  const host::DataDir dir(data_dir);
+  ARBITER_ASSIGN_OR_RETURN(auto control,
+                           storage::ControlDb::Open(dir.ControlDbPath(), {.read_only = true}));
+  ARBITER_ASSIGN_OR_RETURN(storage::ControlState state, control->Read());
+  ARBITER_ASSIGN_OR_RETURN(
+      auto db, storage::TenantDb::Open(
+                   dir.TenantPath(state.current_generation,
+                                  replica::ReplicaDir::TenantRelativePath(tenant)),
+                   {.read_only = true}));
+  std::set<Fact> facts;
+  ARBITER_RETURN_IF_ERROR(db->ForEachFact([&](const Fact& f) {
+    facts.insert(f);
+    return true;
+  }));
+  return facts;
 }
 
 }  // namespace arbiter::testing

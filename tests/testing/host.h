@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@
 #include "absl/time/time.h"
 #include "arbiter/v1/reader.grpc.pb.h"
 #include "arbiter/v1/writer_admin.grpc.pb.h"
+#include "common/base/value.h"
 #include "tests/testing/process.h"
 
 namespace arbiter::testing {
@@ -95,6 +97,11 @@ class Host {
   std::map<int, ReaderProc> readers_;
   int starts_ = 0;
 };
+
+// The facts of `tenant` in the current generation of the host data
+// directory `data_dir` (read-only; while a writer runs, as of some offset).
+absl::StatusOr<std::set<Fact>> ReplicaFacts(const std::string& data_dir,
+                                            const std::string& tenant);
 
 }  // namespace arbiter::testing
 
