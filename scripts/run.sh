@@ -10,9 +10,15 @@
 # stops everything on Ctrl-C. API keys (docs/SECURITY.md) are in ./var/keys:
 # operator.key (the log's bootstrap key: every scope) and host.key (a
 # replicate key the writer and readers send to the log), both mode 0600.
-#   scripts/run.sh            run in the foreground
-#   scripts/run.sh --detach   leave the suite running; stop it with
+#   scripts/run.sh              run in the foreground
+#   scripts/run.sh --detach     leave the suite running; stop it with
 #   scripts/run.sh stop
+#   scripts/run.sh --replicated the log on a local 3-member etcd cluster
+#                               (client ports 2379, 12379, 22379; data in
+#                               ./var/replicated) with two front-ends, on 50051
+#                               and 50061 (metrics :9461, :9471); the host
+#                               follows both (issue #14). Combines with
+#                               --detach.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -35,6 +41,17 @@ stop_all() {
   done
 }
 
+DETACH=0
+REPLICATED=0
+for arg in "$@"; do
+  case "$arg" in
+    --detach) DETACH=1 ;;
+    --replicated) REPLICATED=1 ;;
+    stop) ;;
+    *) echo "usage: scripts/run.sh [--detach] [--replicated] | stop" >&2; exit 2 ;;
+  esac
+done
+
 if [ "${1:-}" = "stop" ]; then
   stop_all
   echo "stopped"
@@ -44,6 +61,9 @@ fi
 scripts/install_deps.sh
 scripts/build.sh
 stop_all
+# --replicated: a cluster of its own (another cluster id), so its data and
+# keys live apart from the single-process suite's.
+[ "$REPLICATED" = 1 ] && VAR=$ROOT/var/replicated
 mkdir -p "$RUN" "$VAR/log" "$VAR/host"
 KEYS=$VAR/keys
 (umask 077 && mkdir -p "$KEYS")
@@ -72,21 +92,53 @@ wait_serving() {  # name port
 }
 
 echo "==> starting the suite (logs in var/run/)"
-start log log/arbiter-log --listen=127.0.0.1:50051 --data_dir="$VAR/log" \
-  --bootstrap_key_file="$KEYS/operator.key"
 trap 'echo; echo "==> stopping"; stop_all; exit 0' INT TERM
-wait_serving log 50051
+LOG_ADDRESS=127.0.0.1:50051
+if [ "$REPLICATED" = 1 ]; then
+  CLUSTER=m0=http://127.0.0.1:2380,m1=http://127.0.0.1:12380,m2=http://127.0.0.1:22380
+  ENDPOINTS=127.0.0.1:2379,127.0.0.1:12379,127.0.0.1:22379
+  for m in 0 1 2; do
+    port=$((2379 + m * 10000))
+    peer=$((2380 + m * 10000))
+    state=new
+    [ -d "$VAR/etcd/m$m/member" ] && state=existing
+    mkdir -p "$VAR/etcd"
+    /usr/bin/etcd --name=m$m --data-dir="$VAR/etcd/m$m" \
+      --listen-client-urls=http://127.0.0.1:$port --advertise-client-urls=http://127.0.0.1:$port \
+      --listen-peer-urls=http://127.0.0.1:$peer --initial-advertise-peer-urls=http://127.0.0.1:$peer \
+      --initial-cluster=$CLUSTER --initial-cluster-state=$state \
+      --initial-cluster-token=arbiter-run --log-level=warn >"$RUN/etcd-m$m.log" 2>&1 &
+    echo $! >"$RUN/etcd-m$m.pid"
+  done
+  for _ in $(seq 300); do
+    ETCDCTL_API=3 etcdctl --endpoints=$ENDPOINTS endpoint health >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  echo "  etcd on $ENDPOINTS"
+  mkdir -p "$VAR/log-2"
+  start log log/arbiter-log --listen=127.0.0.1:50051 --data_dir="$VAR/log" \
+    --bootstrap_key_file="$KEYS/operator.key" --store=etcd --etcd_endpoints=$ENDPOINTS
+  start log-2 log/arbiter-log --listen=127.0.0.1:50061 --data_dir="$VAR/log-2" \
+    --metrics_listen=127.0.0.1:9471 --store=etcd --etcd_endpoints=$ENDPOINTS
+  wait_serving log 50051
+  wait_serving log-2 50061
+  LOG_ADDRESS=127.0.0.1:50051,127.0.0.1:50061
+else
+  start log log/arbiter-log --listen=127.0.0.1:50051 --data_dir="$VAR/log" \
+    --bootstrap_key_file="$KEYS/operator.key"
+  wait_serving log 50051
+fi
 if [ ! -s "$KEYS/host.key" ]; then
   (umask 077 && "$CLI" keys create --cluster --scopes=replicate --name=demo-host \
       --key_file="$KEYS/operator.key" >"$KEYS/host.key.tmp")
   mv "$KEYS/host.key.tmp" "$KEYS/host.key"
 fi
 start writer writer/arbiter-writer --listen=127.0.0.1:50052 --data_dir="$VAR/host" \
-  --log_address=127.0.0.1:50051 --log_key_file="$KEYS/host.key"
+  --log_address=$LOG_ADDRESS --log_key_file="$KEYS/host.key"
 start reader-1 reader/arbiter-reader --listen=127.0.0.1:50053 --data_dir="$VAR/host" \
-  --log_address=127.0.0.1:50051 --log_key_file="$KEYS/host.key"
+  --log_address=$LOG_ADDRESS --log_key_file="$KEYS/host.key"
 start reader-2 reader/arbiter-reader --listen=127.0.0.1:50054 --data_dir="$VAR/host" \
-  --log_address=127.0.0.1:50051 --log_key_file="$KEYS/host.key" --metrics_listen=127.0.0.1:9464
+  --log_address=$LOG_ADDRESS --log_key_file="$KEYS/host.key" --metrics_listen=127.0.0.1:9464
 wait_serving writer 50052
 wait_serving reader-1 50053
 wait_serving reader-2 50054
@@ -109,7 +161,7 @@ in var/keys/operator.key (it may do everything: keep it secret). Try:
   curl -s http://127.0.0.1:9463/metrics | grep arbiter_reader_decisions_total
 MSG
 
-if [ "${1:-}" = "--detach" ]; then
+if [ "$DETACH" = 1 ]; then
   trap - INT TERM
   echo "Left running; stop with: scripts/run.sh stop"
   exit 0

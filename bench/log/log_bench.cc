@@ -60,6 +60,9 @@ ABSL_FLAG(std::string, writers, "1,8,64", "concurrent writer counts");
 ABSL_FLAG(int, server_cpu, 0, "CPU for arbiter-log and the raw SQLite ceiling");
 ABSL_FLAG(int, client_cpu, 1, "CPU for the load generator");
 ABSL_FLAG(std::string, dir, "./log-bench-data", "scratch directory (same disk for both)");
+ABSL_FLAG(int, front_ends, 1,
+          "with --store=etcd: arbiter-log front-ends on the one prefix (writes reach the "
+          "leader directly or forwarded by another; the load is spread over all)");
 ABSL_FLAG(std::string, store, "sqlite",
           "arbiter-log's store: sqlite (ceiling: raw SQLite) or etcd (a local one-member etcd "
           "started here; ceiling: raw etcd Txns of the log's shape)");
@@ -147,27 +150,44 @@ LogResult RunLog(int writers, const std::string& dir) {
       "--port_file=" + port_file, "--data_dir=" + dir + "/data", "--drain_grace=0s",
       "--snapshot_every_entries=0", "--snapshot_every_facts=0", "--snapshot_every_bytes=0",
       "--snapshot_interval=24h", arbiter::testing::BootstrapKeyFlag(dir)};
-  if (absl::GetFlag(FLAGS_store) == "etcd") {
+  const bool etcd = absl::GetFlag(FLAGS_store) == "etcd";
+  if (etcd) {
     argv.push_back("--store=etcd");
     argv.push_back("--etcd_endpoints=" + Etcd()->endpoints()[0]);
     argv.push_back(absl::StrCat("--etcd_prefix=/bench-", ++prefix_number, "/"));
   }
-  auto proc = arbiter::testing::Process::Start(argv, dir + "/log.txt");
-  if (!proc.ok()) {
-    std::cerr << proc.status() << "\n";
-    std::exit(1);
-  }
-  auto port = arbiter::testing::WaitForPortFile(port_file, absl::Seconds(30), &*proc);
-  if (!port.ok()) {
-    std::cerr << port.status() << "\n" << proc->LogTail();
-    std::exit(1);
+  // --front_ends (etcd): more arbiter-log processes on the same prefix, each
+  // with a data directory of its own; the load is spread over all of them.
+  std::vector<arbiter::testing::Process> procs;
+  std::vector<int> ports;
+  for (int f = 0; f < (etcd ? absl::GetFlag(FLAGS_front_ends) : 1); ++f) {
+    std::vector<std::string> args = argv;
+    if (f > 0) {
+      for (std::string& a : args) {
+        if (a == "--port_file=" + port_file) a = absl::StrCat(a, ".", f);
+        if (a == "--data_dir=" + dir + "/data") a = absl::StrCat(a, f);
+      }
+    }
+    auto proc = arbiter::testing::Process::Start(args, absl::StrCat(dir, "/log", f, ".txt"));
+    if (!proc.ok()) {
+      std::cerr << proc.status() << "\n";
+      std::exit(1);
+    }
+    auto port = arbiter::testing::WaitForPortFile(
+        f == 0 ? port_file : absl::StrCat(port_file, ".", f), absl::Seconds(60), &*proc);
+    if (!port.ok()) {
+      std::cerr << port.status() << "\n" << proc->LogTail();
+      std::exit(1);
+    }
+    procs.push_back(*std::move(proc));
+    ports.push_back(*port);
   }
   std::vector<std::unique_ptr<arbiter::v1::LogService::Stub>> stubs;
   for (int c = 0; c < 4; ++c) {
     grpc::ChannelArguments args;
     args.SetInt("bench.channel", c);  // distinct channels, distinct connections
     stubs.push_back(arbiter::v1::LogService::NewStub(arbiter::auth::CreateKeyedChannel(
-        absl::StrCat("127.0.0.1:", *port), arbiter::testing::kTestKey,
+        absl::StrCat("127.0.0.1:", ports[c % ports.size()]), arbiter::testing::kTestKey,
         grpc::InsecureChannelCredentials(), args)));
   }
   {
@@ -200,7 +220,12 @@ LogResult RunLog(int writers, const std::string& dir) {
     }
   });
   std::vector<std::vector<std::pair<uint64_t, absl::Time>>> sent(writers);
-  const double cpu_before = CpuSeconds(proc->pid());
+  auto cpu = [&] {
+    double sum = 0;
+    for (auto& p : procs) sum += CpuSeconds(p.pid());
+    return sum;
+  };
+  const double cpu_before = cpu();
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> lat(writers);
   std::vector<std::thread> threads;
@@ -228,7 +253,7 @@ LogResult RunLog(int writers, const std::string& dir) {
   stop = true;
   for (auto& t : threads) t.join();
   const double secs = absl::ToDoubleSeconds(absl::Now() - start);
-  const double cpu_used = CpuSeconds(proc->pid()) - cpu_before;
+  const double cpu_used = cpu() - cpu_before;
   absl::SleepFor(absl::Milliseconds(500));  // let the subscriber catch up
   sub_ctx.TryCancel();
   subscriber.join();
@@ -245,8 +270,8 @@ LogResult RunLog(int writers, const std::string& dir) {
   }
   std::sort(sub_lat.begin(), sub_lat.end());
   stubs.clear();
-  proc->Signal(SIGTERM);
-  (void)proc->Wait(absl::Seconds(30));
+  for (auto& p : procs) p.Signal(SIGTERM);
+  for (auto& p : procs) (void)p.Wait(absl::Seconds(30));
 
   LogResult r;
   std::vector<double> all;
@@ -263,12 +288,16 @@ LogResult RunLog(int writers, const std::string& dir) {
     r.sub_p50_ms = sub_lat[sub_lat.size() / 2];
     r.sub_p99_ms = sub_lat[std::min(sub_lat.size() - 1, sub_lat.size() * 99 / 100)];
   }
-  std::smatch m;
-  std::string tail = proc->LogTail(100000);
-  if (std::regex_search(tail, m, std::regex("sequencer stats: (\\d+) entries in (\\d+) groups"))) {
-    double e = std::stod(m[1]), g = std::stod(m[2]);
-    if (g > 0) r.group = e / g;
+  double e = 0, g = 0;  // over every front-end (the leaders sequenced)
+  for (auto& p : procs) {
+    std::smatch m;
+    std::string tail = p.LogTail(100000);
+    if (std::regex_search(tail, m, std::regex("sequencer stats: (\\d+) entries in (\\d+) groups"))) {
+      e += std::stod(m[1]);
+      g += std::stod(m[2]);
+    }
   }
+  if (g > 0) r.group = e / g;
   return r;
 }
 
@@ -441,8 +470,10 @@ int main(int argc, char** argv) {
                 Median(s.group), Median(s.cpu), Median(s.sub50), Median(s.sub99),
                 Median(s.ceiling), Median(s.ratio));
   }
-  std::printf("\n(medians of %d interleaved runs of %.1f s; server on CPU %d, load on CPU %d)\n",
+  std::printf("\n(medians of %d interleaved runs of %.1f s; %d front-end(s); server on CPU %d, "
+              "load on CPU %d)\n",
               absl::GetFlag(FLAGS_runs), absl::GetFlag(FLAGS_seconds),
+              absl::GetFlag(FLAGS_store) == "etcd" ? absl::GetFlag(FLAGS_front_ends) : 1,
               absl::GetFlag(FLAGS_server_cpu), absl::GetFlag(FLAGS_client_cpu));
   std::filesystem::remove_all(dir);
   return 0;

@@ -5,13 +5,17 @@
 // client API: never blocks the calling thread (a server callback), the
 // answer arrives on a gRPC thread. Used by fully_consistent reads and to
 // confirm a consistency token ahead of the head this host heard of. The
-// channel is created on first use.
+// channel is created on first use. `address` may list several front-ends of
+// one log, comma-separated: a call goes to the one that answered last, and
+// after a failure the next call goes to the next one.
 //
 // Thread-safe.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -29,8 +33,7 @@ class LogHeadClient {
   using Callback = std::function<void(absl::StatusOr<v1::GetHeadResponse>)>;
 
   // `key`: the API key sent to the log ('' for none); `tls`: how to reach it.
-  LogHeadClient(std::string address, std::string key, auth::ClientTls tls = {})
-      : address_(std::move(address)), key_(std::move(key)), tls_(std::move(tls)) {}
+  LogHeadClient(const std::string& address, std::string key, auth::ClientTls tls = {});
 
   // Calls `done` exactly once, on a gRPC thread (or inline when the call
   // cannot be started). UNAVAILABLE (naming the log) when the log cannot be
@@ -38,13 +41,16 @@ class LogHeadClient {
   void GetHead(absl::Time deadline, Callback done) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  v1::LogService::Stub* stub() ABSL_LOCKS_EXCLUDED(mu_);
+  v1::LogService::Stub* stub(size_t i) ABSL_LOCKS_EXCLUDED(mu_);
 
-  const std::string address_;
+  std::vector<std::string> addresses_;
   const std::string key_;
   const auth::ClientTls tls_;
+  // The front-end the next call goes to (shared with calls in flight).
+  const std::shared_ptr<std::atomic<size_t>> current_ =
+      std::make_shared<std::atomic<size_t>>(0);
   absl::Mutex mu_;
-  std::unique_ptr<v1::LogService::Stub> stub_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<v1::LogService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace arbiter::reader
