@@ -42,6 +42,8 @@ expect "$TMP/tls-values.yaml" "--tls_client_ca=/etc/arbiter/tls/ca.crt"
 expect "$TMP/tls-values.yaml" "port: 8086"   # probes on the health-only port
 expect "$TMP/rolling-writer-values.yaml" "maxSurge: 0"
 expect "$TMP/etcd-log-values.yaml" "--store=etcd"
+expect "$TMP/etcd-log-values.yaml" "--advertise_address=\$(POD_IP):50051"
+expect "$TMP/etcd-log-values.yaml" "replicas: 2"
 expect "$TMP/etcd-log-values.yaml" "--etcd_endpoints=etcd-0.etcd:2379,etcd-1.etcd:2379,etcd-2.etcd:2379"
 if grep -qF -- "--store=etcd" "$TMP/default-values.yaml"; then fail "default-values: --store=etcd"; fi
 
@@ -57,6 +59,7 @@ refuse "maxSurge must be 0" --set writer.updateStrategy.type=RollingUpdate \
   --set writer.updateStrategy.rollingUpdate.maxSurge=1
 refuse "log.store=nats: sqlite or etcd" --set log.store=nats
 refuse "log.etcd.endpoints" --set log.store=etcd
+refuse "log.replicas > 1 needs log.store=etcd" --set log.replicas=2
 refuse "reader.terminationGracePeriodSeconds" --set reader.terminationGracePeriodSeconds=5
 refuse "writer.terminationGracePeriodSeconds" --set writer.terminationGracePeriodSeconds=30
 echo "check_chart: every rendering is valid"

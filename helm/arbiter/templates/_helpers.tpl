@@ -34,6 +34,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and (eq .Values.log.store "etcd") (empty .Values.log.etcd.endpoints) -}}
 {{- fail "log.etcd.endpoints: the etcd members' host:port, required with log.store=etcd" -}}
 {{- end -}}
+{{- if and (gt (int .Values.log.replicas) 1) (ne .Values.log.store "etcd") -}}
+{{- fail "log.replicas > 1 needs log.store=etcd: the SQLite store is one process's" -}}
+{{- end -}}
 {{- $ws := .Values.writer.updateStrategy -}}
 {{- if not (has $ws.type (list "OnDelete" "RollingUpdate")) -}}
 {{- fail "writer.updateStrategy.type: OnDelete or RollingUpdate" -}}

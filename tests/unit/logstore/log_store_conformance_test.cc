@@ -227,9 +227,23 @@ TEST_CASE("etcd: an append compares the head, so a second writer never overwrite
   REQUIRE(b->Append({Rec(2, "t", "from b", "rb")}).ok());
   auto all = ReadAll(a.get(), 1);
   REQUIRE(all.size() == 1);  // a has not heard of offset 2 yet
+  // Refresh: a learns what b appended (the log's front-ends follow the
+  // store this way), and appends after it.
+  CHECK(a->Shared());
+  REQUIRE(a->Refresh().ok());
+  CHECK(a->Head() == 2);
+  CHECK(ReadAll(a.get(), 1).size() == 2);
+  const uint64_t registry = a->RegistryVersion();
+  AppendRecord created = Rec(3, "t", "creates t", "");
+  created.tenant = TenantRecord{.name = "t", .created_offset = 3};
+  REQUIRE(a->Append({created}).ok());
+  REQUIRE(b->Refresh().ok());
+  CHECK(b->Head() == 3);
+  CHECK(b->RegistryVersion() == 3);  // a registry change moves the version
+  CHECK(registry != 3);
   auto reopened = OpenEtcd(SharedEtcd().endpoints(), prefix);
   all = ReadAll(reopened.get(), 1);
-  REQUIRE(all.size() == 2);
+  REQUIRE(all.size() == 3);
   CHECK(all[0].payload() == "from a");
   CHECK(all[1].payload() == "from b");
 }
