@@ -433,7 +433,7 @@ absl::Status LogCore::AwaitBootstrap(absl::Duration timeout) {
 absl::StatusOr<std::string> LogCore::Route() const {
   if (leadership_ == nullptr || leadership_->IsLeader()) return std::string();
   std::string leader = leadership_->LeaderAddress();
-  if (leader.empty() || leadership_->IsLeader()) {
+  if (leader.empty()) {
     return absl::UnavailableError(
         "no arbiter-log front-end leads right now (an election is in progress, or etcd "
         "cannot be reached); retry");
