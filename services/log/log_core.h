@@ -11,8 +11,12 @@
 //   <data_dir>/state.restore/         state/ being restored from a snapshot
 //   <data_dir>/snapshots/snap-*/      snapshots (common/snapshot)
 //
+//   <data_dir>/lock, front_end_id     one process per directory; its id in
+//                                     the leader election (etcd)
+//
 // Threads: the sequencer, the materializer, the subscription pump and
-// ticker, and the snapshotter (cuts snapshots, applies retention).
+// ticker, and the snapshotter (cuts snapshots, applies retention); with
+// etcd also the store follower and the leadership (leadership.h).
 
 #include <atomic>
 #include <cstdint>
