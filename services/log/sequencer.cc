@@ -148,15 +148,20 @@ absl::Status Sequencer::Resync() {
   } else if (store_->Head() + 1 == next_offset_) {
     return absl::OkStatus();
   }
+  // The head before the registries: they are then at least as new as it,
+  // and an entry sequenced on a registry newer than the head fails the
+  // store's compare (nothing is written) instead of slipping in.
+  const uint64_t head = store_->Head();
+  const uint64_t chain = store_->HeadChain();
   if (resync_needed_ || store_->RegistryVersion() != loaded_registry_) {
     if (absl::Status s = LoadRegistry(); !s.ok()) return s;
     Publish();
   }
-  next_offset_ = store_->Head() + 1;
-  last_chain_ = store_->HeadChain();
+  next_offset_ = head + 1;
+  last_chain_ = chain;
   {
     absl::MutexLock l(&checks_mu_);
-    last_assigned_ = store_->Head();
+    last_assigned_ = head;
     // Facts that other front-ends' entries inserted were not recorded.
     for (auto& [id, check] : checks_) {
       check.overflow = true;
