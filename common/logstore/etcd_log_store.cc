@@ -168,19 +168,24 @@ absl::Status EtcdLogStore::Init() {
 }
 
 absl::Status EtcdLogStore::LoadHead() {
-  const std::string key = options_.prefix + "meta/head";
-  absl::StatusOr<mvccpb::KeyValue> head = client_.Get(key);
+  absl::StatusOr<mvccpb::KeyValue> head = client_.Get(options_.prefix + "meta/head");
+  if (head.status().code() == absl::StatusCode::kNotFound) return SetHead("");
+  ARBITER_RETURN_IF_ERROR(head.status());
+  return SetHead(head->value());
+}
+
+absl::Status EtcdLogStore::SetHead(const std::string& value) {
   HeadFields h;
-  if (head.status().code() != absl::StatusCode::kNotFound) ARBITER_RETURN_IF_ERROR(head.status());
-  if (!head.ok() || !ParseHead(head->value(), &h)) {
-    return absl::DataLossError(
-        absl::StrCat("log store (etcd): ", key, " is not \"<offset> <chain> <registry>\""));
+  if (!ParseHead(value, &h)) {
+    return absl::DataLossError(absl::StrCat("log store (etcd): ", options_.prefix,
+                                            "meta/head is not \"<offset> <chain> <registry>\""));
   }
   if (h.offset < head_.load()) {
-    return absl::DataLossError(absl::StrCat("log store (etcd): ", key, " went back from ",
-                                            head_.load(), " to ", h.offset));
+    return absl::DataLossError(absl::StrCat("log store (etcd): ", options_.prefix,
+                                            "meta/head went back from ", head_.load(), " to ",
+                                            h.offset));
   }
-  head_value_ = head->value();
+  head_value_ = value;
   head_chain_ = h.chain;
   registry_ = h.registry;
   head_ = h.offset;
@@ -188,24 +193,28 @@ absl::Status EtcdLogStore::LoadHead() {
 }
 
 absl::Status EtcdLogStore::Refresh() {
-  const std::string identity_key = options_.prefix + "meta/identity";
-  ARBITER_ASSIGN_OR_RETURN(mvccpb::KeyValue id, client_.Get(identity_key));
-  const std::string expected =
-      absl::StrCat("v1 ", identity_.cluster_id, " ", identity_.epoch);
-  if (id.value() != expected) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "log store (etcd): ", identity_key, " is now \"", id.value(), "\", not \"", expected,
-        "\": the store was restored or moved to a new epoch under this process"));
-  }
-  ARBITER_ASSIGN_OR_RETURN(mvccpb::KeyValue oldest,
-                           client_.Get(options_.prefix + "meta/oldest"));
-  uint64_t o = 0;
-  if (!absl::SimpleAtoi(oldest.value(), &o) || o < 1) {
-    return absl::DataLossError("log store (etcd): meta/oldest is not an offset");
-  }
+  // meta/identity, meta/head and meta/oldest in one linearizable read,
+  // under the lock so that no append of this store overtakes it.
+  const std::string meta = options_.prefix + "meta/";
+  RangeRequest get;
+  get.set_key(meta);
+  get.set_range_end(PrefixEnd(meta));
   absl::MutexLock l(&write_mu_);
-  ARBITER_RETURN_IF_ERROR(LoadHead());
-  if (o > oldest_.load()) oldest_.store(o);
+  ARBITER_ASSIGN_OR_RETURN(RangeResponse got, client_.Range(get));
+  std::map<std::string, std::string> values;
+  for (const auto& kv : got.kvs()) values[kv.key().substr(meta.size())] = kv.value();
+  const std::string expected = absl::StrCat("v1 ", identity_.cluster_id, " ", identity_.epoch);
+  if (values["identity"] != expected) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "log store (etcd): ", meta, "identity is now \"", values["identity"], "\", not \"",
+        expected, "\": the store was restored or moved to a new epoch under this process"));
+  }
+  uint64_t oldest = 0;
+  if (!absl::SimpleAtoi(values["oldest"], &oldest) || oldest < 1) {
+    return absl::DataLossError(absl::StrCat("log store (etcd): ", meta, "oldest is not an offset"));
+  }
+  ARBITER_RETURN_IF_ERROR(SetHead(values["head"]));
+  if (oldest > oldest_.load()) oldest_.store(oldest);
   return absl::OkStatus();
 }
 

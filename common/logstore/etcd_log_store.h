@@ -113,7 +113,8 @@ class EtcdLogStore final : public LogStore {
   explicit EtcdLogStore(EtcdLogStoreOptions options);
   absl::Status Init();
   // Reads meta/head into head_, head_chain_ and registry_ (DATA_LOSS if it
-  // went back).
+  // went back): LoadHead from etcd, SetHead from a value read.
+  absl::Status SetHead(const std::string& value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status LoadHead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status AppendTxn(const std::vector<const AppendRecord*>& part)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);

@@ -122,41 +122,33 @@ bool Leadership::Step() {
     lease_ = lease = *granted;
     renewed_at_ = sent;
   }
-  // Registration and campaign in one Txn: create the leader key if it is
-  // absent; read it either way.
+  // Campaign and registration in one Txn: create the leader key if it is
+  // absent, else read it; either way put the registration when it changed.
   std::string registration;
+  bool register_now;
   {
     absl::MutexLock l(&mu_);
     registration = absl::StrCat(options_.address, " ", snapshot_offset_);
+    register_now = registration != registered_;
   }
   const std::string leader_key = options_.prefix + "leader";
   etcdserverpb::TxnRequest txn;
   logstore::CompareAbsent(&txn, leader_key);
   logstore::AddPut(&txn, leader_key, absl::StrCat(options_.id, " ", options_.address), lease);
   txn.add_failure()->mutable_request_range()->set_key(leader_key);
-  etcdserverpb::TxnResponse resp;
-  absl::Status s = client_->Txn(txn, &resp);
-  absl::Status put;
-  {
-    bool changed;
-    {
-      absl::MutexLock l(&mu_);
-      changed = registration != registered_;
-    }
-    if (changed && s.ok()) {
-      etcdserverpb::TxnRequest reg;
-      logstore::AddPut(&reg, options_.prefix + "fe/" + options_.id, registration, lease);
-      etcdserverpb::TxnResponse reg_resp;
-      put = client_->Txn(reg, &reg_resp);
-      if (put.ok()) {
-        absl::MutexLock l(&mu_);
-        registered_ = registration;
-      }
-    }
+  if (register_now) {
+    const std::string key = options_.prefix + "fe/" + options_.id;
+    logstore::AddPut(&txn, key, registration, lease);
+    *txn.add_failure()->mutable_request_put() = txn.success(1).request_put();
   }
-  if (!s.ok() || !put.ok()) {
-    LOG_EVERY_N(WARNING, 10) << "log leader election: " << (s.ok() ? put : s);
+  etcdserverpb::TxnResponse resp;
+  if (absl::Status s = client_->Txn(txn, &resp); !s.ok()) {
+    LOG_EVERY_N(WARNING, 10) << "log leader election: " << s;
     return false;
+  }
+  if (register_now) {
+    absl::MutexLock l(&mu_);
+    registered_ = registration;
   }
   bool holds = resp.succeeded();
   bool again = false;

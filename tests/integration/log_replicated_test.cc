@@ -32,6 +32,14 @@ namespace {
 
 constexpr char kPrefix[] = "/replicated/";
 
+// A 3-member etcd cluster on free ports.
+std::unique_ptr<EtcdCluster> StartEtcd() {
+  auto etcd = EtcdCluster::Start(3);
+  INFO(etcd.status().ToString());
+  REQUIRE(etcd.ok());
+  return *std::move(etcd);
+}
+
 // One arbiter-log front-end on a fixed port (hosts list the ports).
 struct FrontEnd {
   FrontEnd(const std::vector<std::string>& endpoints, int port)
@@ -203,10 +211,8 @@ std::set<Fact> CheckLog(LogServer& log, const std::map<std::string, uint64_t>& a
 TEST_CASE("replicated log: SIGKILL of the etcd leader and of the leading front-end under "
           "16 writers loses nothing and hosts keep following",
           "[integration][log][etcd][replicated]") {
-  auto etcd = EtcdCluster::Start(3);
-  INFO(etcd.status().ToString());
-  REQUIRE(etcd.ok());
-  const std::vector<std::string> endpoints = (*etcd)->endpoints();
+  std::unique_ptr<EtcdCluster> etcd = StartEtcd();
+  const std::vector<std::string> endpoints = etcd->endpoints();
   std::vector<std::unique_ptr<FrontEnd>> fe;
   fe.push_back(StartFrontEnd(endpoints));
   fe.push_back(StartFrontEnd(endpoints));
@@ -224,11 +230,11 @@ TEST_CASE("replicated log: SIGKILL of the etcd leader and of the leading front-e
   for (int round = 0; round < 3; ++round) {
     INFO("round " << round);
     // The etcd leader: writes continue once etcd elected another.
-    auto leader = (*etcd)->Leader();
+    auto leader = etcd->Leader();
     REQUIRE(leader.ok());
-    REQUIRE((*etcd)->Stop(*leader, SIGKILL).ok());
+    REQUIRE(etcd->Stop(*leader, SIGKILL).ok());
     CHECK(load.AwaitMore(50));
-    REQUIRE((*etcd)->Restart(*leader).ok());
+    REQUIRE(etcd->Restart(*leader).ok());
     // The leading front-end: the other one takes over within the lease.
     const int leading = LeaderPort(endpoints);
     FrontEnd& killed = fe[0]->port == leading ? *fe[0] : *fe[1];
@@ -264,14 +270,12 @@ TEST_CASE("replicated log: SIGKILL of the etcd leader and of the leading front-e
 TEST_CASE("replicated log: with two of three etcd members down a write is UNAVAILABLE and "
           "not acknowledged, and its retry once they return is applied once",
           "[integration][log][etcd][replicated]") {
-  auto etcd = EtcdCluster::Start(3);
-  INFO(etcd.status().ToString());
-  REQUIRE(etcd.ok());
-  const std::vector<std::string> endpoints = (*etcd)->endpoints();
+  std::unique_ptr<EtcdCluster> etcd = StartEtcd();
+  const std::vector<std::string> endpoints = etcd->endpoints();
   auto fe = StartFrontEnd(endpoints);
   SetUpTenant(fe->server);
-  REQUIRE((*etcd)->Stop(1, SIGKILL).ok());
-  REQUIRE((*etcd)->Stop(2, SIGKILL).ok());
+  REQUIRE(etcd->Stop(1, SIGKILL).ok());
+  REQUIRE(etcd->Stop(2, SIGKILL).ok());
 
   v1::WriteRequest req;
   req.set_tenant("t");
@@ -285,8 +289,8 @@ TEST_CASE("replicated log: with two of three etcd members down a write is UNAVAI
     INFO(s.error_message());
     CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
   }
-  REQUIRE((*etcd)->Restart(1).ok());
-  REQUIRE((*etcd)->Restart(2).ok());
+  REQUIRE(etcd->Restart(1).ok());
+  REQUIRE(etcd->Restart(2).ok());
   uint64_t offset = 0;
   grpc::Status s = WriteOnce({fe->port}, 0, req, &offset);
   INFO(s.error_message());
@@ -297,10 +301,8 @@ TEST_CASE("replicated log: with two of three etcd members down a write is UNAVAI
 TEST_CASE("replicated log: a front-end cut off from etcd stops its hosts while another "
           "front-end takes writes",
           "[integration][log][etcd][replicated]") {
-  auto etcd = EtcdCluster::Start(3);
-  INFO(etcd.status().ToString());
-  REQUIRE(etcd.ok());
-  const std::vector<std::string> endpoints = (*etcd)->endpoints();
+  std::unique_ptr<EtcdCluster> etcd = StartEtcd();
+  const std::vector<std::string> endpoints = etcd->endpoints();
   // Front-end A reaches etcd only through member 0, B through 1 and 2.
   auto a = StartFrontEnd({endpoints[0]});
   auto b = StartFrontEnd({endpoints[1], endpoints[2]});
@@ -313,7 +315,7 @@ TEST_CASE("replicated log: a front-end cut off from etcd stops its hosts while a
   REQUIRE(host.WaitForWriter(v1::REPLICATION_STATE_LIVE, b->server.Head().head_offset()).ok());
   REQUIRE(WaitForHealth(reader.get(), Health::kServing, absl::Seconds(30)).ok());
 
-  REQUIRE((*etcd)->Stop(0, SIGKILL).ok());
+  REQUIRE(etcd->Stop(0, SIGKILL).ok());
   v1::WriteRequest req;
   req.set_tenant("t");
   req.set_request_id("after-cut");
@@ -332,7 +334,7 @@ TEST_CASE("replicated log: a front-end cut off from etcd stops its hosts while a
           grpc::StatusCode::UNAVAILABLE);
   }
   // Back: A catches up with what B wrote, and its host serves again.
-  REQUIRE((*etcd)->Restart(0).ok());
+  REQUIRE(etcd->Restart(0).ok());
   CHECK(host.WaitForWriter(v1::REPLICATION_STATE_LIVE, offset, absl::Seconds(60)).ok());
   CHECK(WaitForHealth(reader.get(), Health::kServing, absl::Seconds(30)).ok());
   auto facts = ReplicaFacts(host.data_dir(), "t");
