@@ -394,17 +394,41 @@ absl::StatusOr<size_t> EtcdLogStore::Read(uint64_t from_offset, const ReadOption
   return count;
 }
 
-absl::StatusOr<std::optional<uint64_t>> EtcdLogStore::LookupRequest(
-    const std::string& tenant, const std::string& request_id) {
-  RangeRequest get;
-  get.set_key(absl::StrCat(options_.prefix, "r/", tenant, "/", request_id));
-  ARBITER_ASSIGN_OR_RETURN(RangeResponse got, client_.Range(get));
-  if (got.kvs_size() == 0) return std::optional<uint64_t>();
-  uint64_t offset = 0;
-  if (!absl::SimpleAtoi(got.kvs(0).value(), &offset)) {
-    return absl::DataLossError(absl::StrCat("log store (etcd): ", get.key(), " is not an offset"));
+absl::StatusOr<std::vector<std::optional<uint64_t>>> EtcdLogStore::LookupRequests(
+    const std::vector<RequestKey>& keys) {
+  std::vector<std::optional<uint64_t>> out;
+  out.reserve(keys.size());
+  for (size_t i = 0; i < keys.size();) {
+    // One read-only Txn (no compares: it always succeeds) of up to
+    // max_txn_ops gets, linearizable like a Range.
+    TxnRequest txn;
+    const size_t first = i;
+    for (; i < keys.size() && txn.success_size() < options_.max_txn_ops; ++i) {
+      txn.add_success()->mutable_request_range()->set_key(
+          absl::StrCat(options_.prefix, "r/", keys[i].tenant, "/", keys[i].request_id));
+    }
+    TxnResponse resp;
+    ARBITER_RETURN_IF_ERROR(client_.Txn(txn, &resp));
+    if (resp.responses_size() != txn.success_size()) {
+      return absl::InternalError(absl::StrCat("log store (etcd): a Txn of ",
+                                              txn.success_size(), " gets answered ",
+                                              resp.responses_size()));
+    }
+    for (size_t k = first; k < i; ++k) {
+      const RangeResponse& got = resp.responses(static_cast<int>(k - first)).response_range();
+      if (got.kvs_size() == 0) {
+        out.emplace_back();
+        continue;
+      }
+      uint64_t offset = 0;
+      if (!absl::SimpleAtoi(got.kvs(0).value(), &offset)) {
+        return absl::DataLossError(
+            absl::StrCat("log store (etcd): ", got.kvs(0).key(), " is not an offset"));
+      }
+      out.emplace_back(offset);
+    }
   }
-  return std::optional<uint64_t>(offset);
+  return out;
 }
 
 absl::StatusOr<std::vector<TenantRecord>> EtcdLogStore::Tenants() {

@@ -13,4 +13,11 @@ std::string RandomClusterId() {
   return out;
 }
 
+absl::StatusOr<std::optional<uint64_t>> LogStore::LookupRequest(
+    const std::string& tenant, const std::string& request_id) {
+  auto found = LookupRequests({RequestKey{tenant, request_id}});
+  if (!found.ok()) return found.status();
+  return found->front();
+}
+
 }  // namespace arbiter::logstore

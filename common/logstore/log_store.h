@@ -51,6 +51,12 @@ struct TenantRecord {
   bool policy_forced = false;
 };
 
+// A request id as the store records it: per tenant.
+struct RequestKey {
+  std::string tenant;
+  std::string request_id;
+};
+
 // One entry to append, with its side records.
 struct AppendRecord {
   v1::LogEntry entry;      // offset, tenant, time, payload, payload_crc32c
@@ -99,9 +105,15 @@ class LogStore {
       uint64_t from_offset, const ReadOptions& options,
       absl::FunctionRef<bool(v1::LogEntry&&)> fn) = 0;
 
-  // The offset recorded for (tenant, request_id), if retained.
-  virtual absl::StatusOr<std::optional<uint64_t>> LookupRequest(
-      const std::string& tenant, const std::string& request_id) = 0;
+  // The offset recorded for each (tenant, request_id), if retained, in the
+  // order of `keys`. One round trip for the whole batch where the store is
+  // remote (etcd: one read-only Txn per max_txn_ops keys), so the sequencer
+  // looks up a group's request ids at once, not one after the other.
+  virtual absl::StatusOr<std::vector<std::optional<uint64_t>>> LookupRequests(
+      const std::vector<RequestKey>& keys) = 0;
+  // LookupRequests for one key.
+  absl::StatusOr<std::optional<uint64_t>> LookupRequest(const std::string& tenant,
+                                                        const std::string& request_id);
 
   // Every tenant in the registry, by name.
   virtual absl::StatusOr<std::vector<TenantRecord>> Tenants() = 0;

@@ -442,20 +442,27 @@ absl::StatusOr<size_t> SqliteLogStore::Read(
   return count;
 }
 
-absl::StatusOr<std::optional<uint64_t>> SqliteLogStore::LookupRequest(
-    const std::string& tenant, const std::string& request_id) {
+absl::StatusOr<std::vector<std::optional<uint64_t>>> SqliteLogStore::LookupRequests(
+    const std::vector<RequestKey>& keys) {
   ARBITER_ASSIGN_OR_RETURN(sqlite3 * db, TakeReader());
-  std::optional<uint64_t> out;
+  std::vector<std::optional<uint64_t>> out;
+  out.reserve(keys.size());
   absl::Status s = [&]() -> absl::Status {
     Stmt st(db, "SELECT offset FROM requests WHERE tenant = ? AND request_id = ?");
     ARBITER_RETURN_IF_ERROR(st.status());
-    sqlite3_bind_text(st.get(), 1, tenant.data(), tenant.size(), SQLITE_STATIC);
-    sqlite3_bind_text(st.get(), 2, request_id.data(), request_id.size(), SQLITE_STATIC);
-    int rc = sqlite3_step(st.get());
-    if (rc == SQLITE_ROW) {
-      out = sqlite3_column_int64(st.get(), 0);
-    } else if (rc != SQLITE_DONE) {
-      return Error(db, rc, "lookup request id");
+    for (const RequestKey& key : keys) {
+      sqlite3_reset(st.get());
+      sqlite3_bind_text(st.get(), 1, key.tenant.data(), key.tenant.size(), SQLITE_STATIC);
+      sqlite3_bind_text(st.get(), 2, key.request_id.data(), key.request_id.size(),
+                        SQLITE_STATIC);
+      int rc = sqlite3_step(st.get());
+      if (rc == SQLITE_ROW) {
+        out.emplace_back(sqlite3_column_int64(st.get(), 0));
+      } else if (rc == SQLITE_DONE) {
+        out.emplace_back();
+      } else {
+        return Error(db, rc, "lookup request id");
+      }
     }
     return absl::OkStatus();
   }();

@@ -53,8 +53,8 @@ class SqliteLogStore final : public LogStore {
   uint64_t OldestRetained() const override { return oldest_.load(); }
   absl::StatusOr<size_t> Read(uint64_t from_offset, const ReadOptions& options,
                               absl::FunctionRef<bool(v1::LogEntry&&)> fn) override;
-  absl::StatusOr<std::optional<uint64_t>> LookupRequest(
-      const std::string& tenant, const std::string& request_id) override;
+  absl::StatusOr<std::vector<std::optional<uint64_t>>> LookupRequests(
+      const std::vector<RequestKey>& keys) override;
   absl::StatusOr<std::vector<TenantRecord>> Tenants() override;
   absl::StatusOr<std::vector<auth::KeyGrant>> Keys() override;
   absl::Status TruncateBefore(uint64_t offset) override;

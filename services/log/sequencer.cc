@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 
+#include <type_traits>
+#include <variant>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/api/api.h"
@@ -400,8 +403,30 @@ void Sequencer::Run() {
         continue;
       }
     }
+    PrefetchRequests(batch);
     for (auto& p : batch) Sequence(p);
     Commit();
+  }
+}
+
+void Sequencer::PrefetchRequests(const std::deque<Pending>& batch) {
+  prefetched_.clear();
+  std::vector<logstore::RequestKey> keys;
+  for (const Pending& p : batch) {
+    std::visit(
+        [&](const auto& r) {
+          if constexpr (!std::is_same_v<std::decay_t<decltype(r)>, KeyChange>) {
+            if (!r.request_id().empty()) keys.push_back({r.tenant(), r.request_id()});
+          }
+        },
+        p.request);
+  }
+  if (keys.empty()) return;
+  auto found = store_->LookupRequests(keys);
+  prefetch_status_ = found.status();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    prefetched_[{keys[i].tenant, keys[i].request_id}] =
+        found.ok() ? (*found)[i] : std::nullopt;
   }
 }
 
@@ -410,6 +435,12 @@ absl::StatusOr<std::optional<uint64_t>> Sequencer::FindRequest(
   if (request_id.empty()) return std::optional<uint64_t>();
   auto it = group_requests_.find({tenant, request_id});
   if (it != group_requests_.end()) return std::optional<uint64_t>(it->second);
+  // Earlier groups are committed, and this group's are in group_requests_:
+  // what the store answered before the batch still holds.
+  if (auto pre = prefetched_.find({tenant, request_id}); pre != prefetched_.end()) {
+    if (!prefetch_status_.ok()) return prefetch_status_;
+    return pre->second;
+  }
   return store_->LookupRequest(tenant, request_id);
 }
 

@@ -250,6 +250,9 @@ class Sequencer {
   // Appends, publishes and completes the group; clears it.
   void Commit();
   void Sequence(Pending& p);
+  // Looks up the request ids of a batch's requests in the store at once
+  // (one round trip with etcd) into prefetched_; FindRequest answers from it.
+  void PrefetchRequests(const std::deque<Pending>& batch);
   absl::StatusOr<std::optional<uint64_t>> FindRequest(const std::string& tenant,
                                                       const std::string& request_id);
   void Append(Pending& p, const std::string& tenant, v1::LogPayload payload,
@@ -274,6 +277,10 @@ class Sequencer {
   std::vector<logstore::AppendRecord> group_;
   std::vector<Slot> slots_;
   std::map<std::pair<std::string, std::string>, uint64_t> group_requests_;
+  // The store's answers for this batch's request ids (PrefetchRequests), or
+  // why it could not give them.
+  std::map<std::pair<std::string, std::string>, std::optional<uint64_t>> prefetched_;
+  absl::Status prefetch_status_;
   std::map<std::string, TenantState> group_tenants_;  // changed in this group
   KeyMap working_keys_;       // as of the last assigned offset
   bool group_keys_ = false;   // working_keys_ changed in this group

@@ -78,6 +78,18 @@ TEMPLATE_TEST_CASE("append, read, reopen keep offsets, content and identity",
     REQUIRE(found.ok());
     CHECK(found->value() == 1);
     CHECK(!(*store)->LookupRequest("u", "r1")->has_value());
+    // A batch answers in the order asked, found or not; more keys than
+    // one etcd Txn holds.
+    std::vector<RequestKey> keys;
+    for (int i = 0; i < 300; ++i) keys.push_back({"t", i % 100 == 7 ? "r1" : absl::StrCat("n", i)});
+    auto batch = (*store)->LookupRequests(keys);
+    REQUIRE(batch.ok());
+    REQUIRE(batch->size() == 300);
+    for (int i = 0; i < 300; ++i) {
+      INFO(i);
+      CHECK((*batch)[i] == (i % 100 == 7 ? std::optional<uint64_t>(1) : std::nullopt));
+    }
+    CHECK((*store)->LookupRequests({})->empty());
   }
   auto store = backend.Open();
   REQUIRE(store.ok());
