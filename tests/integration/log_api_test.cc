@@ -99,20 +99,12 @@ TEST_CASE("tenants, validation, idempotency and policies over gRPC",
 
   SECTION("SetPolicy checks stored facts; force leaves them inert and deletable") {
     REQUIRE(log.Write(InsertRequest("acme", {{"public", "a"}, {"maintainer", "m"}})).ok());
-    const char* narrower = R"(
-actor User {}
-resource Repository {
-  roles = ["reader"];
-  permissions = ["read"];
-  "read" if "reader";
-}
-)";
-    grpc::Status s = log.SetPolicy("acme", narrower);
+    grpc::Status s = log.SetPolicy("acme", kNarrowerPolicy);
     CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
     CHECK_THAT(s.error_message(), Catch::Contains("2 stored fact"));
     CHECK_THAT(s.error_message(), Catch::Contains("is_public(Repository:a)"));
     v1::SetPolicyResponse forced;
-    REQUIRE(log.SetPolicy("acme", narrower, true, &forced).ok());
+    REQUIRE(log.SetPolicy("acme", kNarrowerPolicy, true, &forced).ok());
     CHECK(forced.inert_fact_count() == 2);
     CHECK(forced.inert_facts_size() == 2);
     // New writes follow the new policy.
@@ -132,7 +124,7 @@ resource Repository {
     grpc::ClientContext ctx;
     REQUIRE(log.stub()->GetPolicy(WithDeadline(&ctx), gp, &resp).ok());
     CHECK(resp.version() == forced.offset());
-    CHECK(resp.source() == narrower);
+    CHECK(resp.source() == kNarrowerPolicy);
   }
 
   SECTION("ListTenants in name order") {

@@ -349,16 +349,8 @@ TEST_CASE("lost materialized state is restored from the newest snapshot",
   std::filesystem::remove_all(log.data_dir() + "/state");
   log.Start();
   // The stored-fact check sees every fact again: 25 maintainers, which the
-  // narrower policy below does not allow.
-  const char* narrower = R"(
-actor User {}
-resource Repository {
-  roles = ["reader"];
-  permissions = ["read"];
-  "read" if "reader";
-}
-)";
-  grpc::Status s = log.SetPolicy("acme", narrower);
+  // narrower policy does not allow.
+  grpc::Status s = log.SetPolicy("acme", kNarrowerPolicy);
   CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   CHECK_THAT(s.error_message(), Catch::Contains("25 stored fact"));
   CHECK_THAT(log.process()->LogTail(100000), Catch::Contains("restoring it from snap-"));

@@ -38,6 +38,17 @@ test "maintainers push" {
 }
 )";
 
+// kTestPolicy without maintainers or is_public: SetPolicy with it fails its
+// stored-fact check while such facts are stored.
+inline constexpr char kNarrowerPolicy[] = R"(
+actor User {}
+resource Repository {
+  roles = ["reader"];
+  permissions = ["read"];
+  "read" if "reader";
+}
+)";
+
 inline grpc::ClientContext* WithDeadline(grpc::ClientContext* ctx,
                                          absl::Duration d = absl::Seconds(10)) {
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
