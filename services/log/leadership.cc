@@ -60,19 +60,32 @@ void Leadership::SetSnapshotOffset(uint64_t offset) {
   snapshot_offset_ = std::max(snapshot_offset_, offset);
 }
 
+absl::StatusOr<std::vector<RegisteredFrontEnd>> RegisteredFrontEnds(
+    const logstore::EtcdClient& client, const std::string& prefix) {
+  std::vector<RegisteredFrontEnd> out;
+  const std::string under = prefix + "fe/";
+  ARBITER_RETURN_IF_ERROR(client.ForEachUnder(under, [&](const mvccpb::KeyValue& kv) {
+    std::vector<absl::string_view> words = absl::StrSplit(kv.value(), ' ');
+    RegisteredFrontEnd fe{.id = kv.key().substr(under.size())};
+    if (words.size() != 2 || words[0].empty() ||
+        !absl::SimpleAtoi(words[1], &fe.snapshot_offset)) {
+      return absl::DataLossError(absl::StrCat("etcd key ", kv.key(), " holds \"", kv.value(),
+                                              "\", not \"<address> <offset>\""));
+    }
+    fe.address = std::string(words[0]);
+    out.push_back(std::move(fe));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 absl::StatusOr<uint64_t> Leadership::MinSnapshotOffset() const {
+  ARBITER_ASSIGN_OR_RETURN(std::vector<RegisteredFrontEnd> all,
+                           RegisteredFrontEnds(*client_, options_.prefix));
   std::optional<uint64_t> min;
-  ARBITER_RETURN_IF_ERROR(client_->ForEachUnder(
-      options_.prefix + "fe/", [&](const mvccpb::KeyValue& kv) {
-        std::vector<absl::string_view> words = absl::StrSplit(kv.value(), ' ');
-        uint64_t offset = 0;
-        if (words.size() != 2 || !absl::SimpleAtoi(words[1], &offset)) {
-          return absl::DataLossError(absl::StrCat("etcd key ", kv.key(), " holds \"",
-                                                  kv.value(), "\", not \"<address> <offset>\""));
-        }
-        min = std::min(min.value_or(offset), offset);
-        return absl::OkStatus();
-      }));
+  for (const RegisteredFrontEnd& fe : all) {
+    min = std::min(min.value_or(fe.snapshot_offset), fe.snapshot_offset);
+  }
   return min.value_or(0);
 }
 

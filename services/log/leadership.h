@@ -29,6 +29,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -48,6 +49,18 @@ struct LeadershipOptions {
   std::string address;  // host:port where peers reach this front-end
   absl::Duration lease_ttl = absl::Seconds(5);  // whole seconds, >= 2
 };
+
+// One front-end's registration (fe/<id>).
+struct RegisteredFrontEnd {
+  std::string id;
+  std::string address;
+  uint64_t snapshot_offset = 0;  // its newest snapshot's; 0: none yet
+};
+
+// Every front-end registered under `prefix` now (live ones: each key is on
+// its lease). DATA_LOSS naming a key whose value is not "<address> <offset>".
+absl::StatusOr<std::vector<RegisteredFrontEnd>> RegisteredFrontEnds(
+    const logstore::EtcdClient& client, const std::string& prefix);
 
 class Leadership {
  public:

@@ -26,6 +26,7 @@
 #include "common/logstore/sqlite_log_store.h"
 #include "common/replica/applied_offset_db.h"
 #include "common/replica/replica_dir.h"
+#include "common/replica/snapshot_fetch.h"
 #include "common/replica/snapshot_install.h"
 #include "common/storage/tenant_db.h"
 #include "glog/logging.h"
@@ -335,6 +336,7 @@ absl::Status LogCore::RestoreStateIfBehind() {
   if (static_cast<uint64_t>(applied) + 1 >= oldest) return absl::OkStatus();
   ARBITER_ASSIGN_OR_RETURN(auto list, snapshots_->List());
   if (list.empty() || list.front().offset() + 1 < oldest) {
+    if (store_->Shared()) return RestoreStateFromPeer(applied, oldest);
     return absl::FailedPreconditionError(absl::StrCat(
         "materialized state is at offset ", applied, ", the log starts at ", oldest,
         " and no snapshot covers the gap"));
@@ -351,6 +353,61 @@ absl::Status LogCore::RestoreStateIfBehind() {
   ARBITER_RETURN_IF_ERROR(
       install.CopyFrom(absl::StrCat(snapshots_->dir(), "/", m.snapshot_id())));
   return install.Commit().status();
+}
+
+absl::Status LogCore::RestoreStateFromPeer(int64_t applied, uint64_t oldest) {
+  const replica::ReplicaDir state(StateDir());
+  const logstore::ClusterIdentity& id = store_->identity();
+  logstore::EtcdClient etcd(options_.etcd_endpoints, absl::Seconds(2));
+  const std::shared_ptr<grpc::ChannelCredentials> credentials =
+      auth::ChannelCredentials(options_.peer_tls);
+  const absl::Time give_up = absl::Now() + 6 * options_.leader_lease_ttl;
+  std::string why = "no other front-end is registered";
+  while (true) {
+    auto peers = RegisteredFrontEnds(etcd, options_.etcd_prefix);
+    if (!peers.ok()) why = absl::StrCat("cannot list the front-ends: ", peers.status().message());
+    for (const RegisteredFrontEnd& peer : peers.ok() ? *peers : std::vector<RegisteredFrontEnd>{}) {
+      if (peer.id == front_end_id_) continue;
+      if (peer.snapshot_offset + 1 < oldest) {
+        why = absl::StrCat("front-end ", peer.address, "'s newest snapshot is at offset ",
+                           peer.snapshot_offset);
+        continue;
+      }
+      auto log = v1::LogService::NewStub(
+          auth::CreateKeyedChannel(peer.address, options_.peer_key, credentials));
+      absl::StatusOr<v1::SnapshotManifest> m = replica::NewestSnapshot(*log, absl::Seconds(10));
+      if (m.ok() && (m->cluster_id() != id.cluster_id || m->epoch() != id.epoch ||
+                     m->offset() + 1 < oldest)) {
+        m = absl::FailedPreconditionError(absl::StrCat(
+            "its snapshot ", m->snapshot_id(), " is cluster ", m->cluster_id(), " epoch ",
+            m->epoch(), " offset ", m->offset()));
+      }
+      absl::Status s = m.status();
+      if (s.ok()) {
+        LOG(WARNING) << "materialized state is at offset " << applied
+                     << " but the log starts at " << oldest << " and no snapshot of ours "
+                     << "covers the gap: fetching snapshot " << m->snapshot_id()
+                     << " (offset " << m->offset() << ") from front-end " << peer.address;
+        s = [&]() -> absl::Status {
+          ARBITER_ASSIGN_OR_RETURN(
+              replica::SnapshotInstall install,
+              replica::SnapshotInstall::Begin(*m, {.staging_dir = state.root() + ".restore",
+                                                   .target_dir = state.root(),
+                                                   .record_applied_offset = true}));
+          ARBITER_RETURN_IF_ERROR(replica::FetchSnapshotFiles(*log, install, {}));
+          return install.Commit().status();
+        }();
+        if (s.ok()) return absl::OkStatus();
+      }
+      why = absl::StrCat("front-end ", peer.address, ": ", s.message());
+      LOG(WARNING) << "cannot restore the state from " << why;
+    }
+    if (absl::Now() >= give_up) break;
+    absl::SleepFor(options_.leader_lease_ttl / 3);
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "materialized state is at offset ", applied, ", the log starts at ", oldest,
+      ", no snapshot of ours covers the gap and no peer's could be fetched (", why, ")"));
 }
 
 LogCore::~LogCore() {

@@ -33,6 +33,7 @@
 #include "arbiter/v1/log.pb.h"
 #include "common/eval/engine.h"
 #include "common/logstore/log_store.h"
+#include "common/auth/client.h"
 #include "common/snapshot/snapshot.h"
 #include "services/log/leadership.h"
 #include "services/log/materializer.h"
@@ -99,6 +100,12 @@ struct LogOptions {
   // key. Empty: none (then no call can authenticate, except with
   // --insecure_no_auth).
   std::string bootstrap_key_file;
+  // etcd: how this front-end reaches its peers when its state is behind the
+  // retained log and no snapshot of its own covers the gap (an empty data
+  // directory after a truncation): it fetches a peer's snapshot (--tls_ca /
+  // --tls_cert / --tls_key, and --log_key_file: a replicate-scope key).
+  auth::ClientTls peer_tls;
+  std::string peer_key;
 
   // INVALID_ARGUMENT naming the flag (--snapshot_interval, ...).
   absl::Status Validate() const;
@@ -166,6 +173,10 @@ class LogCore {
   // snapshot (replica::SnapshotInstall: copied to state.restore/, verified
   // against the manifest, renamed over state/).
   absl::Status RestoreStateIfBehind();
+  // etcd, none of our snapshots covers the gap below `oldest`: installs the
+  // newest snapshot of a registered peer (same cluster and epoch, offset >=
+  // oldest - 1) as state/, retrying for 6 lease TTLs while none has one.
+  absl::Status RestoreStateFromPeer(int64_t applied, uint64_t oldest);
   // A store behind its own materialized state lost acknowledged entries:
   // a new epoch (every host re-restores), and the state is rebuilt.
   absl::Status StartNewEpochIfAhead();

@@ -179,7 +179,14 @@ int main(int argc, char** argv) {
       .max_pending_policies = absl::GetFlag(FLAGS_max_pending_policies),
       .policy_test_timeout = absl::GetFlag(FLAGS_policy_test_timeout),
       .bootstrap_key_file = absl::GetFlag(FLAGS_bootstrap_key_file),
+      .peer_tls = arbiter::auth::LogTlsFromFlags(),
   };
+  absl::StatusOr<std::string> peer_key = arbiter::auth::LogKeyFromFlags();
+  if (!peer_key.ok()) {
+    std::cerr << "arbiter-log: " << peer_key.status().message() << "\n";
+    return 2;
+  }
+  log_options.peer_key = *peer_key;
   absl::StatusOr<arbiter::eval::EngineOptions> engine = arbiter::eval::EngineOptionsFromFlags();
   if (engine.ok()) log_options.engine = *engine;
   for (absl::Status s :

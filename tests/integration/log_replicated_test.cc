@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -42,20 +43,27 @@ std::unique_ptr<EtcdCluster> StartEtcd() {
 
 // One arbiter-log front-end on a fixed port (hosts list the ports).
 struct FrontEnd {
-  FrontEnd(const std::vector<std::string>& endpoints, int port)
-      : port(port),
-        server(dir, {"--store=etcd", "--etcd_endpoints=" + absl::StrJoin(endpoints, ","),
-                     absl::StrCat("--etcd_prefix=", kPrefix), "--leader_lease_ttl=2s",
-                     absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen="}) {}
+  FrontEnd(const std::vector<std::string>& endpoints, int port, std::vector<std::string> extra)
+      : port(port), server(dir, Flags(endpoints, port, std::move(extra))) {}
+  static std::vector<std::string> Flags(const std::vector<std::string>& endpoints, int port,
+                                        std::vector<std::string> extra) {
+    std::vector<std::string> flags = {
+        "--store=etcd", "--etcd_endpoints=" + absl::StrJoin(endpoints, ","),
+        absl::StrCat("--etcd_prefix=", kPrefix), "--leader_lease_ttl=2s",
+        absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen="};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    return flags;
+  }
   TempDir dir;
   int port;
   LogServer server;
 };
 
-std::unique_ptr<FrontEnd> StartFrontEnd(const std::vector<std::string>& endpoints) {
+std::unique_ptr<FrontEnd> StartFrontEnd(const std::vector<std::string>& endpoints,
+                                        std::vector<std::string> extra = {}) {
   auto port = PickFreePort();
   REQUIRE(port.ok());
-  auto fe = std::make_unique<FrontEnd>(endpoints, *port);
+  auto fe = std::make_unique<FrontEnd>(endpoints, *port, std::move(extra));
   fe->server.Start();
   return fe;
 }
@@ -342,4 +350,58 @@ TEST_CASE("replicated log: a front-end cut off from etcd stops its hosts while a
   CHECK(facts->contains(api::FromProto(RoleFact("after-cut"))));
 }
 
+}  // namespace arbiter::testing
+
+namespace arbiter::testing {
+namespace {
+
+TEST_CASE("replicated log: a front-end that lost its data directory after a truncation "
+          "fetches a peer's snapshot",
+          "[integration][log][etcd][replicated]") {
+  auto etcd = EtcdCluster::Start(1);
+  REQUIRE(etcd.ok());
+  const std::vector<std::string> endpoints = (*etcd)->endpoints();
+  // Each front-end fetches from a peer with the test's operator key.
+  TempDir keys;
+  const std::vector<std::string> snapshots = {"--snapshot_every_entries=10",
+                                              "--snapshot_retention=0s", "--snapshot_keep=1",
+                                              LogKeyFlag(keys.path())};
+  auto a = StartFrontEnd(endpoints, snapshots);
+  REQUIRE(LeaderPort(endpoints) == a->port);
+  auto b = StartFrontEnd(endpoints, snapshots);
+  SetUpTenant(a->server);
+  for (int i = 0; i < 25; ++i) {
+    REQUIRE(a->server.Write(InsertRequest("t", {{"maintainer", absl::StrCat("u", i)}})).ok());
+  }
+  // The leader truncates once both front-ends registered a snapshot.
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline && a->server.Head().oldest_retained_offset() <= 1) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  REQUIRE(a->server.Head().oldest_retained_offset() > 1);
+
+  b->server.Kill();
+  std::filesystem::remove_all(b->server.data_dir());
+  b->server.Start();
+  CHECK_THAT(b->server.process()->LogTail(100000), Catch::Contains("fetching snapshot snap-"));
+  // B's own state answers the stored-fact check once it leads: 25
+  // maintainers, which kNarrowerPolicy does not allow.
+  a->server.Kill();
+  deadline = absl::Now() + absl::Seconds(30);  // A's lease expires (2 s)
+  while (absl::Now() < deadline && LeaderPort(endpoints) != b->port) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  REQUIRE(LeaderPort(endpoints) == b->port);
+  grpc::Status s;
+  for (deadline = absl::Now() + absl::Seconds(30); absl::Now() < deadline;) {
+    s = b->server.SetPolicy("t", kNarrowerPolicy);
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  INFO(s.error_message());
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK_THAT(s.error_message(), Catch::Contains("25 stored fact"));
+}
+
+}  // namespace
 }  // namespace arbiter::testing
