@@ -8,7 +8,8 @@ ABSL_FLAG(bool, insecure_no_auth, false,
           "Accept every call without an API key (local experiments only: anyone who can "
           "reach the port may read, write and administer every tenant)");
 ABSL_FLAG(std::string, log_key_file, "",
-          "File holding the API key (replicate or operator scope) sent to arbiter-log; "
+          "File holding the API key (replicate or operator scope) sent to arbiter-log "
+          "(by arbiter-log itself: to a peer front-end it fetches a snapshot from); "
           "empty: none (for a log run with --insecure_no_auth)");
 
 ABSL_FLAG(std::string, tls_cert, "",

@@ -10,7 +10,8 @@
 // and by every client of the log (the writer, the reader):
 //
 //   --log_key_file=PATH  the API key (replicate or operator scope) sent to
-//                        arbiter-log
+//                        arbiter-log (also by arbiter-log to a peer
+//                        front-end it fetches a snapshot from)
 //
 // and TLS (docs/SECURITY.md): --tls_cert, --tls_key (this server's
 // certificate chain and key, PEM; also presented as the client certificate
