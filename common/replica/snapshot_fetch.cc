@@ -125,7 +125,6 @@ absl::StatusOr<v1::SnapshotManifest> NewestSnapshot(v1::LogService::Stub& log,
   return *best;
 }
 
-
 absl::Status FetchSnapshotFiles(v1::LogService::Stub& log, SnapshotInstall& install,
                                 const FetchOptions& options) {
   const v1::SnapshotManifest& m = install.manifest();

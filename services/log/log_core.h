@@ -31,9 +31,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "arbiter/v1/log.pb.h"
+#include "common/auth/client.h"
 #include "common/eval/engine.h"
 #include "common/logstore/log_store.h"
-#include "common/auth/client.h"
 #include "common/snapshot/snapshot.h"
 #include "services/log/leadership.h"
 #include "services/log/materializer.h"
@@ -171,7 +171,8 @@ class LogCore {
   // If the materialized state is missing or older than the oldest retained
   // entry (state/ lost after a truncation), replaces it with the newest
   // snapshot (replica::SnapshotInstall: copied to state.restore/, verified
-  // against the manifest, renamed over state/).
+  // against the manifest, renamed over state/); with etcd, when none of
+  // ours covers the gap, a peer's (RestoreStateFromPeer).
   absl::Status RestoreStateIfBehind();
   // etcd, none of our snapshots covers the gap below `oldest`: installs the
   // newest snapshot of a registered peer (same cluster and epoch, offset >=
