@@ -13,7 +13,7 @@
 //      same serialized LogPayload) inserted in transactions of that group
 //      size, on the same disk, pinned to --server_cpu;
 // then prints medians and the ratio log / ceiling. With --store=etcd the log
-// keeps its entries in a one-member etcd started here (not pinned), and the
+// keeps its entries in an etcd of --etcd_members started here (not pinned), and the
 // ceiling is raw etcd Txns of the shape the log sends (compare the head, put
 // the group's entries and the head) at the group size the log achieved.
 //
@@ -44,6 +44,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "arbiter/v1/log.grpc.pb.h"
@@ -63,9 +64,12 @@ ABSL_FLAG(std::string, dir, "./log-bench-data", "scratch directory (same disk fo
 ABSL_FLAG(int, front_ends, 1,
           "with --store=etcd: arbiter-log front-ends on the one prefix (writes reach the "
           "leader directly or forwarded by another; the load is spread over all)");
+ABSL_FLAG(int, etcd_members, 1,
+          "--store=etcd: members of the local etcd cluster (1 or 3; each fsyncs its own "
+          "Raft log on this one disk)");
 ABSL_FLAG(std::string, store, "sqlite",
-          "arbiter-log's store: sqlite (ceiling: raw SQLite) or etcd (a local one-member etcd "
-          "started here; ceiling: raw etcd Txns of the log's shape)");
+          "arbiter-log's store: sqlite (ceiling: raw SQLite) or etcd (a local etcd of "
+          "--etcd_members started here; ceiling: raw etcd Txns of the log's shape)");
 
 namespace {
 
@@ -129,7 +133,7 @@ double CpuSeconds(pid_t pid) {
 // --store=etcd: one etcd for the whole run, a fresh prefix per measurement.
 arbiter::testing::EtcdCluster* Etcd() {
   static std::unique_ptr<arbiter::testing::EtcdCluster> etcd = [] {
-    auto c = arbiter::testing::EtcdCluster::Start(1);
+    auto c = arbiter::testing::EtcdCluster::Start(absl::GetFlag(FLAGS_etcd_members));
     if (!c.ok()) {
       std::cerr << c.status() << "\n";
       std::exit(1);
@@ -153,7 +157,7 @@ LogResult RunLog(int writers, const std::string& dir) {
   const bool etcd = absl::GetFlag(FLAGS_store) == "etcd";
   if (etcd) {
     argv.push_back("--store=etcd");
-    argv.push_back("--etcd_endpoints=" + Etcd()->endpoints()[0]);
+    argv.push_back("--etcd_endpoints=" + absl::StrJoin(Etcd()->endpoints(), ","));
     argv.push_back(absl::StrCat("--etcd_prefix=/bench-", ++prefix_number, "/"));
   }
   // --front_ends (etcd): more arbiter-log processes on the same prefix, each
@@ -470,10 +474,11 @@ int main(int argc, char** argv) {
                 Median(s.group), Median(s.cpu), Median(s.sub50), Median(s.sub99),
                 Median(s.ceiling), Median(s.ratio));
   }
-  std::printf("\n(medians of %d interleaved runs of %.1f s; %d front-end(s); server on CPU %d, "
-              "load on CPU %d)\n",
+  const bool etcd = absl::GetFlag(FLAGS_store) == "etcd";
+  std::printf("\n(medians of %d interleaved runs of %.1f s; %d front-end(s); %d etcd member(s); "
+              "server on CPU %d, load on CPU %d)\n",
               absl::GetFlag(FLAGS_runs), absl::GetFlag(FLAGS_seconds),
-              absl::GetFlag(FLAGS_store) == "etcd" ? absl::GetFlag(FLAGS_front_ends) : 1,
+              etcd ? absl::GetFlag(FLAGS_front_ends) : 1, etcd ? absl::GetFlag(FLAGS_etcd_members) : 0,
               absl::GetFlag(FLAGS_server_cpu), absl::GetFlag(FLAGS_client_cpu));
   std::filesystem::remove_all(dir);
   return 0;
