@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <optional>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/functional/function_ref.h"
@@ -136,6 +138,33 @@ absl::StatusOr<std::string> FrontEndId(const std::string& data_dir) {
   return id;
 }
 
+// <state>/epoch: the epoch the materialized state belongs to ("<epoch>\n"),
+// written when the state is created or installed. nullopt when missing
+// (a state of an older release, or none yet).
+absl::StatusOr<std::optional<uint64_t>> ReadStateEpoch(const std::string& state_dir) {
+  const std::string path = state_dir + "/epoch";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<uint64_t>();
+    return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
+  }
+  char buf[32] = {};
+  const ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  uint64_t epoch = 0;
+  if (n <= 0 || !absl::SimpleAtoi(absl::StripTrailingAsciiWhitespace(buf), &epoch)) {
+    return absl::DataLossError(absl::StrCat(path, ": not an epoch"));
+  }
+  return std::optional<uint64_t>(epoch);
+}
+
+absl::Status WriteStateEpoch(const std::string& state_dir, uint64_t epoch) {
+  std::error_code ec;
+  fs::create_directories(state_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", state_dir, ": ", ec.message()));
+  return WriteFileAtomically(state_dir + "/epoch", absl::StrCat(epoch, "\n"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options) {
@@ -170,8 +199,15 @@ absl::StatusOr<std::unique_ptr<LogCore>> LogCore::Open(const LogOptions& options
   }
   core->snapshots_ = std::make_unique<snapshot::SnapshotStore>(options.data_dir + "/snapshots");
   ARBITER_RETURN_IF_ERROR(core->snapshots_->Cleanup());
+  ARBITER_RETURN_IF_ERROR(core->DiscardStateOfOlderEpoch());
   ARBITER_RETURN_IF_ERROR(core->StartNewEpochIfAhead());
   ARBITER_RETURN_IF_ERROR(core->RestoreStateIfBehind());
+  ARBITER_ASSIGN_OR_RETURN(std::optional<uint64_t> state_epoch,
+                           ReadStateEpoch(core->StateDir()));
+  if (!state_epoch.has_value()) {  // a new state, or one of an older release
+    ARBITER_RETURN_IF_ERROR(
+        WriteStateEpoch(core->StateDir(), core->store_->identity().epoch));
+  }
   ARBITER_ASSIGN_OR_RETURN(
       core->materializer_,
       Materializer::Start(core->store_.get(),
@@ -304,7 +340,14 @@ absl::Status LogCore::StartNewEpochIfAhead() {
   const replica::ReplicaDir state(StateDir());
   ARBITER_ASSIGN_OR_RETURN(int64_t applied, replica::AppliedOffsetDb::Peek(state));
   const uint64_t head = store_->Head();
-  if (static_cast<uint64_t>(applied) <= head) return absl::OkStatus();
+  ARBITER_ASSIGN_OR_RETURN(std::optional<uint64_t> state_epoch, ReadStateEpoch(StateDir()));
+  // A state of a newer epoch than the store's: the store was restored from
+  // a backup taken before that epoch began (a state of an older epoch was
+  // discarded by DiscardStateOfOlderEpoch).
+  const bool newer_epoch = state_epoch.value_or(0) > store_->identity().epoch;
+  if (static_cast<uint64_t>(applied) <= head && !newer_epoch) return absl::OkStatus();
+  // The newer epoch's snapshots hold a history the store lost.
+  if (newer_epoch) ARBITER_RETURN_IF_ERROR(RemoveSnapshotsNotOfEpoch(store_->identity().epoch));
   // The store lost entries it had acknowledged (the materializer applies
   // only durable ones): their offsets would be handed out again.
   ARBITER_ASSIGN_OR_RETURN(auto list, snapshots_->List());
@@ -316,17 +359,50 @@ absl::Status LogCore::StartNewEpochIfAhead() {
           "backup, or move ", snapshots_->dir(), "/", m.snapshot_id(), " away"));
     }
   }
-  const uint64_t epoch = store_->identity().epoch;
-  LOG(ERROR) << "the materialized state is at offset " << applied << " but the log's head is "
-             << head << ": the log lost entries it had acknowledged; starting epoch "
-             << epoch + 1 << " (every host re-restores) and rebuilding the state";
-  ARBITER_RETURN_IF_ERROR(store_->StartNewEpoch());
+  // Past every epoch hosts may have seen: past the state's too.
+  const uint64_t epoch = std::max(store_->identity().epoch, state_epoch.value_or(0)) + 1;
+  LOG(ERROR) << "the materialized state is at offset " << applied << " of epoch "
+             << state_epoch.value_or(store_->identity().epoch) << " but the log's head is "
+             << head << " of epoch " << store_->identity().epoch
+             << ": the log lost entries it had acknowledged; starting epoch " << epoch
+             << " (every host re-restores) and rebuilding the state";
+  while (store_->identity().epoch < epoch) ARBITER_RETURN_IF_ERROR(store_->StartNewEpoch());
   std::error_code ec;
   fs::remove_all(StateDir(), ec);
   if (ec) {
     return absl::InternalError(absl::StrCat("remove ", StateDir(), ": ", ec.message()));
   }
+  return WriteStateEpoch(StateDir(), epoch);
+}
+
+absl::Status LogCore::RemoveSnapshotsNotOfEpoch(uint64_t epoch) {
+  ARBITER_ASSIGN_OR_RETURN(auto list, snapshots_->List());
+  for (const auto& m : list) {
+    if (m.epoch() == epoch) continue;
+    const std::string dir = absl::StrCat(snapshots_->dir(), "/", m.snapshot_id());
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) return absl::InternalError(absl::StrCat("remove ", dir, ": ", ec.message()));
+  }
   return absl::OkStatus();
+}
+
+absl::Status LogCore::DiscardStateOfOlderEpoch() {
+  ARBITER_ASSIGN_OR_RETURN(std::optional<uint64_t> state_epoch, ReadStateEpoch(StateDir()));
+  const uint64_t epoch = store_->identity().epoch;
+  if (!state_epoch.has_value() || *state_epoch >= epoch) return absl::OkStatus();
+  // Another front-end started epoch `epoch` (the store was restored from a
+  // backup): entries this state applied past the restored head may differ
+  // from the ones at the same offsets now, and so may our snapshots of
+  // that epoch. Rebuild from the store or from a peer of this epoch.
+  LOG(ERROR) << "the materialized state belongs to epoch " << *state_epoch
+             << " but the log is at epoch " << epoch
+             << ": discarding the state and the snapshots of older epochs";
+  ARBITER_RETURN_IF_ERROR(RemoveSnapshotsNotOfEpoch(epoch));
+  std::error_code ec;
+  fs::remove_all(StateDir(), ec);
+  if (ec) return absl::InternalError(absl::StrCat("remove ", StateDir(), ": ", ec.message()));
+  return WriteStateEpoch(StateDir(), epoch);
 }
 
 absl::Status LogCore::RestoreStateIfBehind() {
@@ -352,7 +428,10 @@ absl::Status LogCore::RestoreStateIfBehind() {
                                           .record_applied_offset = true}));
   ARBITER_RETURN_IF_ERROR(
       install.CopyFrom(absl::StrCat(snapshots_->dir(), "/", m.snapshot_id())));
-  return install.Commit().status();
+  ARBITER_RETURN_IF_ERROR(install.Commit().status());
+  // An older epoch's snapshot holds only entries the store kept (at most
+  // its head: StartNewEpochIfAhead), so the state is of the store's epoch.
+  return WriteStateEpoch(StateDir(), store_->identity().epoch);
 }
 
 absl::Status LogCore::RestoreStateFromPeer(int64_t applied, uint64_t oldest) {
@@ -395,7 +474,8 @@ absl::Status LogCore::RestoreStateFromPeer(int64_t applied, uint64_t oldest) {
                                                    .target_dir = state.root(),
                                                    .record_applied_offset = true}));
           ARBITER_RETURN_IF_ERROR(replica::FetchSnapshotFiles(*log, install, {}));
-          return install.Commit().status();
+          ARBITER_RETURN_IF_ERROR(install.Commit().status());
+          return WriteStateEpoch(StateDir(), id.epoch);
         }();
         if (s.ok()) return absl::OkStatus();
       }

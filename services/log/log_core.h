@@ -8,6 +8,7 @@
 //   <data_dir>/state/                 the materialized tenants (Materializer),
 //                                     a replica::ReplicaDir: tenants/<t>.db
 //                                     and materializer.db (its applied offset)
+//   <data_dir>/state/epoch            the epoch state/ belongs to
 //   <data_dir>/state.restore/         state/ being restored from a snapshot
 //   <data_dir>/snapshots/snap-*/      snapshots (common/snapshot)
 //
@@ -178,9 +179,15 @@ class LogCore {
   // newest snapshot of a registered peer (same cluster and epoch, offset >=
   // oldest - 1) as state/, retrying for 6 lease TTLs while none has one.
   absl::Status RestoreStateFromPeer(int64_t applied, uint64_t oldest);
-  // A store behind its own materialized state lost acknowledged entries:
-  // a new epoch (every host re-restores), and the state is rebuilt.
+  // A store behind its own materialized state (an offset past its head, or
+  // a newer epoch in state/epoch) lost acknowledged entries: a new epoch
+  // past both (every host re-restores), and the state is rebuilt.
   absl::Status StartNewEpochIfAhead();
+  // A state of an older epoch than the store's (another front-end started
+  // a new epoch after a restore from a backup): the state and the
+  // snapshots of other epochs are removed, to be rebuilt.
+  absl::Status DiscardStateOfOlderEpoch();
+  absl::Status RemoveSnapshotsNotOfEpoch(uint64_t epoch);
   // Creates the "_system" tenant if missing, then the bootstrap key (see
   // LogOptions::bootstrap_key_file). Waits for both to be durable.
   absl::Status Bootstrap();

@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/api/api.h"
 #include "common/logstore/etcd_client.h"
@@ -401,6 +402,54 @@ TEST_CASE("replicated log: a front-end that lost its data directory after a trun
   INFO(s.error_message());
   CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   CHECK_THAT(s.error_message(), Catch::Contains("25 stored fact"));
+}
+
+// Puts the store's identity at `epoch`, as another front-end starting a new
+// epoch (or an etcd restored from an older backup) does.
+void SetStoreEpoch(const std::vector<std::string>& endpoints, uint64_t epoch) {
+  logstore::EtcdClient etcd(endpoints, absl::Seconds(2));
+  const std::string key = absl::StrCat(kPrefix, "meta/identity");
+  absl::StatusOr<mvccpb::KeyValue> kv = etcd.Get(key);
+  REQUIRE(kv.ok());
+  std::vector<std::string> words = absl::StrSplit(kv->value(), ' ');  // "v1 <cluster> <epoch>"
+  REQUIRE(words.size() == 3);
+  etcdserverpb::TxnRequest txn;
+  logstore::AddPut(&txn, key, absl::StrCat(words[0], " ", words[1], " ", epoch));
+  etcdserverpb::TxnResponse resp;
+  REQUIRE(etcd.Txn(txn, &resp).ok());
+}
+
+TEST_CASE("replicated log: a front-end's state of an older epoch is rebuilt and one of a newer "
+          "epoch moves the log past it",
+          "[integration][log][etcd][replicated]") {
+  auto etcd = EtcdCluster::Start(1);
+  REQUIRE(etcd.ok());
+  const std::vector<std::string> endpoints = (*etcd)->endpoints();
+  auto a = StartFrontEnd(endpoints, {"--snapshot_every_entries=3"});
+  SetUpTenant(a->server);
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(a->server.Write(InsertRequest("t", {{"maintainer", absl::StrCat("u", i)}})).ok());
+  }
+  CHECK(a->server.Head().epoch() == 1);
+  // Another front-end started epoch 2 while A was down: A's state (and its
+  // snapshots) may hold entries the store no longer has.
+  a->server.Kill();
+  SetStoreEpoch(endpoints, 2);
+  a->server.Start();
+  CHECK_THAT(a->server.process()->LogTail(100000),
+             Catch::Contains("belongs to epoch 1 but the log is at epoch 2: discarding"));
+  CHECK(a->server.Head().epoch() == 2);
+  // Rebuilt from the store: the stored-fact check sees the 5 maintainers.
+  grpc::Status s = a->server.SetPolicy("t", kNarrowerPolicy);
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK_THAT(s.error_message(), Catch::Contains("5 stored fact"));
+  // etcd restored from a backup taken before epoch 2: hosts may have seen
+  // epoch 2, so the log moves to 3, not to 2 again.
+  a->server.Kill();
+  SetStoreEpoch(endpoints, 1);
+  a->server.Start();
+  CHECK_THAT(a->server.process()->LogTail(100000), Catch::Contains("starting epoch 3"));
+  CHECK(a->server.Head().epoch() == 3);
 }
 
 }  // namespace
